@@ -1,0 +1,41 @@
+# osms: `make run` runs the system, `make test` passes the tests. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+
+.PHONY: help install infra run up down test unit bench clean-local
+
+help:
+	@echo "make run    install what is missing, start PostgreSQL, Kafka and the four services (foreground, Ctrl-C stops)"
+	@echo "make up     the same in the background; returns when every /readyz answers 200"
+	@echo "make down   stop what 'make up' started (data survives)"
+	@echo "make test   the whole test suite against a real PostgreSQL and Kafka"
+	@echo "make unit   the fast unit tests only"
+
+install:
+	@deploy/local/install.sh
+	@[[ -n "$$OSMS_KAFKA_BOOTSTRAP" ]] || deploy/local/kafka.sh install
+	@[[ -n "$$OSMS_DATABASE_URL" ]] || deploy/local/postgres.sh install
+
+infra: install
+	@deploy/local/infra.sh start
+
+run:
+	@deploy/local/services.sh run
+
+up:
+	@deploy/local/services.sh up
+
+down:
+	@deploy/local/services.sh down
+
+# Starts the local servers if they are not running (tests/conftest.py does the same) and
+# stops them afterwards only if this run started them.
+test: install
+	@deploy/local/test.sh
+
+unit: install
+	@$(PY) -m pytest -q tests/unit
+
+clean-local: down
+	rm -rf .local

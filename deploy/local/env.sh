@@ -1,0 +1,31 @@
+# Shared settings for the local scripts; sourced, not run.
+# Everything local lives under .local/ in the project (ignored by git).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL="${OSMS_LOCAL_DIR:-$ROOT/.local}"
+VENV="${OSMS_VENV:-$ROOT/.venv}"
+PG_PORT="${OSMS_PG_PORT:-55432}"
+PG_USER=osms
+PG_DATA="$LOCAL/pg/data"
+PG_LOG="$LOCAL/logs/postgres.log"
+KAFKA_PORT="${OSMS_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${OSMS_KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_HOME="$LOCAL/kafka"
+KAFKA_LOG="$LOCAL/logs/kafka.log"
+KAFKA_HEAP="${OSMS_KAFKA_HEAP:--Xms256m -Xmx768m}"
+SERVICES="contributions registry financing feedback"
+declare -A SERVICE_PORT=([contributions]=8001 [registry]=8002 [financing]=8003 [feedback]=8004)
+mkdir -p "$LOCAL/logs" "$LOCAL/run"
+
+log() { printf '[osms] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Wait until a TCP port on 127.0.0.1 accepts connections.
+wait_port() {  # port seconds
+  local port=$1 deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Local PostgreSQL in .local/pg: installed from Debian's packages when the machine has no
+# server binaries, initialised with initdb, run with pg_ctl on a port of its own.
+# Usage: postgres.sh install|start|stop|status
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+find_bindir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [[ -x "$d/pg_ctl" && -x "$d/initdb" && -x "$d/postgres" ]] && { echo "$d"; return 0; }
+  done
+  command -v pg_ctl >/dev/null && command -v initdb >/dev/null && dirname "$(command -v pg_ctl)" && return 0
+  return 1
+}
+
+install() {
+  find_bindir >/dev/null && return 0
+  [[ $EUID -eq 0 ]] || die "PostgreSQL server binaries are missing; run as root or: sudo apt-get install postgresql"
+  log "installing PostgreSQL from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  # Debian's package starts a cluster on 5432; ours is separate and needs none of it.
+  find_bindir >/dev/null || die "PostgreSQL installed but no pg_ctl found"
+}
+
+# initdb and postgres refuse to run as root: run them as an unprivileged owner of the data.
+as_owner() {
+  if [[ $EUID -eq 0 ]]; then
+    id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+start() {
+  install
+  local bin; bin="$(find_bindir)"
+  mkdir -p "$LOCAL/pg"
+  [[ $EUID -eq 0 ]] && chown -R postgres "$LOCAL/pg" 2>/dev/null || true
+  [[ $EUID -eq 0 ]] && { touch "$PG_LOG"; chown postgres "$PG_LOG"; }
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+    log "initdb $PG_DATA"
+    as_owner "$bin/initdb" -D "$PG_DATA" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$PG_DATA/postgresql.conf" <<CONF
+# osms local settings
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$LOCAL/pg'
+max_connections = 200
+shared_buffers = 512MB
+work_mem = 16MB
+maintenance_work_mem = 256MB
+wal_level = replica
+max_wal_size = 2GB
+synchronous_commit = on
+fsync = on
+CONF
+  fi
+  if port_open "$PG_PORT" && as_owner "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return 0
+  fi
+  port_open "$PG_PORT" && die "port $PG_PORT is taken by another program (set OSMS_PG_PORT)"
+  as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null
+  log "PostgreSQL on 127.0.0.1:$PG_PORT (data $PG_DATA)"
+}
+
+stop() {
+  local bin; bin="$(find_bindir)" || return 0
+  [[ -f "$PG_DATA/PG_VERSION" ]] || return 0
+  as_owner "$bin/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 && log "PostgreSQL stopped" || true
+}
+
+status() {
+  local bin; bin="$(find_bindir)" || { echo "not installed"; return 1; }
+  as_owner "$bin/pg_ctl" -D "$PG_DATA" status
+}
+
+"${1:-start}"

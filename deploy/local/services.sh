@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs the four services. run: foreground, Ctrl-C stops everything it started.
+# up: background, returns when every /readyz answers 200. down: stops what up started.
+set -euo pipefail
+here="$(dirname "$0")"
+source "$here/env.sh"
+
+start_all() {
+  "$here/install.sh"
+  "$here/infra.sh" start
+  # Topics and databases first, so four services starting at once do not race to create them.
+  "$VENV/bin/python" -m services.common.bootstrap
+  local svc port
+  for svc in $SERVICES; do
+    port="${SERVICE_PORT[$svc]}"
+    port_open "$port" && die "port $port ($svc) is already taken; is osms already up? (make down)"
+    OSMS_SERVICE="$svc" nohup "$VENV/bin/python" -m services.common.serve "$svc" \
+      >>"$LOCAL/logs/$svc.log" 2>&1 &
+    echo $! >"$LOCAL/run/$svc.pid"
+  done
+}
+
+wait_ready() {
+  local svc port deadline=$((SECONDS + ${1:-120}))
+  for svc in $SERVICES; do
+    port="${SERVICE_PORT[$svc]}"
+    until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
+      ((SECONDS < deadline)) || { tail -20 "$LOCAL/logs/$svc.log" >&2; die "$svc not ready on :$port"; }
+      kill -0 "$(cat "$LOCAL/run/$svc.pid")" 2>/dev/null || { tail -20 "$LOCAL/logs/$svc.log" >&2; die "$svc exited"; }
+      sleep 0.2
+    done
+  done
+}
+
+stop_services() {
+  local svc pid
+  for svc in $SERVICES; do
+    [[ -f "$LOCAL/run/$svc.pid" ]] || continue
+    pid="$(cat "$LOCAL/run/$svc.pid")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$LOCAL/run/$svc.pid"
+  done
+}
+
+print_where() {
+  local svc
+  for svc in $SERVICES; do
+    printf '  %-14s http://127.0.0.1:%s  (docs /docs, log .local/logs/%s.log)\n' "$svc" "${SERVICE_PORT[$svc]}" "$svc"
+  done
+}
+
+case "${1:-}" in
+  run)
+    started=$SECONDS
+    trap 'log "stopping"; stop_services; "$here/infra.sh" stop; exit 0' INT TERM
+    start_all
+    wait_ready 180
+    log "ready in $((SECONDS - started)) s:"; print_where
+    log "Ctrl-C stops everything"
+    tail -n0 -F "$LOCAL"/logs/{contributions,registry,financing,feedback}.log &
+    wait
+    ;;
+  up)
+    started=$SECONDS
+    start_all
+    wait_ready 180 || { stop_services; exit 1; }
+    log "ready in $((SECONDS - started)) s:"; print_where
+    ;;
+  down)
+    stop_services
+    "$here/infra.sh" stop
+    ;;
+  *) die "usage: services.sh run|up|down" ;;
+esac

@@ -1,0 +1,1 @@
+"""The small library every osms service stands on: settings, events, outbox, consumer, app."""

@@ -1,0 +1,267 @@
+"""App factory: lifespan (database, migrations, topics, relay, consumers), problem+json errors,
+/healthz, /readyz and /metrics. A service module only adds its routers and its projection."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.consumer import ApplyBatch, BatchConsumer
+from services.common.db import create_pool, prepare_database
+from services.common.logs import get_logger, setup_logging
+from services.common.outbox import OutboxRelay, make_producer
+from services.common.problems import Problem, problem_response
+from services.common.settings import Settings, get_settings
+from services.common.topics import ensure_topics
+
+log = get_logger(__name__)
+
+REQUESTS = Counter("osms_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("osms_http_request_seconds", "HTTP request latency", ["method", "route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+               asyncpg.TooManyConnectionsError, asyncpg.InterfaceError, TimeoutError)
+
+
+@dataclass
+class ConsumerSpec:
+    group: str
+    topics: list[str]
+    # Built once the pool exists, so the projection may keep its own state (rule tables...).
+    make_apply: Callable[["ServiceContext"], ApplyBatch]
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    routers: list[APIRouter]
+    migrations: Path
+    title: str = ""
+    description: str = ""
+    relay: bool = True
+    consumers: list[ConsumerSpec] = field(default_factory=list)
+    on_startup: Callable[["ServiceContext"], Awaitable[None]] | None = None
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    spec: ServiceSpec
+    pool: asyncpg.Pool
+    relay: OutboxRelay | None = None
+    consumers: list[BatchConsumer] = field(default_factory=list)
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def context(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+def pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.ctx.pool
+
+
+Ctx = Annotated[ServiceContext, Depends(context)]
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+
+
+async def _connect_pool(settings: Settings, spec: ServiceSpec) -> asyncpg.Pool:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            await prepare_database(settings, spec.name, spec.migrations)
+            return await create_pool(settings, spec.name)
+        except UNAVAILABLE as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("database not reachable yet; retrying", error=repr(exc))
+            await asyncio.sleep(1)
+
+
+async def _ensure_topics_forever(settings: Settings) -> None:
+    backoff = 0.5
+    while True:
+        try:
+            await ensure_topics(settings)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("kafka not reachable yet; retrying topic check", error=repr(exc))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10)
+
+
+def _lifespan(spec: ServiceSpec, settings: Settings):
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        setup_logging(spec.name, settings.log_level, settings.log_json)
+        db = await _connect_pool(settings, spec)
+        ctx = ServiceContext(settings=settings, spec=spec, pool=db)
+        app.state.ctx = ctx
+        topics_ready = asyncio.create_task(_ensure_topics_forever(settings))
+        ctx.tasks.append(topics_ready)
+        if spec.relay:
+            ctx.relay = OutboxRelay(settings, settings.database_dsn(spec.name))
+            ctx.tasks.append(asyncio.create_task(_after(topics_ready, ctx.relay.run())))
+        for cs in spec.consumers:
+            consumer = BatchConsumer(settings, db, group=cs.group, topics=cs.topics, apply=cs.make_apply(ctx))
+            ctx.consumers.append(consumer)
+            ctx.tasks.append(asyncio.create_task(_after(topics_ready, consumer.run())))
+        if spec.on_startup:
+            await spec.on_startup(ctx)
+        log.info("service started", port=settings.port_of(spec.name))
+        try:
+            yield
+        finally:
+            for task in ctx.tasks:
+                task.cancel()
+            await asyncio.gather(*ctx.tasks, return_exceptions=True)
+            if ctx.relay:
+                await ctx.relay.close()
+            await db.close()
+            log.info("service stopped")
+
+    return lifespan
+
+
+async def _after(first: asyncio.Task, then: Awaitable[None]) -> None:
+    await asyncio.shield(first)
+    await then
+
+
+async def _kafka_reachable(ctx: ServiceContext) -> bool:
+    clients = []
+    if ctx.relay and ctx.relay.producer is not None:
+        clients.append(ctx.relay.producer.client)
+    clients += [c.consumer._client for c in ctx.consumers if c.consumer is not None]
+    if not clients or (ctx.spec.relay and (ctx.relay is None or ctx.relay.producer is None)):
+        return False
+    try:
+        for client in clients:
+            await asyncio.wait_for(client.fetch_all_metadata(), timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Database and Kafka are reachable",
+                responses={503: {"description": "a dependency is down"}})
+    async def readyz(ctx: Ctx):
+        checks: dict[str, str] = {}
+        try:
+            async with ctx.pool.acquire(timeout=2) as conn:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["kafka"] = "ok" if await _kafka_reachable(ctx) else "unavailable"
+        ok = all(v == "ok" for v in checks.values())
+        if ok:
+            return {"status": "ready", "checks": checks}
+        return problem_response(503, "Not ready", "a dependency is unavailable", checks=checks,
+                                headers={"Retry-After": "2"})
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics():
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class _Edge:
+    """Pure ASGI middleware: request size limit and request metrics (route templates, not paths)."""
+
+    def __init__(self, app, max_body: int):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_body
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    resp = problem_response(413, "Request too large",
+                                            f"the body exceeds {self.max_body} bytes")
+                    return await resp(scope, receive, send)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
+            LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+
+def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title=spec.title or f"osms {spec.name}", description=spec.description,
+                  version="1", lifespan=_lifespan(spec, settings))
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return exc.response(instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return problem_response(422, "Invalid request", "the request does not match the schema",
+                                type_="https://osms.kz/problems/validation", errors=errors,
+                                instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+        return problem_response(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail),
+                                headers=getattr(exc, "headers", None), instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, UNAVAILABLE):
+            log.warning("dependency unavailable", path=request.url.path, error=type(exc).__name__)
+            return problem_response(503, "Service unavailable", "a dependency is unavailable; retry",
+                                    headers={"Retry-After": "2"}, instance=request.url.path)
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(500, "Internal error", "an unexpected error; it has been logged",
+                                instance=request.url.path)
+
+    app.add_middleware(_Edge, max_body=settings.max_body_bytes)
+    app.include_router(_health_router())
+    for router in spec.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,266 @@
+"""Idempotent batch consumer: applies a batch and stores its offsets in one database transaction.
+
+Offsets live in the service's own database (`consumer_offsets`), never in Kafka's group store:
+on assignment the consumer seeks to the stored offset, so a restart or a rebalance resumes
+exactly after the last applied batch. Each transaction locks the offset rows and checks that
+they still hold the position this instance started from; an instance that lost a partition
+(a zombie after a rebalance) fails that check and rolls back instead of applying twice.
+Malformed messages are kept in `dead_letters` (same transaction) and skipped, never lost.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from prometheus_client import Counter, Histogram
+
+from services.common.events import EventData, Envelope, decode
+from services.common.logs import get_logger
+from services.common.settings import Settings
+
+log = get_logger(__name__)
+
+CONSUMER_DDL = """
+CREATE TABLE consumer_offsets (
+    group_id    text   NOT NULL,
+    topic       text   NOT NULL,
+    partition   int    NOT NULL,
+    next_offset bigint NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic, partition)
+);
+CREATE TABLE dead_letters (
+    id          bigserial PRIMARY KEY,
+    topic       text   NOT NULL,
+    partition   int    NOT NULL,
+    "offset"    bigint NOT NULL,
+    key         bytea,
+    value       bytea,
+    error       text   NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (topic, partition, "offset")
+);
+"""
+
+APPLIED = Counter("osms_consumer_events_applied_total", "Events applied", ["topic"])
+DEAD = Counter("osms_consumer_dead_letters_total", "Malformed events set aside", ["topic"])
+BATCH_SECONDS = Histogram("osms_consumer_batch_seconds", "Time to apply one batch",
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+FENCED = Counter("osms_consumer_fenced_total", "Batches rolled back: offsets moved by another instance")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One decoded message handed to the projection."""
+
+    topic: str          # the event name, without any test prefix
+    partition: int
+    offset: int
+    envelope: Envelope
+    data: EventData
+
+
+ApplyBatch = Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]
+
+
+class StaleOffsets(Exception):
+    """Another instance moved this partition's offsets: this instance no longer owns it."""
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, owner: "BatchConsumer"):
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked):
+        # Wait for the batch in flight to commit or roll back before the partitions move.
+        async with self.owner._lock:
+            for tp in revoked:
+                self.owner._positions.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned):
+        async with self.owner._lock:
+            await self.owner._seek_to_stored(list(assigned))
+
+
+class BatchConsumer:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, *, group: str, topics: list[str],
+                 apply: ApplyBatch, max_records: int | None = None):
+        self.settings = settings
+        self.pool = pool
+        self.group_id = settings.group(group)
+        self.topics = topics
+        self.apply = apply
+        self.max_records = max_records or settings.consumer_batch
+        self._lock = asyncio.Lock()
+        self._positions: dict[TopicPartition, int] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.last_batch_at: float | None = None
+
+    def _make_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,        # offsets are stored with the projection, not in Kafka
+            auto_offset_reset="earliest",    # a partition with no stored offset starts at the beginning
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            session_timeout_ms=30000,
+            heartbeat_interval_ms=3000,
+            max_poll_interval_ms=300000,
+        )
+
+    async def _seek_to_stored(self, tps: list[TopicPartition]) -> None:
+        if self.consumer is None:
+            return
+        owned = self.consumer.assignment()
+        tps = [tp for tp in tps if tp in owned]
+        if not tps:
+            return
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT topic, partition, next_offset FROM consumer_offsets
+                   WHERE group_id = $1 AND topic = ANY($2::text[])""",
+                self.group_id, list({self.settings.unprefixed(tp.topic) for tp in tps}))
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        for tp in tps:
+            offset = stored.get((self.settings.unprefixed(tp.topic), tp.partition), 0)
+            self.consumer.seek(tp, offset)
+            self._positions[tp] = offset
+        log.info("partitions assigned", group=self.group_id,
+                 partitions=sorted(f"{tp.topic}/{tp.partition}@{self._positions[tp]}" for tp in tps))
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                self.consumer = self._make_consumer()
+                await self.consumer.start()
+                self.consumer.subscribe([self.settings.topic(t) for t in self.topics],
+                                        listener=_Listener(self))
+                backoff = 0.5
+                while True:
+                    batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                    if not batch:
+                        continue
+                    async with self._lock:
+                        await self._apply_with_retry(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer failed; restarting", group=self.group_id, error=repr(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                if self.consumer is not None:
+                    try:
+                        await self.consumer.stop()
+                    except Exception:
+                        pass
+                    self.consumer = None
+                self._positions.clear()
+
+    async def _apply_with_retry(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        # Only partitions this instance still owns, from the position it expects.
+        batch = {tp: msgs for tp, msgs in batch.items() if tp in self._positions}
+        attempt = 0
+        while batch:
+            try:
+                await self.apply_batch(batch)
+                return
+            except StaleOffsets:
+                FENCED.inc()
+                log.warning("offsets moved by another instance; re-seeking", group=self.group_id)
+                await self._seek_to_stored(list(batch))
+                return
+            except (asyncpg.PostgresConnectionError, OSError, asyncpg.InterfaceError,
+                    asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:
+                attempt += 1
+                log.warning("batch failed; retrying", error=repr(exc), attempt=attempt)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+                if attempt >= 5:
+                    # Re-read from the stored offsets: the consumer position is ahead of the store.
+                    await self._seek_to_stored(list(batch))
+                    raise
+
+    async def apply_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        started = time.perf_counter()
+        events: list[Event] = []
+        dead: list[tuple] = []
+        new_positions: dict[TopicPartition, int] = {}
+        for tp, messages in batch.items():
+            topic = self.settings.unprefixed(tp.topic)
+            for msg in messages:
+                try:
+                    envelope, data = decode(msg.value)
+                    if envelope.event_type != topic:
+                        raise ValueError(f"event_type {envelope.event_type!r} on topic {topic!r}")
+                    events.append(Event(topic, tp.partition, msg.offset, envelope, data))
+                except Exception as exc:
+                    dead.append((topic, tp.partition, msg.offset, msg.key, msg.value, str(exc)[:2000]))
+            new_positions[tp] = messages[-1].offset + 1
+        async with self.pool.acquire() as conn, conn.transaction():
+            keys = [(self.settings.unprefixed(tp.topic), tp.partition) for tp in new_positions]
+            await conn.executemany(
+                """INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+                   VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING""",
+                [(self.group_id, t, p) for t, p in keys])
+            rows = await conn.fetch(
+                """SELECT topic, partition, next_offset FROM consumer_offsets
+                   WHERE group_id = $1 AND (topic, partition) IN
+                         (SELECT * FROM unnest($2::text[], $3::int[]))
+                   FOR UPDATE""",
+                self.group_id, [t for t, _ in keys], [p for _, p in keys])
+            stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+            for tp in new_positions:
+                if stored[(self.settings.unprefixed(tp.topic), tp.partition)] != self._positions.get(tp):
+                    raise StaleOffsets()
+            if dead:
+                await conn.executemany(
+                    """INSERT INTO dead_letters (topic, partition, "offset", key, value, error)
+                       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""", dead)
+            if events:
+                await self.apply(conn, events)
+            await conn.executemany(
+                """UPDATE consumer_offsets SET next_offset = $4, updated_at = now()
+                   WHERE group_id = $1 AND topic = $2 AND partition = $3""",
+                [(self.group_id, self.settings.unprefixed(tp.topic), tp.partition, off)
+                 for tp, off in new_positions.items()])
+        self._positions.update(new_positions)
+        self.last_batch_at = time.time()
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        counts: dict[str, int] = {}
+        for e in events:
+            counts[e.topic] = counts.get(e.topic, 0) + 1
+        for topic, n in counts.items():
+            APPLIED.labels(topic).inc(n)
+        for d in dead:
+            DEAD.labels(d[0]).inc()
+            log.error("malformed event set aside", topic=d[0], partition=d[1], offset=d[2], error=d[5][:300])
+
+    async def lag(self) -> list[dict[str, Any]]:
+        """Per topic and partition: end offset on the broker, stored offset, events not yet applied."""
+        if self.consumer is None:
+            raise RuntimeError("consumer is not running")
+        tps = []
+        for t in self.topics:
+            parts = self.consumer.partitions_for_topic(self.settings.topic(t)) or set()
+            tps += [TopicPartition(self.settings.topic(t), p) for p in sorted(parts)]
+        ends = await self.consumer.end_offsets(tps) if tps else {}
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1",
+                self.group_id)
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        out = []
+        for tp in tps:
+            name = self.settings.unprefixed(tp.topic)
+            applied = stored.get((name, tp.partition), 0)
+            out.append({"topic": name, "partition": tp.partition, "end_offset": ends[tp],
+                        "applied_offset": applied, "lag": max(ends[tp] - applied, 0)})
+        return out

@@ -1,0 +1,153 @@
+"""The event envelope of the public contract and the data of each event type (schema_version 1).
+
+Topic names are the event names; the message key is the person's IIN; `event_id` is also a header.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.ids import IIN
+
+
+class Envelope(BaseModel):
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int = 1
+    occurred_at: datetime
+    producer: str
+    data: dict[str, Any]
+
+
+class EventData(BaseModel):
+    """Base of every event's data: unknown fields are kept for forward compatibility."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class PatientAttached(EventData):
+    attachment_id: str
+    iin: IIN
+    clinic_id: str
+    previous_clinic_id: str | None = None
+    reason: Literal["choice", "address_change", "newborn", "campaign"]
+    effective_date: date
+    birth_date: date
+    sex: Literal["M", "F"]
+    # Per person, increases with every attachment change: orders attach/detach events of a person.
+    person_version: int
+
+
+class PatientDetached(EventData):
+    iin: IIN
+    clinic_id: str
+    attachment_id: str | None = None
+    date: date
+    reason: Literal["death", "other"] = "death"
+    person_version: int
+
+
+class VisitRecorded(EventData):
+    clinic_id: str
+    visit_id: str
+    iin: IIN
+    date: date
+    kind: str
+    practitioner_id: str | None = None
+
+
+class InsuredPeriod(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    from_: date = Field(alias="from")
+    until: date
+
+
+class ContributionPaid(EventData):
+    iin: IIN
+    payer_kind: str
+    covered_months: list[str] = []  # months this write covered, "YYYY-MM"
+    status: Literal["insured", "grace", "not_insured"]
+    reason: str
+    status_as_of: date
+    insured_until: date | None
+    last_covered_month: str | None
+    # Per person, strictly increasing: a consumer drops an event older than what it holds.
+    status_version: int
+    # The person's whole insured timeline (insured or grace), from every covered month so far:
+    # lets a consumer answer "insured on date D" for any D without rules of its own.
+    insured_periods: list[InsuredPeriod] = []
+
+
+class AppealFiled(EventData):
+    appeal_id: str
+    registration_number: str
+    kind: Literal["consultation", "complaint"]
+    category: str | None = None
+    channel: str
+    region: str
+    clinic_id: str | None = None
+    visit_id: str | None = None
+    registered_on: date
+    due_date: date
+
+
+class AppealResolved(EventData):
+    appeal_id: str
+    registration_number: str
+    kind: Literal["consultation", "complaint"]
+    category: str | None = None
+    status: str  # the final status: upheld, rejected, answered, resolved_on_spot, withdrawn
+    region: str
+    clinic_id: str | None = None
+    visit_id: str | None = None
+    resolved_on: date
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    "contribution-paid": ContributionPaid,
+    "patient-attached": PatientAttached,
+    "patient-detached": PatientDetached,
+    "visit-recorded": VisitRecorded,
+    "appeal-filed": AppealFiled,
+    "appeal-resolved": AppealResolved,
+}
+# Partitions per topic: keyed by IIN, so per-person order holds within a partition.
+TOPIC_PARTITIONS: dict[str, int] = {name: 6 for name in EVENT_TYPES}
+
+
+class OutgoingEvent(BaseModel):
+    """An event ready for the outbox: topic, key and the serialized envelope."""
+
+    topic: str
+    key: str
+    event_id: uuid.UUID
+    payload: bytes
+
+
+def new_event(event_type: str, data: EventData, *, producer: str, key: str,
+              occurred_at: datetime | None = None, event_id: uuid.UUID | None = None) -> OutgoingEvent:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type}")
+    eid = event_id or uuid.uuid4()
+    envelope = {
+        "event_id": str(eid),
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
+        "producer": producer,
+        "data": data.model_dump(mode="json", by_alias=True),
+    }
+    return OutgoingEvent(topic=event_type, key=key, event_id=eid, payload=orjson.dumps(envelope))
+
+
+def decode(payload: bytes) -> tuple[Envelope, EventData]:
+    """Parses and validates one message value; raises ValueError (pydantic) when malformed."""
+    envelope = Envelope.model_validate_json(payload)
+    model = EVENT_TYPES.get(envelope.event_type)
+    if model is None:
+        raise ValueError(f"unknown event type {envelope.event_type!r}")
+    return envelope, model.model_validate(envelope.data)

@@ -1,0 +1,49 @@
+"""The alembic environment every service's migrations/env.py runs (one history per database)."""
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import pool, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+MIGRATION_LOCK_KEY = 7_401_000  # two instances starting at once migrate one after the other
+
+
+def _run(connection) -> None:
+    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+    context.configure(connection=connection, target_metadata=None, transactional_ddl=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def run_env() -> None:
+    url = context.config.attributes.get("sqlalchemy_url") or context.config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(_run_async(url))
+
+
+def execute_script(sql: str) -> None:
+    """Runs a multi-statement SQL script in the migration's transaction.
+
+    The asyncpg dialect prepares each statement, which refuses several commands at once; the
+    driver's own `execute` sends the script as one simple query instead."""
+    from alembic import op
+    from sqlalchemy.util import await_only
+
+    driver = op.get_bind().connection.driver_connection
+    await_only(driver.execute(sql))

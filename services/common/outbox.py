@@ -1,0 +1,163 @@
+"""Transactional outbox: event rows commit with the business write; a relay publishes them.
+
+Order safety: a row is stamped with its transaction id (`pg_current_xact_id()`), and the relay
+reads only rows of transactions below the oldest one still running
+(`pg_snapshot_xmin(pg_current_snapshot())`), in transaction-id order. A BIGSERIAL id alone would
+skip rows whose transaction commits after a later id was already published.
+Delivery is at-least-once (a crash between send and delete resends); consumers are idempotent.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+
+from services.common.events import OutgoingEvent
+from services.common.logs import get_logger
+from services.common.settings import Settings
+
+log = get_logger(__name__)
+
+# Included in each service's first migration.
+OUTBOX_DDL = """
+CREATE TABLE outbox (
+    id         bigserial PRIMARY KEY,
+    txid       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    topic      text NOT NULL,
+    key        text NOT NULL,
+    event_id   uuid NOT NULL,
+    payload    bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX outbox_publish_order ON outbox (txid, id);
+"""
+
+NOTIFY_CHANNEL = "osms_outbox"
+RELAY_LOCK_KEY = 7_401_001  # pg advisory lock: one relay per service database
+
+PUBLISHED = Counter("osms_outbox_published_total", "Events published from the outbox", ["topic"])
+BACKLOG = Gauge("osms_outbox_backlog", "Outbox rows not yet published (last seen)")
+RELAY_ERRORS = Counter("osms_outbox_relay_errors_total", "Relay failures (retried)")
+
+
+async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) -> int:
+    """Writes events in the caller's transaction. Uses COPY: a 10,000-event payroll is one round trip."""
+    rows = [(e.topic, e.key, e.event_id, e.payload) for e in events]
+    if not rows:
+        return 0
+    if len(rows) < 50:
+        await conn.executemany(
+            "INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4)", rows)
+    else:
+        await conn.copy_records_to_table("outbox", records=rows,
+                                         columns=["topic", "key", "event_id", "payload"])
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    return len(rows)
+
+
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    # Idempotent producer: no duplicates or reordering from its own retries (forces acks=all).
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=15000,
+    )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to Kafka in transaction order, then deletes them."""
+
+    def __init__(self, settings: Settings, dsn: str):
+        self.settings = settings
+        self.dsn = dsn
+        self.producer: AIOKafkaProducer | None = None
+        self._wake = asyncio.Event()
+        self.has_lock = False
+
+    async def close(self) -> None:
+        if self.producer is not None:
+            try:
+                await self.producer.stop()
+            except Exception:
+                pass
+            self.producer = None
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                if self.producer is None:
+                    producer = make_producer(self.settings)
+                    try:
+                        await producer.start()
+                    except BaseException:
+                        await producer.stop()
+                        raise
+                    self.producer = producer
+                conn = await asyncpg.connect(self.dsn, timeout=5)
+                # One relay at a time per service: others wait here and take over if it dies.
+                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                    self.has_lock = False
+                    await asyncio.sleep(1.0)
+                self.has_lock = True
+                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+                backoff = 0.2
+                await self._pump(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: the rows stay, retry
+                RELAY_ERRORS.inc()
+                log.warning("outbox relay failed; retrying", error=repr(exc), backoff=backoff)
+                await self.close()  # a fresh producer after a failure: no half-sent state kept
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self.has_lock = False
+                if conn is not None:
+                    conn.terminate()
+
+    async def _pump(self, conn: asyncpg.Connection) -> None:
+        while True:
+            self._wake.clear()  # before the read: a commit during the read is not missed
+            if await self.publish_once(conn) == 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                except TimeoutError:
+                    pass
+
+    async def publish_once(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            """SELECT id, topic, key, event_id, payload FROM outbox
+               WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+               ORDER BY txid, id LIMIT $1""",
+            self.settings.relay_batch,
+        )
+        if not rows:
+            BACKLOG.set(0)
+            return 0
+        assert self.producer is not None
+        futures = []
+        per_topic: dict[str, int] = {}
+        for row in rows:
+            topic = row["topic"]
+            futures.append(await self.producer.send(
+                self.settings.topic(topic),
+                value=row["payload"],
+                key=row["key"].encode(),
+                headers=[("event_id", str(row["event_id"]).encode()), ("event_type", topic.encode())],
+            ))
+            per_topic[topic] = per_topic.get(topic, 0) + 1
+        await asyncio.gather(*futures)  # every event acknowledged by the broker (acks=all)
+        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        for topic, n in per_topic.items():
+            PUBLISHED.labels(topic).inc(n)
+        BACKLOG.set(len(rows) if len(rows) == self.settings.relay_batch else 0)
+        return len(rows)

@@ -1,0 +1,65 @@
+"""Configuration: every setting comes from an OSMS_* environment variable (pydantic-settings)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS = {"contributions": 8001, "registry": 8002, "financing": 8003, "feedback": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OSMS_", extra="ignore")
+
+    # A PostgreSQL server; each service keeps its own database `<db_prefix><service>` on it.
+    database_url: str = "postgresql://osms@127.0.0.1:55432/postgres"
+    db_prefix: str = "osms_"
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    # Prefixes every topic and consumer group: lets test runs share a broker without meeting.
+    topic_prefix: str = ""
+    topic_partitions: int = 6
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_json: bool = True
+    relay_batch: int = 5000
+    consumer_batch: int = 10000
+    # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    def port_of(self, service: str) -> int:
+        import os
+
+        return int(os.environ.get(f"OSMS_{service.upper()}_PORT", SERVICE_PORTS[service]))
+
+    def database_name(self, service: str) -> str:
+        return f"{self.db_prefix}{service}"
+
+    def database_dsn(self, service: str) -> str:
+        """The service's own database on the configured server."""
+        return self._with_path(self.database_url, self.database_name(service))
+
+    def server_dsn(self) -> str:
+        """The maintenance database, used to create the services' databases."""
+        return self._with_path(self.database_url, "postgres")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def unprefixed(self, topic: str) -> str:
+        return topic[len(self.topic_prefix):] if topic.startswith(self.topic_prefix) else topic
+
+    def group(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @staticmethod
+    def _with_path(url: str, dbname: str) -> str:
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""financing: a live per-clinic projection of attachments, visits and insured status."""

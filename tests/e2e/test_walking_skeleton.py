@@ -1,0 +1,86 @@
+"""All four services as processes: an HTTP request becomes a live figure, and a killed financing
+service, started again, loses and double-counts nothing."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import httpx
+import pytest
+
+from tests.support.people import clinic_id, iins
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def services():
+    procs = {name: ServiceProcess(name).start() for name in ("contributions", "registry", "financing", "feedback")}
+    yield procs
+    for p in procs.values():
+        p.stop()
+
+
+def wait_for(get, predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = get()
+        if predicate(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_clinic_four_attachments_one_visit_show_in_financing(services):
+    reg, fin = services["registry"].url, services["financing"].url
+    clinic = clinic_id()
+    assert httpx.put(f"{reg}/v1/clinics/{clinic}", json={"name": "Emhana No. 1", "region": "kyzylorda",
+                                                         "settlement": "urban"}).status_code == 201
+    people = iins(4)
+    for person in people:
+        r = httpx.post(f"{reg}/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": "choice",
+                                                      "effective_date": "2026-01-15"})
+        assert r.status_code == 201, r.text
+    r = httpx.post(f"{reg}/v1/visits", json={"visits": [
+        {"visit_id": "v-1", "clinic_id": clinic, "iin": people[0], "date": "2026-11-02", "kind": "consultation"}]})
+    assert r.json()["results"][0]["status"] == "recorded"
+    started = time.monotonic()
+    figures = wait_for(lambda: httpx.get(f"{fin}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"}).json(),
+                       lambda f: f["attached"] == 4 and f["active"] == 1)
+    assert (figures["attached"], figures["active"], figures["active_share"]) == (4, 1, 0.25)
+    assert time.monotonic() - started < 2.0
+
+
+def test_financing_killed_and_restarted_loses_and_double_counts_nothing(services):
+    reg, fin = services["registry"].url, services["financing"]
+    clinic = clinic_id()
+    httpx.put(f"{reg}/v1/clinics/{clinic}", json={"name": "Kill test", "region": "kyzylorda", "settlement": "rural"})
+    people = iins(600)
+
+    async def push():
+        async with httpx.AsyncClient(timeout=30) as client:
+            for i, person in enumerate(people):
+                r = await client.post(f"{reg}/v1/attachments", json={
+                    "iin": person, "clinic_id": clinic, "reason": "choice", "effective_date": "2026-02-01"})
+                assert r.status_code == 201
+                if i % 2 == 0:
+                    r = await client.post(f"{reg}/v1/visits", json={"visits": [{
+                        "visit_id": f"v-{i}", "clinic_id": clinic, "iin": person, "date": "2026-10-01",
+                        "kind": "consultation"}]})
+                    assert r.json()["results"][0]["status"] == "recorded"
+                if i == 250:
+                    fin.kill(signal.SIGKILL)  # dies mid-stream, whatever batch it was applying
+                    await asyncio.sleep(0.5)
+                    fin.start()
+
+    asyncio.run(push())
+    figures = wait_for(lambda: httpx.get(f"{fin.url}/v1/clinics/{clinic}/financing",
+                                         params={"date": "2026-11-25"}).json(),
+                       lambda f: f["attached"] == 600 and f["active"] == 300, timeout=30)
+    assert (figures["attached"], figures["active"]) == (600, 300)
+    time.sleep(1)  # nothing more arrives later: no event is applied twice
+    again = httpx.get(f"{fin.url}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"}).json()
+    assert (again["attached"], again["active"]) == (600, 300)
+    lag = httpx.get(f"{fin.url}/v1/consumer-lag").json()
+    assert sum(p["lag"] for p in lag) == 0

@@ -1,0 +1,195 @@
+"""The outbox relay and the idempotent batch consumer, against the real PostgreSQL and Kafka."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import asyncpg
+import pytest
+
+from services.common.consumer import CONSUMER_DDL, BatchConsumer, Event
+from services.common.events import VisitRecorded, new_event
+from services.common.outbox import OUTBOX_DDL, OutboxRelay, add_events
+from services.common.settings import Settings
+from tests.support.inproc import eventually
+from tests.support.kafka import read_topic
+from tests.support.people import iin
+
+SCRATCH = "platform"
+
+
+@pytest.fixture(scope="module")
+async def scratch(settings: Settings):
+    """A database of the shape every service has: outbox, consumer offsets, and an applied-log table."""
+    server = await asyncpg.connect(settings.server_dsn())
+    name = settings.database_name(SCRATCH)
+    await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await server.execute(f'CREATE DATABASE "{name}"')
+    await server.close()
+    pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=8)
+    async with pool.acquire() as conn:
+        await conn.execute(OUTBOX_DDL + CONSUMER_DDL + """
+            CREATE TABLE applied (event_id uuid NOT NULL, visit_id text NOT NULL, consumer text NOT NULL);
+        """)
+    yield pool
+    await pool.close()
+
+
+def visit_event(visit_id: str):
+    person = iin()
+    return new_event("visit-recorded",
+                     VisitRecorded(clinic_id="C-PLAT", visit_id=visit_id, iin=person, date=date(2026, 3, 1), kind="x"),
+                     producer="test", key=person)
+
+
+async def test_relay_never_skips_a_row_whose_transaction_commits_late(scratch, settings):
+    relay = OutboxRelay(settings, settings.database_dsn(SCRATCH))
+    relay_task = None
+    early = await scratch.acquire()
+    try:
+        tx = early.transaction()
+        await tx.start()
+        # The early transaction takes its id first but commits last.
+        await add_events(early, [visit_event("late-commit")])
+        async with scratch.acquire() as conn, conn.transaction():
+            await add_events(conn, [visit_event("early-commit")])
+        relay_task = asyncio.create_task(relay.run())
+        await asyncio.sleep(1.5)
+        published = [e["value"]["data"]["visit_id"] for e in await read_topic("visit-recorded")]
+        # Nothing behind the open transaction may go out yet, or its row would later be skipped.
+        assert "early-commit" not in published and "late-commit" not in published
+        await tx.commit()
+    finally:
+        await scratch.release(early)
+
+    async def both_published():
+        ids = [e["value"]["data"]["visit_id"] for e in await read_topic("visit-recorded")]
+        return ids if {"early-commit", "late-commit"} <= set(ids) else None
+
+    await eventually(both_published)
+    async with scratch.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    relay_task.cancel()
+    await asyncio.gather(relay_task, return_exceptions=True)
+    await relay.close()
+
+
+async def _produce_visits(scratch, settings, prefix: str, n: int) -> None:
+    async with scratch.acquire() as conn, conn.transaction():
+        await add_events(conn, [visit_event(f"{prefix}-{i}") for i in range(n)])
+    relay = OutboxRelay(settings, settings.database_dsn(SCRATCH))
+    task = asyncio.create_task(relay.run())
+
+    async def drained():
+        async with scratch.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+    await eventually(drained, timeout=30)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await relay.close()
+
+
+def _recording_apply(name: str, prefix: str, crash_on: set[str] | None = None):
+    """A projection that appends a row per event (so a double apply would show) and can crash once."""
+    crash_on = set(crash_on or ())
+
+    async def apply(conn: asyncpg.Connection, events: list[Event]) -> None:
+        mine = [e for e in events if e.data.visit_id.startswith(prefix + "-")]
+        await conn.executemany("INSERT INTO applied (event_id, visit_id, consumer) VALUES ($1, $2, $3)",
+                               [(e.envelope.event_id, e.data.visit_id, name) for e in mine])
+        hit = crash_on & {e.data.visit_id for e in mine}
+        if hit:
+            crash_on.clear()
+            raise RuntimeError(f"simulated crash in the middle of a batch at {hit}")
+
+    return apply
+
+
+async def _counts(scratch, prefix):
+    async with scratch.acquire() as conn:
+        return await conn.fetchval(
+            "SELECT count(*) FROM applied WHERE visit_id LIKE $1", prefix + "-%"), \
+            await conn.fetchval("SELECT count(DISTINCT visit_id) FROM applied WHERE visit_id LIKE $1", prefix + "-%")
+
+
+async def test_consumer_crash_mid_batch_and_restart_applies_each_event_once(scratch, settings):
+    prefix = "crash"
+    await _produce_visits(scratch, settings, prefix, 3000)
+    group = f"g-{prefix}"
+    first = BatchConsumer(settings, scratch, group=group, topics=["visit-recorded"],
+                          apply=_recording_apply("first", prefix, crash_on={f"{prefix}-1500"}), max_records=700)
+    task = asyncio.create_task(first.run())
+
+    async def some_applied():
+        total, _ = await _counts(scratch, prefix)
+        return total >= 1000
+
+    await eventually(some_applied, timeout=30)
+    task.cancel()  # the process dies: whatever batch was in flight is rolled back
+    await asyncio.gather(task, return_exceptions=True)
+
+    second = BatchConsumer(settings, scratch, group=group, topics=["visit-recorded"],
+                           apply=_recording_apply("second", prefix))
+    task = asyncio.create_task(second.run())
+
+    async def all_applied():
+        total, distinct = await _counts(scratch, prefix)
+        return (total, distinct) if distinct == 3000 else None
+
+    total, distinct = await eventually(all_applied, timeout=30)
+    assert total == distinct == 3000
+    lag = await second.lag()
+    assert sum(p["lag"] for p in lag) == 0
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_two_instances_share_partitions_and_apply_each_event_once(scratch, settings):
+    prefix = "pair"
+    group = f"g-{prefix}"
+    consumers = [BatchConsumer(settings, scratch, group=group, topics=["visit-recorded"],
+                               apply=_recording_apply(name, prefix), max_records=300) for name in ("a", "b")]
+    tasks = [asyncio.create_task(c.run()) for c in consumers]
+    await asyncio.sleep(3)  # both joined: the partitions are split between them
+    await _produce_visits(scratch, settings, prefix, 2000)
+
+    async def all_applied():
+        total, distinct = await _counts(scratch, prefix)
+        return (total, distinct) if distinct == 2000 else None
+
+    total, distinct = await eventually(all_applied, timeout=40)
+    await asyncio.sleep(1)
+    total, distinct = await _counts(scratch, prefix)
+    assert total == distinct == 2000
+    async with scratch.acquire() as conn:
+        by_consumer = dict(await conn.fetch(
+            "SELECT consumer, count(*) FROM applied WHERE visit_id LIKE $1 GROUP BY consumer", prefix + "-%"))
+    assert set(by_consumer) == {"a", "b"}, by_consumer
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_malformed_event_is_set_aside_not_lost_and_does_not_block(scratch, settings):
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    await producer.send_and_wait(settings.topic("visit-recorded"), b"{not json", key=b"x")
+    await producer.stop()
+    prefix = "afterbad"
+    await _produce_visits(scratch, settings, prefix, 10)
+    consumer = BatchConsumer(settings, scratch, group="g-dead", topics=["visit-recorded"],
+                             apply=_recording_apply("d", prefix))
+    task = asyncio.create_task(consumer.run())
+
+    async def done():
+        _, distinct = await _counts(scratch, prefix)
+        return distinct == 10
+
+    await eventually(done, timeout=30)
+    async with scratch.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM dead_letters WHERE value = $1", b"{not json") == 1
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,48 @@
+"""What every service answers at its edges: health, readiness, metrics, problem+json errors."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from tests.support.inproc import running
+
+SERVICES = ["contributions", "registry", "financing", "feedback"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_health_readiness_metrics_and_openapi(service):
+    app = importlib.import_module(f"services.{service}.app").app
+    async with running(app) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        from tests.support.inproc import eventually
+
+        async def ready():
+            r = await client.get("/readyz")
+            return r if r.status_code == 200 else None
+
+        r = await eventually(ready, timeout=30)
+        assert r.json()["checks"] == {"database": "ok", "kafka": "ok"}
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200 and "osms_http_requests_total" in metrics.text
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == f"osms {service}"
+        missing = await client.get("/v1/no-such-thing")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert missing.json()["status"] == 404
+
+
+async def test_bad_input_is_a_422_problem_naming_the_field():
+    from services.registry.app import app
+
+    async with running(app) as client:
+        r = await client.post("/v1/attachments", json={"iin": "900101312349", "clinic_id": "C1",
+                                                       "reason": "choice", "effective_date": "2026-01-01"})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == "application/problem+json"
+        body = r.json()
+        assert body["errors"][0]["loc"] == ["body", "iin"] and "check digit" in body["errors"][0]["msg"]
+        r = await client.post("/v1/attachments", content=b"{broken", headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+        r = await client.post("/v1/visits", content=b"x" * 9_000_000, headers={"content-type": "application/json"})
+        assert r.status_code == 413

@@ -1,0 +1,54 @@
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import orjson
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from services.common.events import PatientAttached, VisitRecorded, decode, new_event
+from services.common.logs import mask_ids
+from services.common.money import Money, to_money
+
+
+class _Amount(BaseModel):
+    amount: Money
+
+
+def test_money_is_exact_and_serialized_as_string():
+    assert _Amount(amount="4250.00").model_dump(mode="json") == {"amount": "4250.00"}
+    assert _Amount(amount="0.1").amount + _Amount(amount="0.2").amount == Decimal("0.30")
+    assert to_money(Decimal("2550.005")) == Decimal("2550.01")  # half up
+
+
+@pytest.mark.parametrize("bad", [4250.0, "42.001", "NaN", "abc", True])
+def test_money_rejects_floats_and_sub_tiyn(bad):
+    with pytest.raises(ValidationError):
+        _Amount(amount=bad)
+
+
+def test_logs_mask_every_12_digit_identifier():
+    assert mask_ids("iin=900101312348 bin 100540012345.") == "iin=9001******** bin 1005********."
+    assert mask_ids("order 1234567890123 stays") == "order 1234567890123 stays"  # 13 digits: not an IIN
+
+
+def test_event_envelope_round_trip():
+    data = VisitRecorded(clinic_id="C1", visit_id="v1", iin="900101312348", date=date(2026, 1, 5), kind="consultation")
+    event = new_event("visit-recorded", data, producer="registry", key=data.iin)
+    raw = orjson.loads(event.payload)
+    assert set(raw) == {"event_id", "event_type", "schema_version", "occurred_at", "producer", "data"}
+    assert uuid.UUID(raw["event_id"]) == event.event_id
+    envelope, decoded = decode(event.payload)
+    assert envelope.event_type == "visit-recorded" and decoded == data
+
+
+def test_decode_rejects_a_bad_iin_inside_data():
+    data = {"attachment_id": "a", "iin": "900101312349", "clinic_id": "C", "reason": "choice",
+            "effective_date": "2026-01-01", "birth_date": "1990-01-01", "sex": "M", "person_version": 1}
+    payload = orjson.dumps({"event_id": str(uuid.uuid4()), "event_type": "patient-attached", "schema_version": 1,
+                            "occurred_at": "2026-01-01T00:00:00Z", "producer": "x", "data": data})
+    with pytest.raises(ValidationError):
+        decode(payload)
+    data["iin"] = "900101312348"
+    payload = payload.replace(b"900101312349", b"900101312348")
+    assert isinstance(decode(payload)[1], PatientAttached)

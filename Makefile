@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help install infra run up down test unit bench clean-local
+.PHONY: help install infra run up down test unit bench bench-national clean-local
 
 help:
 	@echo "make run    install what is missing, start PostgreSQL, Kafka and the four services (foreground, Ctrl-C stops)"
@@ -36,6 +36,14 @@ test: install
 
 unit: install
 	@$(PY) -m pytest -q tests/unit
+
+# Region scale (Kyzylorda, 818,000 people): a few minutes. Writes bench/results/.
+bench: infra
+	@source deploy/local/env.sh && with_servers $(PY) -m bench.run --scale region
+
+# The nation (20.5 million people, 3,000 clinics): long.
+bench-national: infra
+	@source deploy/local/env.sh && with_servers $(PY) -m bench.run --scale nation --visits 250000
 
 clean-local: down
 	rm -rf .local

@@ -29,3 +29,9 @@ wait_port() {  # port seconds
   return 1
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# What the services and tests connect to: the configured servers, else the local ones.
+export OSMS_DATABASE_URL_EFFECTIVE="${OSMS_DATABASE_URL:-postgresql://$PG_USER@127.0.0.1:$PG_PORT/postgres}"
+export OSMS_KAFKA_BOOTSTRAP_EFFECTIVE="${OSMS_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
+# Runs a command with those settings in its environment.
+with_servers() { OSMS_DATABASE_URL="$OSMS_DATABASE_URL_EFFECTIVE" OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" "$@"; }

@@ -9,12 +9,12 @@ start_all() {
   "$here/install.sh"
   "$here/infra.sh" start
   # Topics and databases first, so four services starting at once do not race to create them.
-  "$VENV/bin/python" -m services.common.bootstrap
+  with_servers "$VENV/bin/python" -m services.common.bootstrap
   local svc port
   for svc in $SERVICES; do
     port="${SERVICE_PORT[$svc]}"
     port_open "$port" && die "port $port ($svc) is already taken; is osms already up? (make down)"
-    OSMS_SERVICE="$svc" nohup "$VENV/bin/python" -m services.common.serve "$svc" \
+    OSMS_SERVICE="$svc" with_servers nohup "$VENV/bin/python" -m services.common.serve "$svc" \
       >>"$LOCAL/logs/$svc.log" 2>&1 &
     echo $! >"$LOCAL/run/$svc.pid"
   done

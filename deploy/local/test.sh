@@ -13,4 +13,4 @@ cleanup() {
 trap cleanup EXIT
 "$here/infra.sh" start
 cd "$ROOT"
-"$VENV/bin/python" -m pytest "$@"
+with_servers "$VENV/bin/python" -m pytest "$@"

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.auth import KeyStore
 from services.common.consumer import ApplyBatch, BatchConsumer
 from services.common.db import create_pool, prepare_database
 from services.common.logs import get_logger, setup_logging
@@ -59,6 +60,7 @@ class ServiceContext:
     settings: Settings
     spec: ServiceSpec
     pool: asyncpg.Pool
+    keys: KeyStore | None = None
     relay: OutboxRelay | None = None
     consumers: list[BatchConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -111,17 +113,11 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
     async def lifespan(app: FastAPI):
         setup_logging(spec.name, settings.log_level, settings.log_json)
         db = await _connect_pool(settings, spec)
-        ctx = ServiceContext(settings=settings, spec=spec, pool=db)
+        ctx = ServiceContext(settings=settings, spec=spec, pool=db, keys=KeyStore(db))
         app.state.ctx = ctx
         topics_ready = asyncio.create_task(_ensure_topics_forever(settings))
         ctx.tasks.append(topics_ready)
-        if spec.relay:
-            ctx.relay = OutboxRelay(settings, settings.database_dsn(spec.name))
-            ctx.tasks.append(asyncio.create_task(_after(topics_ready, ctx.relay.run())))
-        for cs in spec.consumers:
-            consumer = BatchConsumer(settings, db, group=cs.group, topics=cs.topics, apply=cs.make_apply(ctx))
-            ctx.consumers.append(consumer)
-            ctx.tasks.append(asyncio.create_task(_after(topics_ready, consumer.run())))
+        start_background(ctx, topics_ready, relay=settings.run_relay, consumers=settings.run_consumers)
         if spec.on_startup:
             await spec.on_startup(ctx)
         log.info("service started", port=settings.port_of(spec.name))
@@ -133,30 +129,64 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
             await asyncio.gather(*ctx.tasks, return_exceptions=True)
             if ctx.relay:
                 await ctx.relay.close()
+            if "kafka_probe" in ctx.extra:
+                await ctx.extra["kafka_probe"].close()
             await db.close()
             log.info("service stopped")
 
     return lifespan
 
 
-async def _after(first: asyncio.Task, then: Awaitable[None]) -> None:
+def start_background(ctx: ServiceContext, topics_ready: asyncio.Task, *, relay: bool, consumers: bool) -> None:
+    """Starts the outbox relay and the consumers of a service as tasks of this process."""
+    spec, settings = ctx.spec, ctx.settings
+    if spec.relay and relay:
+        ctx.relay = OutboxRelay(settings, settings.database_dsn(spec.name))
+        ctx.tasks.append(asyncio.create_task(_after(topics_ready, ctx.relay.run)))
+    if consumers:
+        for cs in spec.consumers:
+            consumer = BatchConsumer(settings, ctx.pool, group=cs.group, topics=cs.topics, apply=cs.make_apply(ctx))
+            ctx.consumers.append(consumer)
+            ctx.tasks.append(asyncio.create_task(_after(topics_ready, consumer.run)))
+
+
+async def _after(first: asyncio.Task, then: Callable[[], Awaitable[None]]) -> None:
     await asyncio.shield(first)
-    await then
+    await then()
 
 
 async def _kafka_reachable(ctx: ServiceContext) -> bool:
+    """Kafka answers a metadata request from this process's own clients (or a probe client when the
+    relay and consumers run in a worker process)."""
     clients = []
-    if ctx.relay and ctx.relay.producer is not None:
+    if ctx.relay is not None:
+        if ctx.relay.producer is None:
+            return False
         clients.append(ctx.relay.producer.client)
-    clients += [c.consumer._client for c in ctx.consumers if c.consumer is not None]
-    if not clients or (ctx.spec.relay and (ctx.relay is None or ctx.relay.producer is None)):
-        return False
+    for c in ctx.consumers:
+        if c.consumer is None:
+            return False
+        clients.append(c.consumer._client)
     try:
+        if not clients:
+            return await _probe_kafka(ctx)
         for client in clients:
             await asyncio.wait_for(client.fetch_all_metadata(), timeout=2)
         return True
     except Exception:
         return False
+
+
+async def _probe_kafka(ctx: ServiceContext) -> bool:
+    from aiokafka.client import AIOKafkaClient
+
+    probe = ctx.extra.get("kafka_probe")
+    if probe is None:
+        probe = AIOKafkaClient(bootstrap_servers=ctx.settings.kafka_bootstrap, request_timeout_ms=2000)
+        ctx.extra["kafka_probe"] = probe
+        await asyncio.wait_for(probe.bootstrap(), timeout=3)
+    await asyncio.wait_for(probe.fetch_all_metadata(), timeout=2)
+    return True
 
 
 def _health_router() -> APIRouter:

@@ -35,9 +35,13 @@ def run_migrations(settings: Settings, service: str, script_location: Path) -> N
 
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
+    # Two histories per database: the service's own, and the tables every service shares (api_keys).
+    common_versions = Path(__file__).parent / "migrations_common" / "versions"
+    cfg.set_main_option("version_locations", f"{script_location / 'versions'} {common_versions}")
+    cfg.set_main_option("path_separator", "space")
     dsn = settings.database_dsn(service).replace("postgresql://", "postgresql+asyncpg://", 1)
     cfg.attributes["sqlalchemy_url"] = dsn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
 
 
 async def prepare_database(settings: Settings, service: str, script_location: Path) -> None:

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_json: bool = True
+    # Where the background loops run: inside the HTTP process (default), or, when false, in a
+    # separate `python -m services.common.worker <service>` process (they can then be killed alone).
+    run_relay: bool = True
+    run_consumers: bool = True
     relay_batch: int = 5000
     consumer_batch: int = 10000
     # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).

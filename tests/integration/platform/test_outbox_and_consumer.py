@@ -67,8 +67,12 @@ async def test_relay_never_skips_a_row_whose_transaction_commits_late(scratch, s
         return ids if {"early-commit", "late-commit"} <= set(ids) else None
 
     await eventually(both_published)
-    async with scratch.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+    async def outbox_emptied():
+        async with scratch.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+    await eventually(outbox_emptied)
     relay_task.cancel()
     await asyncio.gather(relay_task, return_exceptions=True)
     await relay.close()

@@ -1,0 +1,1 @@
+"""Benchmarks and load drivers (not tests)."""

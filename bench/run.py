@@ -1,0 +1,476 @@
+"""`make bench` (region) / `make bench-national`: the system measured beside the machine's raw limits.
+
+Runs everything on its own topic and database prefixes (removed afterwards), so no real data is
+touched. Setup uses a bulk loader (patient-attached and each visitor's latest visit produced
+straight onto Kafka, as the registry's relay would); everything measured goes through the public
+HTTP APIs as real clients would: payrolls, state contributions, visits in 1,000-visit batches,
+appeals, and the operators' queries. Writes bench/results/<scale>-<date>.json and .md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = f"{int(time.time())}"
+os.environ.setdefault("OSMS_TOPIC_PREFIX", f"bench{RUN}.")
+os.environ.setdefault("OSMS_DB_PREFIX", f"osmsbench{RUN}_")
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from bench import raw  # noqa: E402
+from bench.population import KYZYLORDA, NATION, SMALL, Population  # noqa: E402
+from services.common import keys as keycli  # noqa: E402
+from services.common.bootstrap import bootstrap  # noqa: E402
+from services.common.events import PatientAttached, VisitRecorded, new_event  # noqa: E402
+from services.common.outbox import make_producer  # noqa: E402
+from services.common.settings import get_settings  # noqa: E402
+from services.common.topics import delete_topics  # noqa: E402
+from tests.support.processes import ServiceProcess  # noqa: E402
+
+TODAY = date(2026, 11, 25)
+PERIOD = "2026-10"
+SCALES = {"small": SMALL, "region": KYZYLORDA, "nation": NATION}
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
+
+
+class Bench:
+    def __init__(self, scale, seed: int, visits: int):
+        self.scale = scale
+        self.pop = Population(scale, seed=seed, today=TODAY)
+        self.settings = get_settings()
+        self.visits_to_post = visits
+        self.results: dict = {"scale": scale.name, "people": scale.people, "clinics": scale.clinics,
+                              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"}
+        self.procs: dict[str, ServiceProcess] = {}
+        self.headers: dict[str, str] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+    def url(self, service: str) -> str:
+        return self.procs[service].url
+
+    async def lag_zero(self, client: httpx.AsyncClient, timeout: float = 3600, bar: tqdm | None = None) -> float:
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            r = await client.get(self.url("financing") + "/v1/consumer-lag", headers=self.headers)
+            if r.status_code == 200:
+                lag = sum(p["lag"] for p in r.json())
+                if bar is not None:
+                    bar.set_postfix(lag=lag)
+                if lag == 0:
+                    return time.perf_counter()
+            await asyncio.sleep(0.05)
+        raise RuntimeError("financing did not catch up")
+
+    async def end_offsets_total(self, topic: str) -> int:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        c = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap)
+        await c.start()
+        try:
+            tps = [TopicPartition(self.settings.topic(topic), p) for p in range(6)]
+            return sum((await c.end_offsets(tps)).values())
+        finally:
+            await c.stop()
+
+    # -- phases ------------------------------------------------------------------------------
+    async def raw_limits(self) -> None:
+        n = 200_000
+        with tqdm(total=2, desc="raw limits", unit="test") as bar:
+            self.results["raw_kafka"] = await raw.kafka_produce_consume(self.settings, n)
+            bar.update()
+            self.results["raw_copy"] = await raw.pg_copy(self.settings, 500_000)
+            bar.update()
+
+    async def start(self) -> None:
+        with tqdm(total=6, desc="start services", unit="step") as bar:
+            await bootstrap(self.settings)
+            bar.update()
+            key = await keycli.create(self.settings, "admin", None, "bench")
+            self.headers = {"Authorization": f"Bearer {key}"}
+            bar.update()
+            for name in ("contributions", "registry", "financing", "feedback"):
+                self.procs[name] = ServiceProcess(name).start()
+                bar.update()
+
+    async def setup_population(self, client: httpx.AsyncClient) -> None:
+        """Clinics over HTTP; attachments and each visitor's latest visit bulk-produced onto Kafka."""
+        reg = self.url("registry")
+        for cid, settlement in tqdm(list(zip(self.pop.clinic_ids, self.pop.clinic_settlement)), desc="clinics", unit="clinic"):
+            r = await client.put(f"{reg}/v1/clinics/{cid}", headers=self.headers,
+                                 json={"name": f"Clinic {cid}", "region": self.scale.region, "settlement": settlement})
+            r.raise_for_status()
+        producer = make_producer(self.settings)
+        await producer.start()
+        rng = random.Random(7)
+        self.people = []
+        sent = 0
+        started = time.perf_counter()
+        futures = []
+        with tqdm(total=self.scale.people, desc="bulk load (Kafka)", unit="person") as bar:
+            for p in self.pop.people():
+                if len(self.people) < 3_000_000:
+                    self.people.append(p)
+                att = PatientAttached(attachment_id=str(uuid.uuid4()), iin=p.iin, clinic_id=p.clinic_id,
+                                      reason="choice", effective_date=date(2025, 1, 1), birth_date=p.birth_date,
+                                      sex=p.sex, person_version=1)
+                ev = new_event("patient-attached", att, producer="bench-loader", key=p.iin)
+                futures.append(await producer.send(self.settings.topic("patient-attached"), ev.payload, key=p.iin.encode()))
+                sent += 1
+                visits = self.pop.visits_of(p, rng)
+                if visits:
+                    v = VisitRecorded(clinic_id=p.clinic_id, visit_id=f"h-{p.iin}", iin=p.iin, date=visits[-1],
+                                      kind="consultation")
+                    ev = new_event("visit-recorded", v, producer="bench-loader", key=p.iin)
+                    futures.append(await producer.send(self.settings.topic("visit-recorded"), ev.payload, key=p.iin.encode()))
+                    sent += 1
+                if len(futures) >= 20000:
+                    await asyncio.gather(*futures)
+                    futures = []
+                bar.update()
+            await asyncio.gather(*futures)
+        await producer.stop()
+        produced = time.perf_counter()
+        with tqdm(desc="financing applies bulk load", unit="poll") as bar:
+            done = await self.lag_zero(client, bar=bar)
+        self.results["bulk_load"] = {"events": sent, "produce_s": produced - started,
+                                     "applied_per_s_after_produce": sent / (done - started)}
+
+    async def payrolls(self, client: httpx.AsyncClient) -> None:
+        """A month of payrolls: insured working-age people through their employers; the rest of the
+        insured through state contributions (children, pensioners)."""
+        workers, state = [], []
+        for p in self.people:
+            age = (TODAY - p.birth_date).days // 365
+            if not p.insured:
+                continue
+            (workers if 18 <= age <= 62 else state).append(p)
+        rng = random.Random(11)
+        bodies = []
+        i = 0
+        for bin_, size in self.pop.employers(len(workers)):
+            chunk = workers[i:i + size]
+            i += size
+            for j in range(0, len(chunk), 10_000):
+                rows = [{"iin": p.iin, "income": f"{rng.randint(85_000, 900_000)}.00",
+                         "kind": "employee" if rng.random() < 0.95 else "civil_contract"} for p in chunk[j:j + 10_000]]
+                bodies.append({"employer_bin": bin_, "period": PERIOD, "reference": f"pr-{bin_}-{PERIOD}-{j}",
+                               "rows": rows})
+        # Small employers' payrolls are batched per request as real payroll systems would send them.
+        url = self.url("contributions") + "/v1/payrolls"
+        sem = asyncio.Semaphore(8)
+        rows_total = sum(len(b["rows"]) for b in bodies)
+        bar = tqdm(total=rows_total, desc="payrolls (HTTP)", unit="row")
+        failures = 0
+
+        async def post(body):
+            nonlocal failures
+            async with sem:
+                r = await client.post(url, json=body, headers=self.headers, timeout=120)
+                if r.status_code != 201:
+                    failures += 1
+                bar.update(len(body["rows"]))
+
+        before = await self.end_offsets_total("contribution-paid")
+        started = time.perf_counter()
+        await asyncio.gather(*(post(b) for b in bodies))
+        accepted = time.perf_counter()
+        bar.close()
+        # State contributions for the insured outside working age.
+        surl = self.url("contributions") + "/v1/state-contributions"
+        for j in tqdm(range(0, len(state), 10_000), desc="state contributions (HTTP)", unit="request"):
+            chunk = state[j:j + 10_000]
+            cat = "children" if (TODAY - chunk[0].birth_date).days // 365 < 18 else "pensioners"
+            r = await client.post(surl, headers=self.headers, timeout=120, json={
+                "budget": "republican", "category": cat, "period": PERIOD, "reference": f"st-{j}",
+                "iins": [p.iin for p in chunk]})
+            failures += r.status_code != 201
+        expected = before + rows_total + len(state)
+        while await self.end_offsets_total("contribution-paid") < expected:
+            if time.perf_counter() - accepted > 600:
+                break
+            await asyncio.sleep(0.1)
+        on_kafka = time.perf_counter()
+        applied = await self.lag_zero(client)
+        self.results["payrolls"] = {
+            "payrolls": len(bodies), "rows": rows_total, "failed_requests": failures,
+            "rows_per_s_accepted": rows_total / (accepted - started),
+            "events_on_kafka_s_after_last_accept": on_kafka - accepted,
+            "state_contribution_people": len(state),
+            "applied_in_financing_s_after_start": applied - started}
+
+    async def visits(self, client: httpx.AsyncClient) -> None:
+        """A day's worth of visits in 1,000-visit batches from many clinics at once."""
+        rng = random.Random(13)
+        url = self.url("registry") + "/v1/visits"
+        batches = []
+        people = self.people
+        for b in range(self.visits_to_post // 1000):
+            visits = []
+            for k in range(1000):
+                p = people[rng.randrange(len(people))]
+                visits.append({"visit_id": f"d-{b}-{k}", "clinic_id": p.clinic_id, "iin": p.iin,
+                               "date": TODAY.isoformat(), "kind": "consultation", "practitioner_id": f"P-{k % 40}"})
+            batches.append({"visits": visits})
+        sem = asyncio.Semaphore(8)
+        bar = tqdm(total=len(batches) * 1000, desc="visits (HTTP, 8 clients)", unit="visit")
+        recorded = 0
+
+        async def post(body):
+            nonlocal recorded
+            async with sem:
+                r = await client.post(url, json=body, headers=self.headers, timeout=120)
+                r.raise_for_status()
+                recorded += sum(1 for x in r.json()["results"] if x["status"] == "recorded")
+                bar.update(1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(b) for b in batches))
+        accepted = time.perf_counter()
+        bar.close()
+        applied = await self.lag_zero(client)
+        self.results["visits"] = {"visits": len(batches) * 1000, "recorded": recorded,
+                                  "http_accepted_per_s": recorded / (accepted - started),
+                                  "end_to_end_per_s": recorded / (applied - started),
+                                  "applied_s_after_last_accept": applied - accepted}
+
+    async def freshness(self, client: httpx.AsyncClient, seconds: float = 20, rate: int = 2000) -> None:
+        """p50/p99 from an accepted visit to the changed figure in financing, under a steady load."""
+        reg, fin = self.url("registry"), self.url("financing")
+        probe_clinic = "PROBE-0001"
+        await client.put(f"{reg}/v1/clinics/{probe_clinic}", headers=self.headers,
+                         json={"name": "Probe", "region": self.scale.region, "settlement": "urban"})
+        from tests.support.people import iins
+
+        probes = iins(int(seconds * 4) + 5, birth=date(1985, 5, 5))
+        for person in probes:
+            r = await client.post(f"{reg}/v1/attachments", headers=self.headers, json={
+                "iin": person, "clinic_id": probe_clinic, "reason": "choice", "effective_date": "2026-01-05"})
+            r.raise_for_status()
+        await self.lag_zero(client)
+        rng = random.Random(17)
+        stop = asyncio.Event()
+
+        async def background():
+            n = 0
+            tick = 0.1
+            per_tick = int(rate * tick)
+            next_at = time.perf_counter()
+            while not stop.is_set():
+                visits = []
+                for k in range(per_tick):
+                    p = self.people[rng.randrange(len(self.people))]
+                    visits.append({"visit_id": f"f-{n}-{k}", "clinic_id": p.clinic_id, "iin": p.iin,
+                                   "date": TODAY.isoformat(), "kind": "consultation"})
+                n += 1
+                await client.post(f"{reg}/v1/visits", json={"visits": visits}, headers=self.headers)
+                next_at += tick
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+        async def figure() -> int:
+            r = await client.get(f"{fin}/v1/clinics/{probe_clinic}/financing", params={"date": TODAY.isoformat()},
+                                 headers=self.headers)
+            return r.json()["active"] if r.status_code == 200 else -1
+
+        load = asyncio.create_task(background())
+        await asyncio.sleep(1)
+        samples = []
+        base = await figure()
+        for i, person in enumerate(tqdm(probes[: int(seconds * 4)], desc="freshness probes at 2,000 visits/s")):
+            r = await client.post(f"{reg}/v1/visits", headers=self.headers, json={"visits": [{
+                "visit_id": f"probe-{i}", "clinic_id": probe_clinic, "iin": person, "date": TODAY.isoformat(),
+                "kind": "consultation"}]})
+            accepted = time.perf_counter()
+            while await figure() <= base:
+                await asyncio.sleep(0.005)
+                if time.perf_counter() - accepted > 30:
+                    break
+            samples.append(time.perf_counter() - accepted)
+            base += 1
+            await asyncio.sleep(0.1)
+        stop.set()
+        await load
+        self.results["freshness"] = {"visits_per_s_background": rate, "probes": len(samples),
+                                     "p50_ms": pct(samples, 50) * 1000, "p99_ms": pct(samples, 99) * 1000}
+
+    async def appeals(self, client: httpx.AsyncClient, n: int = 2000) -> None:
+        url = self.url("feedback") + "/v1/appeals"
+        rng = random.Random(19)
+        sem = asyncio.Semaphore(8)
+        ok = 0
+
+        async def post(i):
+            nonlocal ok
+            p = self.people[rng.randrange(len(self.people))]
+            complaint = rng.random() < 0.28
+            body = {"channel": rng.choice(["call_center", "mobile_app", "website", "telegram", "clinic_desk"]),
+                    "kind": "complaint" if complaint else "consultation", "region": self.scale.region,
+                    "iin": p.iin, "clinic_id": p.clinic_id, "text": "Синтетическое обращение"}
+            if complaint:
+                body["category"] = rng.choice(["quality_of_care", "refusal_of_care", "refusal_of_medicines", "other"])
+            async with sem:
+                r = await client.post(url, json=body, headers=self.headers)
+                ok += r.status_code == 201
+
+        started = time.perf_counter()
+        for _ in tqdm([0], desc=f"appeals (HTTP, {n})"):
+            await asyncio.gather(*(post(i) for i in range(n)))
+        self.results["appeals"] = {"appeals": n, "accepted": ok, "per_s": n / (time.perf_counter() - started)}
+
+    async def queries(self, client: httpx.AsyncClient) -> None:
+        fin = self.url("financing")
+        rng = random.Random(23)
+        out = {}
+        specs = [("clinic financing", 2000, lambda: (f"{fin}/v1/clinics/{rng.choice(self.pop.clinic_ids)}/financing",
+                                                     {"date": TODAY.isoformat()})),
+                 ("region list (lowest active share)", 300,
+                  lambda: (f"{fin}/v1/clinics", {"region": self.scale.region, "order_by": "active_share", "limit": 50})),
+                 ("region totals", 300, lambda: (f"{fin}/v1/regions/{self.scale.region}/financing",
+                                                 {"date": TODAY.isoformat()}))]
+        for name, n, make in specs:
+            samples = []
+            for _ in tqdm(range(n), desc=f"query: {name}"):
+                u, params = make()
+                t = time.perf_counter()
+                r = await client.get(u, params=params, headers=self.headers)
+                samples.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    out.setdefault("errors", []).append(f"{name}: {r.status_code}")
+            out[name] = {"n": n, "p50_ms": pct(samples, 50) * 1000, "p99_ms": pct(samples, 99) * 1000}
+        self.results["queries"] = out
+
+    def rebuild(self) -> None:
+        with tqdm(total=1, desc="financing rebuild") as bar:
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "services.financing.rebuild"], cwd=ROOT,
+                                  capture_output=True, text=True, env=os.environ.copy(), timeout=7200)
+            elapsed = time.perf_counter() - started
+            bar.update()
+        self.results["rebuild"] = {"exit_code": proc.returncode, "seconds": elapsed,
+                                   "output_tail": proc.stdout.strip().splitlines()[-5:]}
+
+    def memory(self) -> None:
+        mem = {}
+        for name, p in self.procs.items():
+            try:
+                status = Path(f"/proc/{p.proc.pid}/status").read_text()
+                kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+                mem[name] = round(kb / 1024, 1)
+            except Exception:
+                mem[name] = None
+        self.results["peak_memory_mb"] = mem
+
+    async def cleanup(self) -> None:
+        for p in self.procs.values():
+            p.stop()
+        try:
+            await delete_topics(self.settings)
+        except Exception:
+            pass
+        conn = await asyncpg.connect(self.settings.server_dsn())
+        for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
+                                        self.settings.db_prefix + "%"):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    async def run(self, phases: list[str]) -> dict:
+        await self.raw_limits()
+        await self.start()
+        try:
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+            async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+                await self.setup_population(client)
+                if "payrolls" in phases:
+                    await self.payrolls(client)
+                if "visits" in phases:
+                    await self.visits(client)
+                if "freshness" in phases:
+                    await self.freshness(client)
+                if "appeals" in phases:
+                    await self.appeals(client)
+                await self.queries(client)
+            if "rebuild" in phases:
+                self.rebuild()
+            self.memory()
+        finally:
+            await self.cleanup()
+        return self.results
+
+
+def markdown(r: dict) -> str:
+    kafka = r["raw_kafka"]["produce_consume_per_s"]
+    lines = [f"### Benchmark: {r['scale']} ({r['people']:,} people, {r['clinics']:,} clinics), {r['date']}",
+             f"Machine: {r['machine']}", "", "| measure | value | ratio |", "|---|---|---|",
+             f"| raw aiokafka produce→consume ({r['raw_kafka']['bytes_each']} B messages) | {kafka:,.0f} msg/s | 1.00 |",
+             f"| raw asyncpg COPY (visits shape) | {r['raw_copy']['copy_rows_per_s']:,.0f} rows/s | |"]
+    b = r.get("bulk_load")
+    if b:
+        lines.append(f"| financing applies bulk-loaded events | {b['applied_per_s_after_produce']:,.0f} events/s | "
+                     f"{b['applied_per_s_after_produce'] / kafka:.2f} × raw Kafka |")
+    p = r.get("payrolls")
+    if p:
+        lines.append(f"| payroll rows accepted over HTTP ({p['rows']:,} rows) | {p['rows_per_s_accepted']:,.0f} rows/s | "
+                     f"{p['rows_per_s_accepted'] / kafka:.2f} × raw Kafka |")
+    v = r.get("visits")
+    if v:
+        lines.append(f"| visits accepted over HTTP ({v['visits']:,}) | {v['http_accepted_per_s']:,.0f} visits/s | |")
+        lines.append(f"| end to end: HTTP accepted → applied in financing | {v['end_to_end_per_s']:,.0f} events/s | "
+                     f"{v['end_to_end_per_s'] / kafka:.2f} × raw Kafka |")
+    f = r.get("freshness")
+    if f:
+        lines.append(f"| freshness at {f['visits_per_s_background']:,} visits/s, p50 / p99 | "
+                     f"{f['p50_ms']:.0f} / {f['p99_ms']:.0f} ms | |")
+    a = r.get("appeals")
+    if a:
+        lines.append(f"| appeals over HTTP | {a['per_s']:,.0f} appeals/s | |")
+    for name, q in r.get("queries", {}).items():
+        if name != "errors":
+            lines.append(f"| query p50 / p99: {name} | {q['p50_ms']:.1f} / {q['p99_ms']:.1f} ms | |")
+    rb = r.get("rebuild")
+    if rb:
+        lines.append(f"| projection rebuild (exit {rb['exit_code']}) | {rb['seconds']:.1f} s | |")
+    mem = r.get("peak_memory_mb", {})
+    if mem:
+        lines.append("| peak memory (MB) | " + ", ".join(f"{k} {v}" for k, v in mem.items()) + " | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", choices=list(SCALES), default="region")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--visits", type=int, default=200_000)
+    parser.add_argument("--phases", default="payrolls,visits,freshness,appeals,rebuild")
+    args = parser.parse_args()
+    bench = Bench(SCALES[args.scale], args.seed, args.visits)
+    results = asyncio.run(bench.run(args.phases.split(",")))
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.scale}-{results['date'][:10]}"
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
+    md = markdown(results)
+    (out / f"{stem}.md").write_text(md)
+    (out / f"latest-{args.scale}.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

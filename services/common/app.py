@@ -257,6 +257,60 @@ class _Edge:
             LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
 
 
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"}, "rule": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+            "msg": {"type": "string"}, "type": {"type": "string"}}}},
+    },
+    "additionalProperties": True,
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_COMMON_ERRORS = {
+    "401": "no valid bearer key",
+    "403": "the key's role or scope does not allow this",
+    "413": "the request body is too large",
+    "422": "invalid input (problem+json with errors[])",
+    "503": "a dependency is unavailable; retry after Retry-After seconds",
+}
+_OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
+
+
+def _openapi_with_problems(app: FastAPI) -> dict:
+    """The OpenAPI document with every error documented as application/problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = _PROBLEM_SCHEMA
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
+                                                "description": "an osms API key: osms_<key_id>_<secret>"}}
+    for path, ops in schema.get("paths", {}).items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            if path not in _OPEN_PATHS:
+                op["security"] = [{"bearer": []}]
+                for code, text in _COMMON_ERRORS.items():
+                    responses.setdefault(code, {"description": text})
+            else:
+                responses.setdefault("503", {"description": _COMMON_ERRORS["503"]})
+            for code, resp in responses.items():
+                if code.startswith(("4", "5")):
+                    resp["content"] = {"application/problem+json": {"schema": _PROBLEM_REF}}
+    app.openapi_schema = schema
+    return schema
+
+
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title=spec.title or f"osms {spec.name}", description=spec.description,
@@ -290,6 +344,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         return problem_response(500, "Internal error", "an unexpected error; it has been logged",
                                 instance=request.url.path)
 
+    app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     app.add_middleware(_Edge, max_body=settings.max_body_bytes)
     app.include_router(_health_router())
     for router in spec.routers:

@@ -1,17 +1,245 @@
-"""feedback HTTP routes."""
+"""feedback HTTP routes: register appeals, move them through their lifecycle, list and count them."""
 from __future__ import annotations
 
+import hashlib
+import uuid
+from datetime import date, datetime
 from pathlib import Path
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, Field, StringConstraints
 
-from services.common.app import ServiceSpec, create_app
+from services.common import clock
+from services.common.app import Pool, ServiceSpec, create_app
+from services.common.ids import IIN
+from services.common.logs import get_logger
+from services.common.problems import invalid, not_found
+from services.feedback import domain, store
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1")
+
+Channel = Literal["call_center", "mobile_app", "website", "telegram", "clinic_desk"]
+Kind = Literal["consultation", "complaint"]
+Category = Literal["quality_of_care", "refusal_of_care", "refusal_of_medicines", "charged_for_free_service",
+                   "service_not_provided", "other"]
+Status = Literal["registered", "in_review", "extended", "resolved_on_spot", "withdrawn", "upheld", "rejected",
+                 "answered"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ClinicId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+VisitId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Operator = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+IdempotencyKey = Annotated[Key | None, Header(alias="Idempotency-Key",
+                                              description="same key and body: the same answer, nothing added")]
+OperatorHeader = Annotated[Operator | None, Header(alias="X-Operator", description="who acts (until auth comes)")]
+
+
+class AppealBody(BaseModel):
+    channel: Channel
+    kind: Kind
+    category: Category | None = Field(default=None, description="complaints only, and required for them")
+    region: Region
+    iin: IIN | None = Field(default=None, description="required for complaints; a consultation may be anonymous")
+    clinic_id: ClinicId | None = None
+    visit_id: VisitId | None = Field(default=None, description="the disputed visit, with its clinic_id")
+    text: Text
+    reference: Key | None = Field(default=None, description="idempotency reference (or the Idempotency-Key header)")
+
+
+class Registered(BaseModel):
+    appeal_id: str
+    registration_number: str
+    status: Literal["registered"]
+    due_date: date
+    due_date_provisional: bool = Field(
+        description="true when the calendar of a year on the way is missing: weekends-only count")
+
+
+class TransitionBody(BaseModel):
+    to: Status
+    note: Annotated[str, StringConstraints(max_length=4000)] | None = Field(
+        default=None, description="required for `extended`: the notice sent to the applicant")
+    by: Operator | None = Field(default=None, description="the operator (or the X-Operator header)")
+    due_date: date | None = Field(default=None, description="`extended` only; default and maximum: two months "
+                                                            "from registration")
+
+
+class Transition(BaseModel):
+    from_: Status | None = Field(alias="from", serialization_alias="from")
+    to: Status
+    by: str
+    at: datetime
+    note: str | None
+    due_date: date | None
+
+
+class AppealSummary(BaseModel):
+    appeal_id: str
+    registration_number: str
+    kind: Kind
+    category: Category | None
+    channel: Channel
+    region: str
+    clinic_id: str | None
+    visit_id: str | None
+    status: Status
+    registered_on: date
+    due_date: date
+    due_date_provisional: bool
+    extended_due_date: date | None
+    resolved_on: date | None
+    overdue: bool
+
+
+class Appeal(AppealSummary):
+    iin: str | None
+    text: str
+    registered_at: datetime
+    transitions: list[Transition]
+
+
+class AppealPage(BaseModel):
+    appeals: list[AppealSummary]
+    next: str | None = Field(description="pass as `after` for the next page; null on the last page")
+
+
+class Stats(BaseModel):
+    appeals: int
+    by_kind: dict[str, int]
+    by_category: dict[str, int]
+    by_status: dict[str, int]
+    resolved_on_spot_or_withdrawn_share: float | None = Field(description="of complaints, in [0, 1]")
+    by_category_share: dict[str, float | None] = Field(description="each category's share of complaints")
+    overdue: int
+
+
+def _hash(body: BaseModel, exclude: set[str]) -> bytes:
+    return hashlib.sha256(orjson.dumps(body.model_dump(mode="json", exclude=exclude),
+                                       option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def _view(row: dict, today: date) -> dict:
+    row = {**row, "appeal_id": str(row["appeal_id"])}
+    row["overdue"] = domain.is_overdue(row["status"], row["due_date"], row["extended_due_date"], today)
+    return row
+
+
+@router.post("/appeals", status_code=201, response_model=Registered,
+             responses={409: {"description": "the idempotency key was used for another appeal"},
+                        422: {"description": "invalid appeal"}})
+async def post_appeal(body: AppealBody, db: Pool, response: Response, idempotency_key: IdempotencyKey = None,
+                      operator: OperatorHeader = None) -> dict:
+    a = domain.AppealIn(body.channel, body.kind, body.category, body.region, body.iin, body.clinic_id,
+                        body.visit_id, body.text)
+    errors = domain.appeal_errors(a)
+    if errors:
+        raise invalid("the appeal breaks a rule", errors)
+    if body.reference and idempotency_key and body.reference != idempotency_key:
+        raise invalid("`reference` and the Idempotency-Key header differ",
+                      [{"loc": ["body", "reference"], "msg": "differs from the Idempotency-Key header"}])
+    now = clock.now()
+    registered_on = now.date()
+    due = domain.due_date(registered_on)
+    async with db.acquire() as conn:
+        result, replayed = await store.register(
+            conn, a, registered_at=now, registered_on=registered_on, due=due,
+            by=operator or body.channel, idempotency_key=body.reference or idempotency_key,
+            request_hash=_hash(body, {"reference"}))
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        # Texts and IINs are personal data: the id and the number only.
+        log.info("appeal registered", appeal_id=result["appeal_id"],
+                 registration_number=result["registration_number"], provisional_due=due.provisional)
+        if due.provisional:
+            log.warning("no holiday calendar for a year on the way; due date counts weekends only",
+                        appeal_id=result["appeal_id"], due_date=str(due.due_date))
+    return result
+
+
+@router.get("/appeals/{appeal_id}", response_model=Appeal, response_model_by_alias=True,
+            responses={404: {"description": "unknown appeal"}})
+async def get_appeal(appeal_id: uuid.UUID, db: Pool) -> dict:
+    async with db.acquire() as conn:
+        row = await store.get_appeal(conn, appeal_id)
+    if row is None:
+        raise not_found("appeal")
+    return _view(row, clock.today())
+
+
+@router.post("/appeals/{appeal_id}/transitions", response_model=Appeal, response_model_by_alias=True,
+             responses={404: {"description": "unknown appeal"},
+                        409: {"description": "the lifecycle does not allow it (`rule` says which)"}})
+async def post_transition(appeal_id: uuid.UUID, body: TransitionBody, db: Pool,
+                          idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
+    now = clock.now()
+    t = store.TransitionIn(to=body.to, note=body.note, by=body.by or operator or "unidentified",
+                           due_date=body.due_date, idempotency_key=idempotency_key,
+                           request_hash=_hash(body, set()))
+    async with db.acquire() as conn:
+        replayed = await store.transition(conn, appeal_id, t, at=now, today=now.date())
+        row = await store.get_appeal(conn, appeal_id)
+    if not replayed:
+        log.info("appeal moved", appeal_id=str(appeal_id), to=body.to)
+    return _view(row, now.date())
+
+
+def _cursor(row: dict, overdue_first: bool) -> str:
+    if overdue_first:
+        return f"{int(not row['overdue'])}.{domain.effective_due(row['due_date'], row['extended_due_date'])}." \
+               f"{row['seq']}"
+    return str(row["seq"])
+
+
+def _parse_cursor(after: str, overdue_first: bool) -> tuple:
+    try:
+        if overdue_first:
+            flag, due, seq = after.split(".")
+            return int(flag), date.fromisoformat(due), int(seq)
+        return (int(after),)
+    except ValueError:
+        raise invalid("`after` is not a cursor from this listing",
+                      [{"loc": ["query", "after"], "msg": "not a cursor of this ordering"}]) from None
+
+
+@router.get("/appeals", response_model=AppealPage)
+async def list_appeals(db: Pool, region: Region | None = None, clinic_id: ClinicId | None = None,
+                       status: Status | None = None, category: Category | None = None,
+                       channel: Channel | None = None, kind: Kind | None = None,
+                       overdue_first: bool = True, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                       after: Annotated[str | None, Query(max_length=100)] = None) -> dict:
+    today = clock.today()
+    cursor = _parse_cursor(after, overdue_first) if after else None
+    f = store.ListFilter(region=region, clinic_id=clinic_id, status=status, category=category,
+                         channel=channel, kind=kind)
+    async with db.acquire() as conn:
+        rows = await store.list_appeals(conn, f, today=today, overdue_first=overdue_first, limit=limit + 1,
+                                        after=cursor)
+    page = rows[:limit]
+    return {"appeals": [_view(r, today) for r in page],
+            "next": _cursor(page[-1], overdue_first) if len(rows) > limit else None}
+
+
+@router.get("/stats", response_model=Stats)
+async def stats(db: Pool, region: Region | None = None,
+                from_: Annotated[date | None, Query(alias="from")] = None,
+                to: date | None = None) -> dict:
+    if from_ and to and from_ > to:
+        raise invalid("`from` is after `to`", [{"loc": ["query", "from"], "msg": "after `to`"}])
+    async with db.acquire() as conn:
+        rows = await store.count_rows(conn, region=region, from_=from_, to=to, today=clock.today())
+    return domain.summarize(rows)
+
 
 spec = ServiceSpec(
     name="feedback",
     title="osms feedback",
+    description="Citizens' appeals: registration with statutory deadlines, the lifecycle, lists and statistics.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
 )

@@ -1,17 +1,311 @@
-"""contributions HTTP routes."""
+"""contributions HTTP routes: payrolls, payments and state contributions in, insured status out."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Path as PathParam, Query, Request
+from pydantic import BaseModel, Field, ValidationError
 
-from services.common.app import ServiceSpec, create_app
+from services.common import clock
+from services.common.app import Pool, ServiceSpec, create_app
+from services.common.ids import BIN, IIN, bin_problem, iin_problem
+from services.common.logs import get_logger
+from services.common.money import Money
+from services.common.problems import invalid
+from services.contributions import domain, store
+from services.contributions.domain import PaymentNotAllowed
+from services.contributions.rules import FIRST_MONTH, LAST_MONTH, STATE_CATEGORIES, PeriodRules, rules_for
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1")
+
+MAX_PAYROLL_ROWS = 50_000
+MAX_STATE_PERSONS = 50_000
+_REFERENCE = Field(min_length=1, max_length=200, description="the sender's idempotency reference")
+_RULES_SPAN = f"{domain.month_str(FIRST_MONTH)} .. {domain.month_str(LAST_MONTH)}"
+
+
+class PayrollRowIn(BaseModel):
+    iin: str = Field(description="the employee's IIN (checked per row)")
+    income: Money
+    kind: Literal["employee", "civil_contract"]
+
+
+class PayrollIn(BaseModel):
+    employer_bin: BIN
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+    reference: str = _REFERENCE
+    rows: list[PayrollRowIn] = Field(min_length=1, max_length=MAX_PAYROLL_ROWS)
+
+
+class _PayrollHeader(BaseModel):
+    employer_bin: BIN
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    reference: str = _REFERENCE
+
+
+class PayrollOut(BaseModel):
+    payroll_id: str
+    rows: int
+    employer_deduction_total: str
+    employee_contribution_total: str
+
+
+class PaymentIn(BaseModel):
+    iin: IIN
+    payer_kind: Literal["self", "entrepreneur", "platform"]
+    amount: Money
+    paid_on: date
+    reference: str = _REFERENCE
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    covered_months: list[str]
+
+
+class StateContributionIn(BaseModel):
+    budget: Literal["republican", "local"]
+    category: str = Field(min_length=1, max_length=64)
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    reference: str = _REFERENCE
+    iins: list[str] = Field(min_length=1, max_length=MAX_STATE_PERSONS)
+
+
+class StateContributionOut(BaseModel):
+    contribution_id: str
+    budget: str
+    category: str
+    period: str
+    persons: int
+    amount_per_person: str
+    total: str
+
+
+class StatusOut(BaseModel):
+    iin: str
+    date: date
+    status: Literal["insured", "grace", "not_insured"]
+    reason: str
+    insured_until: date | None
+    last_covered_month: str | None
+
+
+class ContributionItem(BaseModel):
+    month: str
+    payer_kind: str
+    amount: str
+    employer_deduction: str | None = None
+    employee_contribution: str | None = None
+    source: Literal["payroll", "payment", "state"]
+    source_id: str
+    employer_bin: str | None = None
+    category: str | None = None
+
+
+class PersonContributionsOut(BaseModel):
+    iin: str
+    covered_months: list[str]
+    state_only_months: list[str]
+    contributions: list[ContributionItem]
+
+
+class EmployerPayroll(PayrollOut):
+    period: str
+    reference: str
+    received_on: date
+    rules_version: str
+
+
+class EmployerPayrollsOut(BaseModel):
+    employer_bin: str
+    payrolls: list[EmployerPayroll]
+
+
+def _pydantic_errors(exc: ValidationError, prefix: tuple) -> list[dict[str, Any]]:
+    return [{"loc": ["body", *prefix, *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+
+
+def _period_rules(period_text: str, today: date, field: str) -> tuple[int, PeriodRules]:
+    period = domain.parse_month(period_text)
+    assert period is not None  # the model's pattern checked it
+    rules = rules_for(period)
+    if rules is None:
+        raise invalid(f"no contribution rules for period {period_text}; rules cover {_RULES_SPAN}",
+                      errors=[{"loc": ["body", field], "msg": "period without rules"}])
+    if period > domain.month_of(today):
+        raise invalid(f"period {period_text} is in the future",
+                      errors=[{"loc": ["body", field], "msg": "period is in the future"}])
+    return period, rules
+
+
+def _iin_path(iin: str) -> str:
+    problem = iin_problem(iin)
+    if problem:
+        raise invalid("invalid IIN", errors=[{"loc": ["path", "iin"], "msg": problem}])
+    return iin
+
+
+def _inline_schema(model: type[BaseModel]) -> dict:
+    """The model's JSON schema with its $defs inlined, for a body the route parses itself."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.rsplit("/", 1)[1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
+
+
+IinPath = Annotated[str, PathParam(description="the person's IIN")]
+
+
+@router.post("/payrolls", status_code=201, response_model=PayrollOut,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": _inline_schema(PayrollIn)}}}},
+             responses={409: {"description": "the reference was used for a different payroll"},
+                        422: {"description": "invalid; every bad row is named by index"}})
+async def post_payroll(request: Request, db: Pool) -> dict:
+    """One employer's monthly payroll: all rows accepted, or none (every bad row named by index).
+    The body is parsed here rather than by a model: a 10,000-row payroll is the common case, and the
+    rejection must name every bad row, including an IIN that repeats."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise invalid("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise invalid("the body must be a JSON object")
+    errors: list[dict[str, Any]] = []
+    header = None
+    try:
+        header = _PayrollHeader.model_validate({k: body.get(k) for k in ("employer_bin", "period", "reference")})
+    except ValidationError as exc:
+        errors += _pydantic_errors(exc, ())
+    raw_rows = body.get("rows")
+    rows: list[domain.PayrollRow] = []
+    if not isinstance(raw_rows, list) or not raw_rows:
+        errors.append({"loc": ["body", "rows"], "msg": "rows must be a non-empty list"})
+    elif len(raw_rows) > MAX_PAYROLL_ROWS:
+        errors.append({"loc": ["body", "rows"], "msg": f"at most {MAX_PAYROLL_ROWS} rows a payroll"})
+    else:
+        rows, row_errors = domain.parse_payroll_rows(raw_rows)
+        errors += row_errors
+    if errors or header is None:
+        bad_rows = len({e["loc"][2] for e in errors if len(e["loc"]) > 2 and e["loc"][1] == "rows"})
+        raise invalid(f"the payroll is rejected: {bad_rows} bad rows; nothing was accepted"
+                      if bad_rows else "the payroll is rejected; nothing was accepted", errors=errors)
+    today = clock.today()
+    period, rules = _period_rules(header.period, today, "period")
+    amounts = domain.payroll_amounts(rows, rules)
+    result = await store.record_payroll(db, header.employer_bin, period, header.reference, rows, amounts,
+                                        rules, today)
+    log.info("payroll accepted", employer=header.employer_bin, period=header.period, rows=len(rows))
+    return result
+
+
+@router.post("/payments", status_code=201, response_model=PaymentOut,
+             responses={409: {"description": "the reference was used for a different payment, or the months "
+                                             "cannot be covered"}})
+async def post_payment(body: PaymentIn, db: Pool) -> dict:
+    """A self-payer's, entrepreneur's or platform worker's payment. Self-payers and entrepreneurs
+    pay whole months (arrears first, then the current month, then ahead); a platform contribution
+    covers the month it is paid in."""
+    today = clock.today()
+    if body.paid_on > today:
+        raise invalid("paid_on is in the future", errors=[{"loc": ["body", "paid_on"], "msg": "date in the future"}])
+    rules = rules_for(domain.month_of(body.paid_on))
+    if rules is None:
+        raise invalid(f"no contribution rules for {body.paid_on}; rules cover {_RULES_SPAN}",
+                      errors=[{"loc": ["body", "paid_on"], "msg": "date without rules"}])
+    try:
+        return await store.record_payment(db, body.iin, body.payer_kind, body.amount, body.paid_on,
+                                          body.reference, rules)
+    except PaymentNotAllowed as exc:
+        raise invalid(str(exc), errors=[{"loc": ["body", "amount"], "msg": str(exc)}]) from None
+
+
+@router.post("/state-contributions", status_code=201, response_model=StateContributionOut,
+             responses={409: {"description": "the reference was used for a different request"}})
+async def post_state_contribution(body: StateContributionIn, db: Pool) -> dict:
+    """The republican or a local budget pays for a category of people for one month."""
+    errors: list[dict[str, Any]] = []
+    if body.category not in STATE_CATEGORIES[body.budget]:
+        errors.append({"loc": ["body", "category"],
+                       "msg": f"{body.budget} budget categories: {', '.join(STATE_CATEGORIES[body.budget])}"})
+    seen: dict[str, int] = {}
+    for i, iin in enumerate(body.iins):
+        problem = iin_problem(iin)
+        if problem is None and iin in seen:
+            problem = f"the same IIN is already at index {seen[iin]}"
+        if problem:
+            errors.append({"loc": ["body", "iins", i], "msg": problem})
+        else:
+            seen[iin] = i
+    if errors:
+        raise invalid("the state contribution is rejected; nothing was accepted", errors=errors)
+    today = clock.today()
+    period, rules = _period_rules(body.period, today, "period")
+    if rules.state_per_person is None:
+        raise invalid(f"no state contribution rate for {body.period} (no average wage two years earlier)",
+                      errors=[{"loc": ["body", "period"], "msg": "period without rules"}])
+    result = await store.record_state_contribution(db, body.budget, body.category, period, body.reference,
+                                                   body.iins, rules, today)
+    log.info("state contribution accepted", budget=body.budget, category=body.category, persons=len(body.iins))
+    return result
+
+
+@router.get("/persons/{iin}/status", response_model=StatusOut)
+async def get_status(iin: IinPath, db: Pool,
+                     on: Annotated[date | None, Query(alias="date", description="defaults to today")] = None) -> dict:
+    """Insured, grace or not insured on a date, why, and until when if nothing more is paid."""
+    iin = _iin_path(iin)
+    on = on or clock.today()
+    async with db.acquire() as conn:
+        covered, nonstate = await store.coverage(conn, iin)
+    st = domain.status_on(covered, nonstate, on)
+    return {"iin": iin, "date": on, "status": st.status, "reason": st.reason, "insured_until": st.insured_until,
+            "last_covered_month": domain.month_str(st.last_covered_month) if st.last_covered_month else None}
+
+
+@router.get("/persons/{iin}/contributions", response_model=PersonContributionsOut)
+async def get_person_contributions(iin: IinPath, db: Pool) -> dict:
+    """Every contribution received for the person, by month, with its payer (for operators)."""
+    iin = _iin_path(iin)
+    async with db.acquire() as conn:
+        covered, nonstate = await store.coverage(conn, iin)
+        items = await store.person_contributions(conn, iin)
+    return {"iin": iin, "covered_months": [domain.month_str(m) for m in domain.months_of(covered)],
+            "state_only_months": [domain.month_str(m) for m in domain.months_of(covered & ~nonstate)],
+            "contributions": items}
+
+
+@router.get("/employers/{employer_bin}/payrolls", response_model=EmployerPayrollsOut)
+async def get_employer_payrolls(employer_bin: Annotated[str, PathParam(description="the employer's BIN")],
+                                db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+    """The employer's payrolls, newest period first (for operators)."""
+    problem = bin_problem(employer_bin)
+    if problem:
+        raise invalid("invalid BIN", errors=[{"loc": ["path", "employer_bin"], "msg": problem}])
+    async with db.acquire() as conn:
+        payrolls = await store.employer_payrolls(conn, employer_bin, limit)
+    return {"employer_bin": employer_bin, "payrolls": payrolls}
+
 
 spec = ServiceSpec(
     name="contributions",
     title="osms contributions",
+    description="Payrolls, payments and state contributions; decides each person's insured status and "
+                "publishes contribution-paid.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
 )

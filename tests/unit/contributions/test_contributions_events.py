@@ -1,0 +1,41 @@
+"""The contribution-paid events a write publishes: the fast path builds what the shared models
+and services.common.events.new_event would, and consumers can decode it."""
+from __future__ import annotations
+
+from datetime import date
+
+import orjson
+
+from services.common.events import ContributionPaid, decode, new_event
+from services.contributions import domain
+from services.contributions.rules import month_index as mi
+from services.contributions.store import _Change, _contribution_paid, _events
+from tests.support.people import iins
+
+
+def test_fast_events_equal_the_shared_model_and_envelope():
+    a, b, c = iins(3)
+    sixty = domain.masks_from_months(range(mi(2021, 1), mi(2026, 1)))
+    one_state = domain.masks_from_months([mi(2026, 10)], state_only=[mi(2026, 10)])
+    state = {a: (*sixty, 7), b: (*sixty, 2), c: (*one_state, 1)}
+    changes = [_Change(a, "employee", ["2025-12"]), _Change(b, "civil_contract", []), _Change(c, "state", ["2026-10"])]
+    as_of = date(2026, 2, 10)
+    events = _events(changes, state, as_of)
+    assert [e.key for e in events] == [a, b, c] and len({e.event_id for e in events}) == 3
+    for ch, event in zip(changes, events):
+        envelope, data = decode(event.payload)
+        covered, nonstate, version = state[ch.iin]
+        assert data == _contribution_paid(ch, covered, nonstate, version, as_of)
+        assert str(envelope.event_id) == str(event.event_id)
+        reference = orjson.loads(new_event("contribution-paid", data, producer="contributions", key=ch.iin).payload)
+        mine = orjson.loads(event.payload)
+        assert mine.keys() == reference.keys() and mine["data"] == reference["data"]
+        assert (mine["event_type"], mine["schema_version"], mine["producer"]) == \
+            (reference["event_type"], reference["schema_version"], reference["producer"])
+    first = decode(events[0].payload)[1]
+    assert isinstance(first, ContributionPaid)
+    assert (first.status, first.reason, first.status_version) == ("grace", "continuity_60m", 7)
+    assert first.insured_until == date(2026, 7, 31) and first.last_covered_month == "2025-12"
+    assert [(p.from_, p.until) for p in first.insured_periods] == [(date(2021, 1, 1), date(2026, 7, 31))]
+    third = decode(events[2].payload)[1]
+    assert (third.status, third.reason, third.payer_kind) == ("not_insured", "none", "state")

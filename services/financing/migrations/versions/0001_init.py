@@ -1,10 +1,10 @@
-"""financing: consumer offsets and the walking-skeleton projection
+"""financing: consumer offsets, dead letters and the projection (people, visits, clinic calendars)
 
 Revision ID: 0001
 """
-from services.common.migrations import execute_script
-
 from services.common.consumer import CONSUMER_DDL
+from services.common.migrations import execute_script
+from services.financing.store import PROJECTION_DDL
 
 revision = "0001"
 down_revision = None
@@ -14,28 +14,7 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script(CONSUMER_DDL)
-    execute_script("""
-    -- The person's current attachment as the newest (person_version) event says.
-    CREATE TABLE fin_persons (
-        iin            text PRIMARY KEY,
-        clinic_id      text,
-        attached_since date,
-        birth_date     date,
-        sex            char(1),
-        person_version bigint NOT NULL
-    );
-    CREATE INDEX fin_persons_clinic ON fin_persons (clinic_id) WHERE clinic_id IS NOT NULL;
-
-    CREATE TABLE fin_visits (
-        clinic_id text NOT NULL,
-        visit_id  text NOT NULL,
-        iin       text NOT NULL,
-        date      date NOT NULL,
-        voided    boolean NOT NULL DEFAULT false,
-        PRIMARY KEY (clinic_id, visit_id)
-    );
-    CREATE INDEX fin_visits_person ON fin_visits (iin, date);
-    """)
+    execute_script(PROJECTION_DDL)
 
 
 def downgrade() -> None:

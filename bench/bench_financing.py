@@ -1,0 +1,242 @@
+"""Financing benchmark: a national-scale projection bulk-loaded, then the clinic query's latency through
+HTTP, the events/s the consumer applies from Kafka, and the rebuild rate.
+
+    .venv/bin/python -m bench.bench_financing --people 20500000 --clinics 3000   # the national run
+    .venv/bin/python -m bench.bench_financing --people 140000 --clinics 20        # smoke: 7,000 a clinic
+
+Setup (not measured) computes each synthetic person's history and calendar contributions with the
+projection's own pure functions and COPYs them straight into the tables. Measured: GET
+/v1/clinics/{id}/financing on random clinics and dates (sequential, keep-alive); N events (visits,
+contribution statuses, moves of loaded people) produced onto Kafka, timed from the first send until
+the service's consumer lag is 0; then the rebuild of those topics into a fresh schema. Everything
+runs on its own topic and database prefix, removed afterwards unless --keep.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = f"{int(time.time())}"
+os.environ.setdefault("OSMS_TOPIC_PREFIX", f"benchfin{RUN}.")
+os.environ.setdefault("OSMS_DB_PREFIX", f"osmsbenchfin{RUN}_")
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+
+from bench.population import Population, Scale  # noqa: E402
+from services.common.db import prepare_database  # noqa: E402
+from services.common.events import (ContributionPaid, InsuredPeriod, PatientAttached, VisitRecorded,  # noqa: E402
+                                    new_event)
+from services.common.outbox import make_producer  # noqa: E402
+from services.common.settings import get_settings  # noqa: E402
+from services.common.topics import delete_topics, ensure_topics  # noqa: E402
+from services.financing import rebuild, store  # noqa: E402
+from services.financing.projection import PersonState, timeline, to_grains_days, to_grains_months  # noqa: E402
+
+TODAY = date(2026, 11, 25)
+
+
+def synthetic_state(pop: Population, person, rng: random.Random) -> PersonState:
+    """Attached for up to 6 years, visits over the last 3 years, an insured timeline (current for
+    the insured, lapsed some months ago for the others)."""
+    s = PersonState(birth=person.birth_date.toordinal(), sex=person.sex)
+    since = max(person.birth_date, TODAY - timedelta(days=rng.randrange(6 * 365)))
+    s.versions = {1: (person.clinic_id, since.toordinal())}
+    s.visits = [d.toordinal() for d in pop.visits_of(person, rng, days=3 * 365) if d >= since]
+    start = since - timedelta(days=rng.randrange(400))
+    end = TODAY + timedelta(days=60) if person.insured else TODAY - timedelta(days=rng.randrange(30, 900))
+    if end > start:
+        s.status_version, s.insured = 1, [(start.toordinal(), end.toordinal() + 1)]
+    return s
+
+
+async def load(settings, pop: Population, people: int) -> list:
+    """COPY persons, clinics and calendars; returns a sample of people for the event mix."""
+    conn = await asyncpg.connect(settings.database_dsn("financing"))
+    rng = random.Random(11)
+    numbers = {c: i + 1 for i, c in enumerate(pop.clinic_ids)}
+    sample = []
+    started, done = time.perf_counter(), 0
+    try:
+        await conn.execute("TRUNCATE fin_persons, fin_clinics, fin_counts, fin_cells, fin_visits")
+        await conn.copy_records_to_table("fin_clinics", columns=["clinic_no", "clinic_id", "region", "name"],
+                                         records=[(n, c, "bench", c) for c, n in numbers.items()])
+        await conn.execute("SELECT setval(pg_get_serial_sequence('fin_clinics', 'clinic_no'), $1)", len(numbers))
+        persons, days, months = [], {}, {}
+
+        async def flush():
+            nonlocal persons, days, months
+            await conn.copy_records_to_table("fin_persons", columns=["iin", "history"], records=persons)
+            await conn.copy_records_to_table(
+                "fin_counts", columns=["clinic_no", "grain", "bucket", "attached", "active", "insured"],
+                records=[(numbers[c], g, date.fromordinal(b), a, x, y) for c, g, b, a, x, y in to_grains_days(days)])
+            await conn.copy_records_to_table(
+                "fin_cells", columns=["clinic_no", "grain", "bucket", "cell", "people"],
+                records=[(numbers[c], g, date.fromordinal(b), cell, n) for c, g, b, cell, n in to_grains_months(months)])
+            persons, days, months = [], {}, {}
+
+        clinic = None
+        for person in pop.people():
+            if person.clinic_id != clinic and len(persons) >= 50_000:
+                await flush()     # clinic by clinic: a clinic's calendar rows are complete when flushed
+            clinic = person.clinic_id
+            state = synthetic_state(pop, person, rng)
+            t = timeline(state)
+            for k, v in t.days.items():
+                d = days.setdefault(k, [0, 0, 0])
+                d[0] += v[0]
+                d[1] += v[1]
+                d[2] += v[2]
+            for k, n in t.months.items():
+                months[k] = months.get(k, 0) + n
+            persons.append((person.iin, state.dumps()))
+            if rng.random() < 20_000 / people:
+                sample.append(person)
+            done += 1
+            if done % 500_000 == 0:
+                print(f"  loaded {done:,} people ({done / (time.perf_counter() - started):,.0f}/s)", flush=True)
+        await flush()
+        await conn.execute("ANALYZE")
+        rows = await conn.fetchval("SELECT (SELECT count(*) FROM fin_counts) + (SELECT count(*) FROM fin_cells)")
+        print(f"loaded {done:,} people, {len(numbers):,} clinics, {rows:,} calendar rows "
+              f"in {time.perf_counter() - started:.0f} s", flush=True)
+    finally:
+        await conn.close()
+    return sample
+
+
+def start_service(port: int) -> subprocess.Popen:
+    env = {**os.environ, "OSMS_FINANCING_PORT": str(port), "OSMS_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "services.common.serve", "financing"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("financing did not become ready")
+
+
+def query_latency(port: int, clinics: list[str], n: int) -> dict:
+    rng = random.Random(5)
+    out = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        for i in range(n + 50):
+            clinic = rng.choice(clinics)
+            on = TODAY - timedelta(days=rng.randrange(3 * 365))
+            t = time.perf_counter()
+            r = client.get(f"/v1/clinics/{clinic}/financing", params={"date": on.isoformat()})
+            if i >= 50:      # warm-up excluded
+                out.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+    out.sort()
+    return {"p50_ms": out[len(out) // 2] * 1000, "p99_ms": out[int(len(out) * 0.99)] * 1000,
+            "mean_ms": statistics.fmean(out) * 1000}
+
+
+def event_mix(sample, clinics: list[str], n: int, rng: random.Random):
+    """80% visits, 10% contribution statuses, 10% moves, all for loaded people."""
+    for i in range(n):
+        p = rng.choice(sample)
+        u = rng.random()
+        if u < 0.8:
+            data = VisitRecorded(clinic_id=p.clinic_id, visit_id=f"b{RUN}-{i}", iin=p.iin,
+                                 date=TODAY - timedelta(days=rng.randrange(30)), kind="consultation")
+            yield new_event("visit-recorded", data, producer="bench", key=p.iin)
+        elif u < 0.9:
+            data = ContributionPaid(iin=p.iin, payer_kind="self", status="insured", reason="paid",
+                                    status_as_of=TODAY, insured_until=TODAY + timedelta(days=90),
+                                    last_covered_month="2026-11", status_version=1000 + i,
+                                    insured_periods=[InsuredPeriod(**{"from": TODAY - timedelta(days=700),
+                                                                      "until": TODAY + timedelta(days=90)})])
+            yield new_event("contribution-paid", data, producer="bench", key=p.iin)
+        else:
+            data = PatientAttached(attachment_id=f"b{RUN}-{i}", iin=p.iin, clinic_id=rng.choice(clinics),
+                                   reason="choice", effective_date=TODAY - timedelta(days=rng.randrange(60)),
+                                   birth_date=p.birth_date, sex=p.sex, person_version=1000 + i)
+            yield new_event("patient-attached", data, producer="bench", key=p.iin)
+
+
+async def apply_rate(settings, port: int, sample, clinics: list[str], n: int) -> dict:
+    events = list(event_mix(sample, clinics, n, random.Random(3)))
+    producer = make_producer(settings)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = [await producer.send(settings.topic(e.topic), e.payload, key=e.key.encode()) for e in events]
+        for f in futures:
+            await f
+    finally:
+        await producer.stop()
+    produced = time.perf_counter() - started
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        while True:
+            lag = (await client.get("/v1/consumer-lag")).json()
+            if isinstance(lag, list) and sum(p["lag"] for p in lag) == 0 and sum(p["end_offset"] for p in lag) >= n:
+                break
+            await asyncio.sleep(0.05)
+    took = time.perf_counter() - started
+    return {"events": n, "produce_s": produced, "seconds": took, "events_per_s": n / took}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=20_500_000)
+    parser.add_argument("--clinics", type=int, default=3_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--port", type=int, default=0, help="the service's port; a free one by default")
+    parser.add_argument("--keep", action="store_true", help="keep the database and topics")
+    args = parser.parse_args()
+    settings = get_settings()
+    pop = Population(Scale("bench", "national", args.people, args.clinics, insured_share=0.90))
+    print(f"financing bench: {args.people:,} people, {args.clinics:,} clinics "
+          f"(db prefix {settings.db_prefix}, topic prefix {settings.topic_prefix})", flush=True)
+    await ensure_topics(settings)
+    await prepare_database(settings, "financing", Path(store.__file__).parent / "migrations")
+    proc = None
+    try:
+        sample = await load(settings, pop, args.people)
+        if not args.port:
+            import socket
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                args.port = sock.getsockname()[1]
+        proc = start_service(args.port)
+        q = query_latency(args.port, pop.clinic_ids, args.queries)
+        print(f"clinic query over HTTP ({args.queries} sequential): p50 {q['p50_ms']:.2f} ms, "
+              f"p99 {q['p99_ms']:.2f} ms, mean {q['mean_ms']:.2f} ms", flush=True)
+        a = await apply_rate(settings, args.port, sample, pop.clinic_ids, args.events)
+        print(f"applied {a['events']:,} events from Kafka in {a['seconds']:.1f} s: {a['events_per_s']:,.0f} events/s "
+              f"(producing took {a['produce_s']:.1f} s)", flush=True)
+        q2 = query_latency(args.port, pop.clinic_ids, min(args.queries, 500))
+        print(f"clinic query after the events: p50 {q2['p50_ms']:.2f} ms, p99 {q2['p99_ms']:.2f} ms", flush=True)
+        r = await rebuild.rebuild(settings, compare=False)
+        print(f"rebuild from the topics: {r.events:,} events in {r.seconds:.1f} s: {r.rate:,.0f} events/s", flush=True)
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(timeout=30)
+        if not args.keep:
+            await delete_topics(settings)
+            conn = await asyncpg.connect(settings.server_dsn())
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_name("financing")}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,103 @@
+"""Builds the events the financing service consumes, and publishes them straight to this run's topics
+(as the other services' outbox relays would: idempotent producer, key = IIN)."""
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from aiokafka import AIOKafkaProducer
+
+from services.common.events import (AppealResolved, ContributionPaid, EventData, InsuredPeriod,
+                                    PatientAttached, PatientDetached, VisitRecorded, new_event)
+from services.common.ids import iin_birth_date_sex
+from services.common.settings import get_settings
+
+TOPIC_OF = {PatientAttached: "patient-attached", PatientDetached: "patient-detached",
+            VisitRecorded: "visit-recorded", ContributionPaid: "contribution-paid",
+            AppealResolved: "appeal-resolved"}
+
+
+def attached(iin: str, clinic: str, on: date, version: int, reason: str = "choice") -> PatientAttached:
+    born, sex = iin_birth_date_sex(iin)
+    return PatientAttached(attachment_id=f"A-{iin}-{version}", iin=iin, clinic_id=clinic, reason=reason,
+                           effective_date=on, birth_date=born, sex=sex, person_version=version)
+
+
+def detached(iin: str, clinic: str, on: date, version: int) -> PatientDetached:
+    return PatientDetached(iin=iin, clinic_id=clinic, date=on, reason="death", person_version=version)
+
+
+def visit(iin: str, clinic: str, visit_id: str, on: date) -> VisitRecorded:
+    return VisitRecorded(clinic_id=clinic, visit_id=visit_id, iin=iin, date=on, kind="consultation")
+
+
+def paid(iin: str, version: int, periods: list[tuple[date, date]]) -> ContributionPaid:
+    last = periods[-1][1] if periods else None
+    return ContributionPaid(iin=iin, payer_kind="self", covered_months=[], status="insured", reason="paid",
+                            status_as_of=date(2026, 1, 1), insured_until=last, last_covered_month=None,
+                            status_version=version,
+                            insured_periods=[InsuredPeriod(**{"from": f, "until": u}) for f, u in periods])
+
+
+def upheld(clinic: str, visit_id: str, category: str = "service_not_provided", status: str = "upheld",
+           appeal_id: str = "AP-1") -> AppealResolved:
+    return AppealResolved(appeal_id=appeal_id, registration_number=f"R-{appeal_id}", kind="complaint",
+                          category=category, status=status, region="kyzylorda", clinic_id=clinic,
+                          visit_id=visit_id, resolved_on=date(2026, 3, 1))
+
+
+def key_of(e: EventData) -> str:
+    return e.iin if hasattr(e, "iin") else "000000000000"
+
+
+def random_population(rng: random.Random, iins: list[str], clinics: list[str]) -> list[EventData]:
+    """A small population with moves, deaths, visits (some voided, some voided before they arrive),
+    and contribution timelines with stale versions: the awkward cases, mixed."""
+    out: list[EventData] = []
+    base = date(2025, 1, 1)
+    for n, iin in enumerate(iins):
+        version = 1
+        day = base + timedelta(days=rng.randint(0, 400))
+        clinic = rng.choice(clinics)
+        out.append(attached(iin, clinic, day, version))
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            version += 1
+            day += timedelta(days=rng.randint(-30, 300))    # a later version may even be dated earlier
+            clinic = rng.choice(clinics)
+            out.append(attached(iin, clinic, day, version, reason=rng.choice(("choice", "campaign"))))
+        if rng.random() < 0.1:
+            version += 1
+            out.append(detached(iin, clinic, day + timedelta(days=rng.randint(1, 200)), version))
+        for k in range(rng.choice((0, 1, 2, 4))):
+            vid = f"V-{n}-{k}"
+            out.append(visit(iin, clinic, vid, base + timedelta(days=rng.randint(0, 900))))
+            if rng.random() < 0.2:
+                out.append(upheld(clinic, vid, appeal_id=f"AP-{n}-{k}"))
+            elif rng.random() < 0.1:
+                out.append(upheld(clinic, vid, status="rejected", appeal_id=f"AP-{n}-{k}"))
+        statuses = rng.choice((0, 1, 3))
+        start = base + timedelta(days=rng.randint(-100, 300))
+        for v in range(1, statuses + 1):
+            out.append(paid(iin, v, [(start, start + timedelta(days=150 * v + rng.randint(0, 40))),
+                                     (start + timedelta(days=400), start + timedelta(days=400 + 30 * v))]))
+    return out
+
+
+async def publish(events: list[EventData], *, duplicate_every: int = 0) -> None:
+    """Publishes each event (and every `duplicate_every`-th one again under a new event_id, as an
+    at-least-once relay does after a crash)."""
+    s = get_settings()
+    producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        futures = []
+        for i, e in enumerate(events):
+            copies = 2 if duplicate_every and i % duplicate_every == 0 else 1
+            for _ in range(copies):
+                out = new_event(TOPIC_OF[type(e)], e, producer="test", key=key_of(e))
+                futures.append(await producer.send(s.topic(out.topic), out.payload, key=out.key.encode(),
+                                                   headers=[("event_id", str(out.event_id).encode())]))
+        for f in futures:
+            await f
+    finally:
+        await producer.stop()

@@ -1,0 +1,71 @@
+"""A brute-force reference for financing figures: evaluates each person directly from the events on the
+asked date, with none of the projection's calendars, so tests can compare the two."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from services.common.events import (AppealResolved, ContributionPaid, EventData, PatientAttached,
+                                    PatientDetached, VisitRecorded)
+from services.financing import domain
+
+
+@dataclass
+class OracleFigures:
+    attached: int
+    active: int
+    insured: int
+    cells: dict[int, int]      # on the first of the date's month
+
+
+def _person_clinic(versions: dict[int, tuple[str | None, date]], on: date) -> str | None:
+    effective = [(v, c) for v, (c, d) in versions.items() if d <= on]
+    return max(effective)[1] if effective else None
+
+
+def figures(events: list[EventData], clinic_id: str, on: date) -> OracleFigures:
+    versions: dict[str, dict[int, tuple[str | None, date]]] = {}
+    birth: dict[str, tuple[date, str]] = {}
+    visits: dict[tuple[str, str], tuple[str, date]] = {}
+    voided: set[tuple[str, str]] = set()
+    status: dict[str, ContributionPaid] = {}
+    for e in events:
+        if isinstance(e, PatientAttached):
+            versions.setdefault(e.iin, {})[e.person_version] = (e.clinic_id, e.effective_date)
+            birth[e.iin] = (e.birth_date, e.sex)
+        elif isinstance(e, PatientDetached):
+            versions.setdefault(e.iin, {})[e.person_version] = (None, e.date)
+        elif isinstance(e, VisitRecorded):
+            visits.setdefault((e.clinic_id, e.visit_id), (e.iin, e.date))
+        elif isinstance(e, ContributionPaid):
+            if e.iin not in status or status[e.iin].status_version < e.status_version:
+                status[e.iin] = e
+        elif isinstance(e, AppealResolved) and e.status == "upheld" and e.category == "service_not_provided":
+            voided.add((e.clinic_id, e.visit_id))
+    days: dict[str, list[date]] = {}
+    for key, (iin, d) in visits.items():
+        if key not in voided:
+            days.setdefault(iin, []).append(d)
+
+    def active(iin: str, d: date) -> bool:
+        return any(d - timedelta(days=domain.ACTIVITY_WINDOW_DAYS) < v <= d for v in days.get(iin, []))
+
+    def insured(iin: str, d: date) -> bool:
+        s = status.get(iin)
+        return bool(s) and any(p.from_ <= d <= p.until for p in s.insured_periods)
+
+    first = on.replace(day=1)
+    out = OracleFigures(0, 0, 0, {})
+    cells: Counter[int] = Counter()
+    for iin, vs in versions.items():
+        if _person_clinic(vs, on) == clinic_id:
+            out.attached += 1
+            out.active += active(iin, on)
+            out.insured += insured(iin, on)
+        if _person_clinic(vs, first) == clinic_id:
+            b, sex = birth[iin]
+            band = domain.band_of(domain.age_on(b, first))
+            cells[domain.cell_of(band, sex, active(iin, first), insured(iin, first))] += 1
+    out.cells = dict(cells)
+    return out

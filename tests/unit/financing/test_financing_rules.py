@@ -1,0 +1,187 @@
+"""The projection's rules, pure: order and duplicates do not matter, stale statuses are dropped, voided
+visits stop counting, figures age with time alone, and the amount follows the coefficient table."""
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.common.consumer import Event
+from services.common.events import EventData
+from services.financing import domain
+from services.financing.projection import PersonState, diff_into, fold, reduce_batch, timeline
+from tests.support import financing_oracle as oracle
+from tests.support.financing_events import attached, detached, paid, random_population, upheld, visit
+from tests.support.people import iin, iins
+
+
+class MemoryProjection:
+    """The store's steps with dicts instead of tables, to test the pure parts end to end."""
+
+    def __init__(self):
+        self.persons: dict[str, PersonState] = {}
+        self.visits: dict[tuple[str, str], list] = {}      # key -> [iin, day, voided]
+        self.days: dict = {}
+        self.months: dict = {}
+
+    def apply(self, events: list[EventData]) -> None:
+        batch = reduce_batch([Event("t", 0, i, None, e) for i, e in enumerate(events)])
+        added: dict[str, list[int]] = {}
+        removed: dict[str, list[int]] = {}
+        for key, (person, day) in batch.visits.items():
+            row = self.visits.get(key)
+            if row is None:
+                self.visits[key] = [person, day, False]
+                added.setdefault(person, []).append(day)
+            elif row[0] is None:
+                row[0], row[1] = person, day
+        for key in batch.voids:
+            row = self.visits.setdefault(key, [None, None, False])
+            if not row[2]:
+                row[2] = True
+                if row[0] is not None:
+                    removed.setdefault(row[0], []).append(row[1])
+        for person in set(batch.persons) | set(added) | set(removed):
+            old = self.persons.get(person, PersonState())
+            new = fold(old, person, batch.persons.get(person), added.get(person, []), removed.get(person, []))
+            diff_into(timeline(old), timeline(new), self.days, self.months)
+            self.persons[person] = new
+
+    def figures(self, clinic: str, on: date) -> oracle.OracleFigures:
+        d, first = on.toordinal(), on.replace(day=1).toordinal()
+        a = act = ins = 0
+        for (c, day), (x, y, z) in self.days.items():
+            if c == clinic and day <= d:
+                a, act, ins = a + x, act + y, ins + z
+        cells: dict[int, int] = {}
+        for (c, day, cell), n in self.months.items():
+            if c == clinic and day <= first:
+                cells[cell] = cells.get(cell, 0) + n
+        return oracle.OracleFigures(a, act, ins, {k: v for k, v in cells.items() if v})
+
+
+def _dates():
+    start = date(2024, 12, 1)
+    return [start + timedelta(days=k) for k in range(0, 1300, 17)]
+
+
+def test_figures_equal_the_reference_whatever_the_order_batches_and_duplicates():
+    rng = random.Random(7)
+    clinics = ["C-A", "C-B", "C-C"]
+    events = random_population(rng, iins(120), clinics)
+    in_order = MemoryProjection()
+    in_order.apply(events)
+    shuffled = MemoryProjection()
+    mixed = events + rng.sample(events, len(events) // 3)     # a third arrives twice
+    rng.shuffle(mixed)
+    for i in range(0, len(mixed), 37):
+        shuffled.apply(mixed[i:i + 37])
+    for on in _dates():
+        for clinic in clinics:
+            expected = oracle.figures(events, clinic, on)
+            assert in_order.figures(clinic, on) == expected, (clinic, on)
+            assert shuffled.figures(clinic, on) == expected, (clinic, on)
+
+
+def test_a_stale_status_version_is_dropped():
+    person = iin(birth=date(1990, 3, 3))
+    p = MemoryProjection()
+    p.apply([attached(person, "C", date(2025, 1, 1), 1),
+             paid(person, 2, [(date(2025, 1, 1), date(2026, 6, 30))])])
+    p.apply([paid(person, 1, [(date(2025, 1, 1), date(2025, 3, 31))])])   # older, arrives late
+    assert p.figures("C", date(2026, 5, 1)).insured == 1
+    assert p.figures("C", date(2026, 7, 1)).insured == 0
+
+
+def test_a_visit_ages_out_after_365_days_and_the_visit_day_counts():
+    person = iin(birth=date(1980, 1, 1))
+    p = MemoryProjection()
+    p.apply([attached(person, "C", date(2024, 1, 1), 1), visit(person, "C", "v1", date(2025, 1, 10))])
+    assert p.figures("C", date(2025, 1, 9)).active == 0
+    assert p.figures("C", date(2025, 1, 10)).active == 1
+    assert p.figures("C", date(2026, 1, 9)).active == 1      # 364 days later
+    assert p.figures("C", date(2026, 1, 10)).active == 0     # 365 days later: out of the window
+
+
+def test_insurance_lapses_the_day_after_the_period_ends():
+    person = iin(birth=date(1980, 1, 1))
+    p = MemoryProjection()
+    p.apply([attached(person, "C", date(2024, 1, 1), 1), paid(person, 1, [(date(2025, 1, 1), date(2025, 4, 30))])])
+    assert [p.figures("C", d).insured for d in (date(2024, 12, 31), date(2025, 1, 1), date(2025, 4, 30),
+                                                date(2025, 5, 1))] == [0, 1, 1, 0]
+
+
+def test_an_upheld_service_not_provided_complaint_voids_the_visit_even_when_it_comes_first():
+    a, b = iins(2, birth=date(1985, 5, 5))
+    p = MemoryProjection()
+    p.apply([attached(a, "C", date(2024, 1, 1), 1), attached(b, "C", date(2024, 1, 1), 1)])
+    p.apply([upheld("C", "vb")])                                             # the void first
+    p.apply([visit(a, "C", "va", date(2025, 2, 1)), visit(b, "C", "vb", date(2025, 2, 1))])
+    assert p.figures("C", date(2025, 3, 1)).active == 1
+    p.apply([upheld("C", "va", status="rejected"), upheld("C", "va", category="quality_of_care")])
+    assert p.figures("C", date(2025, 3, 1)).active == 1                      # neither voids
+    p.apply([upheld("C", "va")])
+    assert p.figures("C", date(2025, 3, 1)).active == 0
+
+
+def test_a_second_visit_on_the_same_day_keeps_the_person_active_when_one_is_voided():
+    person = iin()
+    p = MemoryProjection()
+    p.apply([attached(person, "C", date(2024, 1, 1), 1), visit(person, "C", "v1", date(2025, 2, 1)),
+             visit(person, "C", "v2", date(2025, 2, 1))])
+    p.apply([upheld("C", "v1")])
+    assert p.figures("C", date(2025, 3, 1)).active == 1
+
+
+def test_moves_and_death_follow_the_highest_version_in_force():
+    person = iin()
+    p = MemoryProjection()
+    # The death (version 3) arrives first; the campaign move (version 2) is effective 1 January.
+    p.apply([detached(person, "B", date(2025, 11, 15), 3)])
+    p.apply([attached(person, "B", date(2026, 1, 1), 2, reason="campaign"), attached(person, "A", date(2024, 5, 1), 1)])
+    assert (p.figures("A", date(2025, 11, 14)).attached, p.figures("A", date(2025, 11, 15)).attached) == (1, 0)
+    assert p.figures("B", date(2026, 2, 1)).attached == 0
+    q = MemoryProjection()
+    q.apply([attached(person, "A", date(2024, 5, 1), 1), attached(person, "B", date(2026, 1, 1), 2, "campaign")])
+    assert (q.figures("A", date(2025, 12, 31)).attached, q.figures("B", date(2026, 1, 1)).attached) == (1, 1)
+    assert q.figures("A", date(2026, 1, 1)).attached == 0
+
+
+def test_the_age_band_changes_on_the_first_of_the_month_after_the_birthday():
+    person = iin(birth=date(1986, 5, 17), sex="F")
+    p = MemoryProjection()
+    p.apply([attached(person, "C", date(2020, 1, 1), 1)])
+    band_30s, band_40s = domain.band_of(39), domain.band_of(40)
+    assert p.figures("C", date(2026, 5, 20)).cells == {domain.cell_of(band_30s, "F", False, False): 1}
+    assert p.figures("C", date(2026, 6, 1)).cells == {domain.cell_of(band_40s, "F", False, False): 1}
+    born_first = iin(birth=date(1986, 5, 1), sex="M")
+    p.apply([attached(born_first, "D", date(2020, 1, 1), 1)])
+    assert p.figures("D", date(2026, 5, 1)).cells == {domain.cell_of(band_40s, "M", False, False): 1}
+
+
+def test_the_amount_multiplies_base_rate_age_sex_activity_and_insurance():
+    rules = domain.rules_on(date(2026, 1, 1))
+    band = domain.band_of(35)
+    male_35 = rules.age_sex_coefficients[band][0]
+    cells = {domain.cell_of(band, "M", True, True): 2, domain.cell_of(band, "M", False, False): 1,
+             domain.cell_of(band, "M", False, True): 1, domain.cell_of(band, "M", True, False): 1}
+    lines = {(x.active, x.insured): x for x in domain.statement_lines(rules, cells)}
+    assert lines[(True, True)].amount == (2 * rules.base_rate * male_35).quantize(Decimal("0.01"))
+    assert lines[(False, False)].activity_coefficient * lines[(False, False)].insurance_coefficient == Decimal("0.72")
+    assert lines[(False, True)].amount == (rules.base_rate * male_35 * Decimal("0.8")).quantize(Decimal("0.01"))
+    assert lines[(True, False)].amount == (rules.base_rate * male_35 * Decimal("0.9")).quantize(Decimal("0.01"))
+    assert domain.monthly_amount(rules, cells) == sum(x.amount for x in lines.values())
+    # 1176.03 x 0.65 x 0.8 x 0.9 = 550.38204 -> 550.38 (the placeholder table)
+    assert lines[(False, False)].amount == Decimal("550.38")
+
+
+@pytest.mark.parametrize("age,label", [(0, "0"), (1, "1-4"), (4, "1-4"), (69, "60-69"), (70, "70+"), (101, "70+")])
+def test_age_bands(age, label):
+    assert domain.band_label(domain.band_of(age)) == label
+
+
+def test_rules_carry_a_version_and_effective_date():
+    assert domain.rules_on(date(2026, 3, 1)).version == "kpn-2025-10"
+    assert domain.share(1, 4) == 0.25 and domain.share(0, 0) == 0.0

@@ -1,11 +1,254 @@
-"""Registry rules, pure: no I/O, no clock. Dates are arguments."""
+"""Registry rules, pure: attachment decisions and visit checks. No I/O, no clock: dates are arguments.
+
+Rule values (windows, campaign dates, visit kinds) live in versioned tables with effective dates,
+so a new order of the Ministry is a new row, not an edit of the code.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
-from services.common.ids import iin_problem
+from services.common.ids import iin_birth_date_sex, iin_problem
 
+Reason = Literal["choice", "address_change", "newborn", "campaign"]
+
+
+# ---------------------------------------------------------------- rule tables
+
+@dataclass(frozen=True)
+class AttachmentRules:
+    version: str
+    effective_from: date
+    # Voluntary change (свободный выбор): at most `voluntary_changes_allowed` re-attachments with
+    # reason `choice` whose effective dates fall within `voluntary_window_months` months.
+    voluntary_window_months: int
+    voluntary_changes_allowed: int
+    limited_reasons: frozenset[str]
+    # Annual campaign: applications from campaign_opens to campaign_closes (month, day; inclusive),
+    # effective on campaign_effective (month, day) of the following year.
+    campaign_opens: tuple[int, int]
+    campaign_closes: tuple[int, int]
+    campaign_effective: tuple[int, int]
+    # `newborn` is a first attachment of a child younger than this on the effective date.
+    newborn_max_age_months: int
+
+
+ATTACHMENT_RULES: tuple[AttachmentRules, ...] = (
+    AttachmentRules(version="2020", effective_from=date(2020, 1, 1), voluntary_window_months=12,
+                    voluntary_changes_allowed=1, limited_reasons=frozenset({"choice"}),
+                    campaign_opens=(9, 1), campaign_closes=(11, 1), campaign_effective=(1, 1),
+                    newborn_max_age_months=12),
+)
+
+
+@dataclass(frozen=True)
+class VisitKind:
+    code: str
+    # Only for one sex (a sex-specific screening): kept so the Fund can find padded records
+    # (about 800,000 screenings inconsistent with the patient's sex in the 2026 audit).
+    sex: Literal["M", "F"] | None = None
+
+
+@dataclass(frozen=True)
+class VisitRules:
+    version: str
+    effective_from: date
+    earliest_date: date           # the service takes visits from 2020 on (as contributions)
+    kinds: dict[str, VisitKind]
+    # The norm of patients a PHC practitioner sees a day; volumes above it are reported.
+    practitioner_daily_norm: int
+
+
+def _kinds(*kinds: VisitKind) -> dict[str, VisitKind]:
+    return {k.code: k for k in kinds}
+
+
+VISIT_RULES: tuple[VisitRules, ...] = (
+    VisitRules(version="2020", effective_from=date(2020, 1, 1), earliest_date=date(2020, 1, 1),
+               kinds=_kinds(VisitKind("consultation"), VisitKind("home_visit"), VisitKind("telemedicine"),
+                            VisitKind("treatment"), VisitKind("diagnostic"), VisitKind("prophylactic"),
+                            VisitKind("vaccination"), VisitKind("patronage"), VisitKind("screening"),
+                            VisitKind("dispensary"), VisitKind("emergency"),
+                            VisitKind("screening_cervical", "F"), VisitKind("screening_breast", "F"),
+                            VisitKind("antenatal", "F"), VisitKind("screening_prostate", "M")),
+               practitioner_daily_norm=24),
+)
+
+
+def _in_force(table, on: date):
+    chosen = None
+    for row in table:
+        if row.effective_from <= on:
+            chosen = row
+    if chosen is None:
+        raise LookupError(f"no rules in force on {on}")
+    return chosen
+
+
+def attachment_rules_on(on: date) -> AttachmentRules:
+    return _in_force(ATTACHMENT_RULES, max(on, ATTACHMENT_RULES[0].effective_from))
+
+
+def visit_rules_on(on: date) -> VisitRules:
+    return _in_force(VISIT_RULES, max(on, VISIT_RULES[0].effective_from))
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (29 Feb + 12 months = 28 Feb)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for day in (d.day, 30, 29, 28):
+        try:
+            return date(year, month, min(d.day, day))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- attachment
+
+@dataclass(frozen=True)
+class AttachmentRecord:
+    """One row of a person's attachment history."""
+    attachment_id: str
+    clinic_id: str
+    previous_clinic_id: str | None
+    reason: str
+    effective_date: date
+    ended_on: date | None = None
+
+
+@dataclass(frozen=True)
+class AttachmentRequest:
+    iin: str
+    clinic_id: str
+    reason: Reason
+    effective_date: date
+
+
+@dataclass(frozen=True)
+class Attach:
+    """Accept: a new attachment; `previous_clinic_id` is detached on the effective date."""
+    previous_clinic_id: str | None
+    rules_version: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The same request was accepted before: answer with it again, change nothing."""
+    attachment: AttachmentRecord
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: str
+    detail: str
+
+
+def judge_attachment(req: AttachmentRequest, *, history: list[AttachmentRecord], died_on: date | None,
+                     clinic_known: bool, today: date) -> Attach | Replay | Refusal:
+    """Decides an attachment request from the person's history (oldest first) and state.
+
+    Decisions taken here (the law leaves them open):
+    - A repeat of an accepted request (same clinic, reason and effective date as an attachment in
+      the history) is answered with that attachment again, even after later changes or a death.
+    - A *change* is an attachment while the person is attached to another clinic; a first
+      attachment is never a change. Only `choice` changes are limited: a `choice` change is
+      refused while an earlier `choice` change took effect less than 12 months before the
+      requested effective date (exactly 12 months later is allowed).
+    - The effective date may not precede the current attachment's (history is not rewritten),
+      nor the birth date; only `campaign` may lie in the future (the campaign takes effect
+      on 1 January), others take effect at once.
+    - `campaign`: requested from 1 September to 1 November (inclusive, by the registry's
+      date of the request) and effective 1 January of the next year.
+    - `newborn`: only a first attachment, of a child under 12 months on the effective date.
+    """
+    for past in history:
+        if (past.clinic_id, past.reason, past.effective_date) == (req.clinic_id, req.reason, req.effective_date):
+            return Replay(past)
+    if not clinic_known:
+        return Refusal("unknown_clinic", f"clinic {req.clinic_id} is not registered")
+    if died_on is not None:
+        return Refusal("person_deceased", f"the person died on {died_on}")
+    rules = attachment_rules_on(req.effective_date)
+    birth, _ = iin_birth_date_sex(req.iin)
+    if req.effective_date < birth:
+        return Refusal("effective_date_before_birth", "the effective date is before the person's birth")
+    current = history[-1] if history else None
+    if current is not None and current.clinic_id == req.clinic_id:
+        return Refusal("already_attached", f"the person is already attached to {req.clinic_id} "
+                                           f"since {current.effective_date}")
+    if current is not None and req.effective_date < current.effective_date:
+        return Refusal("effective_date_before_current",
+                       f"the current attachment is effective from {current.effective_date}; "
+                       "an earlier date would rewrite history")
+    if req.reason == "campaign":
+        refusal = _campaign_refusal(req.effective_date, today, rules)
+        if refusal:
+            return refusal
+    elif req.effective_date > today:
+        return Refusal("effective_date_in_future", "only a campaign attachment may take effect later; "
+                                                   "others take effect at once")
+    if req.reason == "newborn":
+        if history:
+            return Refusal("newborn_not_first_attachment", "reason newborn is for a first attachment only")
+        if req.effective_date >= add_months(birth, rules.newborn_max_age_months):
+            return Refusal("newborn_too_old", f"the child is {rules.newborn_max_age_months} months "
+                                              "or older on the effective date")
+    if req.reason in rules.limited_reasons and current is not None:
+        # Counted forward from each earlier change, so 29 Feb frees the next change on 28 Feb.
+        recent = [a for a in history if a.reason in rules.limited_reasons and a.previous_clinic_id is not None
+                  and req.effective_date < add_months(a.effective_date, rules.voluntary_window_months)]
+        if len(recent) >= rules.voluntary_changes_allowed:
+            last = max(a.effective_date for a in recent)
+            return Refusal("voluntary_change_limit",
+                           f"a voluntary change took effect on {last}; the next is allowed from "
+                           f"{add_months(last, rules.voluntary_window_months)}")
+    return Attach(previous_clinic_id=current.clinic_id if current else None, rules_version=rules.version)
+
+
+def _campaign_refusal(effective: date, today: date, rules: AttachmentRules) -> Refusal | None:
+    if (effective.month, effective.day) != rules.campaign_effective:
+        m, d = rules.campaign_effective
+        return Refusal("campaign_effective_date", f"a campaign attachment takes effect on {d:02d}.{m:02d}")
+    opens = date(effective.year - 1, *rules.campaign_opens)
+    closes = date(effective.year - 1, *rules.campaign_closes)
+    if not opens <= today <= closes:
+        return Refusal("campaign_closed", f"the campaign for {effective} takes requests from {opens} to {closes}")
+    return None
+
+
+def current_on(history: list[AttachmentRecord], on: date) -> AttachmentRecord | None:
+    """The attachment in force on a date (a campaign attachment waits for its 1 January)."""
+    for a in reversed(history):
+        if a.effective_date <= on and (a.ended_on is None or a.ended_on > on):
+            return a
+    return None
+
+
+# ---------------------------------------------------------------- death
+
+@dataclass(frozen=True)
+class DeathRefusal:
+    status: int
+    rule: str
+    detail: str
+
+
+def judge_death(iin: str, died_on: date, *, recorded: date | None, today: date) -> DeathRefusal | None:
+    """None when the death may be recorded (or is the same one again); a refusal otherwise."""
+    if died_on > today:
+        return DeathRefusal(422, "death_in_future", "the date of death is in the future")
+    birth, _ = iin_birth_date_sex(iin)
+    if died_on < birth:
+        return DeathRefusal(422, "death_before_birth", "the date of death is before the birth date")
+    if recorded is not None and recorded != died_on:
+        return DeathRefusal(409, "death_already_recorded", f"a death on {recorded} is already recorded")
+    return None
+
+
+# ---------------------------------------------------------------- visits
 
 @dataclass(frozen=True)
 class VisitIn:
@@ -17,16 +260,26 @@ class VisitIn:
     practitioner_id: str | None = None
 
 
-def visit_errors(visit: VisitIn, *, today: date, clinic_known: bool, died_on: date | None) -> list[str]:
-    """Why a visit cannot be recorded (empty when it can). Each visit is judged alone."""
+def visit_errors(visit: VisitIn, *, today: date, clinic_known: bool, died_on: date | None,
+                 rules: VisitRules) -> list[str]:
+    """Why a visit cannot be recorded (empty when it can). Each visit is judged alone.
+
+    Records no real clinic could produce (in the future, after death, before birth, before 2020)
+    are rejected so that they never count towards a person's activity."""
     errors = []
     problem = iin_problem(visit.iin)
     if problem:
         errors.append(f"invalid_iin: {problem}")
     if not clinic_known:
         errors.append("unknown_clinic")
+    if visit.kind not in rules.kinds:
+        errors.append("unknown_kind")
     if visit.date > today:
         errors.append("date_in_future")
+    if visit.date < rules.earliest_date:
+        errors.append("date_too_old")
     if died_on is not None and visit.date > died_on:
         errors.append("after_death")
+    if not problem and visit.date < iin_birth_date_sex(visit.iin)[0]:
+        errors.append("before_birth")
     return errors

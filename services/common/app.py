@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common.auth import KeyStore
+from services.common.auth import KeyStore, authenticate
 from services.common.consumer import ApplyBatch, BatchConsumer
 from services.common.db import create_pool, prepare_database
 from services.common.logs import get_logger, setup_logging
@@ -129,8 +129,13 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
             await asyncio.gather(*ctx.tasks, return_exceptions=True)
             if ctx.relay:
                 await ctx.relay.close()
-            if "kafka_probe" in ctx.extra:
-                await ctx.extra["kafka_probe"].close()
+            for client in ctx.extra.values():  # Kafka probe clients kept by the service
+                closing = getattr(client, "stop", None) or getattr(client, "close", None)
+                if closing is not None:
+                    try:
+                        await closing()
+                    except Exception:
+                        pass
             await db.close()
             log.info("service stopped")
 
@@ -348,5 +353,6 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(_Edge, max_body=settings.max_body_bytes)
     app.include_router(_health_router())
     for router in spec.routers:
-        app.include_router(router)
+        # Every route of a service needs a valid key; each route then checks role and scope.
+        app.include_router(router, dependencies=[Depends(authenticate)])
     return app

@@ -124,3 +124,23 @@ async def authenticate(request: Request) -> Principal:
 
 
 Auth = Annotated[Principal, Depends(authenticate)]
+
+
+def allow(*roles: str, scope_param: str | None = None):
+    """A route dependency: the key's role must be admin or one of `roles`. With `scope_param`, a
+    scoped role (employer, clinic) must also own the path parameter of that name; where the scope is
+    in the body, the route calls `principal.require(...)` with it."""
+
+    async def check(request: Request, principal: Auth) -> Principal:
+        scope = request.path_params.get(scope_param) if scope_param else None
+        return principal.require(*roles, scope=scope)
+
+    return Depends(check)
+
+
+async def insert_key(conn: asyncpg.Connection, role: str, scope: str | None, name: str) -> str:
+    """Creates a key in one service database (tests and local set-up); returns the full key."""
+    key, key_id, digest = new_key()
+    await conn.execute("INSERT INTO api_keys (key_id, secret_sha256, role, scope, name) VALUES ($1, $2, $3, $4, $5)",
+                       key_id, digest, role, scope, name)
+    return key

@@ -264,3 +264,24 @@ class BatchConsumer:
             out.append({"topic": name, "partition": tp.partition, "end_offset": ends[tp],
                         "applied_offset": applied, "lag": max(ends[tp] - applied, 0)})
         return out
+
+
+async def group_lag(settings: Settings, pool: asyncpg.Pool, group: str, topics: list[str],
+                    probe: AIOKafkaConsumer) -> list[dict[str, Any]]:
+    """Lag of a consumer group from outside it (any process): broker end offsets against the
+    offsets stored with the projection. `probe` is a started consumer without a group."""
+    from services.common.events import TOPIC_PARTITIONS
+
+    tps = [TopicPartition(settings.topic(t), p) for t in topics for p in range(TOPIC_PARTITIONS[t])]
+    ends = await probe.end_offsets(tps)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1",
+                                settings.group(group))
+    stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+    out = []
+    for tp in tps:
+        name = settings.unprefixed(tp.topic)
+        applied = stored.get((name, tp.partition), 0)
+        out.append({"topic": name, "partition": tp.partition, "end_offset": ends[tp],
+                    "applied_offset": applied, "lag": max(ends[tp] - applied, 0)})
+    return out

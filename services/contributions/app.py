@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
+from services.common.auth import Auth, allow
 from services.common.ids import BIN, IIN, bin_problem, iin_problem
 from services.common.logs import get_logger
 from services.common.money import Money
@@ -175,10 +176,11 @@ IinPath = Annotated[str, PathParam(description="the person's IIN")]
                  "application/json": {"schema": _inline_schema(PayrollIn)}}}},
              responses={409: {"description": "the reference was used for a different payroll"},
                         422: {"description": "invalid; every bad row is named by index"}})
-async def post_payroll(request: Request, db: Pool) -> dict:
+async def post_payroll(request: Request, db: Pool, principal: Auth) -> dict:
     """One employer's monthly payroll: all rows accepted, or none (every bad row named by index).
     The body is parsed here rather than by a model: a 10,000-row payroll is the common case, and the
     rejection must name every bad row, including an IIN that repeats."""
+    principal.require("employer")  # its own payrolls only: the BIN is checked below
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -191,6 +193,8 @@ async def post_payroll(request: Request, db: Pool) -> dict:
         header = _PayrollHeader.model_validate({k: body.get(k) for k in ("employer_bin", "period", "reference")})
     except ValidationError as exc:
         errors += _pydantic_errors(exc, ())
+    if header is not None:
+        principal.require("employer", scope=header.employer_bin)
     raw_rows = body.get("rows")
     rows: list[domain.PayrollRow] = []
     if not isinstance(raw_rows, list) or not raw_rows:
@@ -213,7 +217,7 @@ async def post_payroll(request: Request, db: Pool) -> dict:
     return result
 
 
-@router.post("/payments", status_code=201, response_model=PaymentOut,
+@router.post("/payments", status_code=201, response_model=PaymentOut, dependencies=[allow("payment_gateway")],
              responses={409: {"description": "the reference was used for a different payment, or the months "
                                              "cannot be covered"}})
 async def post_payment(body: PaymentIn, db: Pool) -> dict:
@@ -235,6 +239,7 @@ async def post_payment(body: PaymentIn, db: Pool) -> dict:
 
 
 @router.post("/state-contributions", status_code=201, response_model=StateContributionOut,
+             dependencies=[allow("state_budget")],
              responses={409: {"description": "the reference was used for a different request"}})
 async def post_state_contribution(body: StateContributionIn, db: Pool) -> dict:
     """The republican or a local budget pays for a category of people for one month."""
@@ -264,7 +269,7 @@ async def post_state_contribution(body: StateContributionIn, db: Pool) -> dict:
     return result
 
 
-@router.get("/persons/{iin}/status", response_model=StatusOut)
+@router.get("/persons/{iin}/status", response_model=StatusOut, dependencies=[allow("operator")])
 async def get_status(iin: IinPath, db: Pool,
                      on: Annotated[date | None, Query(alias="date", description="defaults to today")] = None) -> dict:
     """Insured, grace or not insured on a date, why, and until when if nothing more is paid."""
@@ -277,7 +282,7 @@ async def get_status(iin: IinPath, db: Pool,
             "last_covered_month": domain.month_str(st.last_covered_month) if st.last_covered_month else None}
 
 
-@router.get("/persons/{iin}/contributions", response_model=PersonContributionsOut)
+@router.get("/persons/{iin}/contributions", response_model=PersonContributionsOut, dependencies=[allow("operator")])
 async def get_person_contributions(iin: IinPath, db: Pool) -> dict:
     """Every contribution received for the person, by month, with its payer (for operators)."""
     iin = _iin_path(iin)
@@ -289,7 +294,8 @@ async def get_person_contributions(iin: IinPath, db: Pool) -> dict:
             "contributions": items}
 
 
-@router.get("/employers/{employer_bin}/payrolls", response_model=EmployerPayrollsOut)
+@router.get("/employers/{employer_bin}/payrolls", response_model=EmployerPayrollsOut,
+            dependencies=[allow("operator", "employer", scope_param="employer_bin")])
 async def get_employer_payrolls(employer_bin: Annotated[str, PathParam(description="the employer's BIN")],
                                 db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
     """The employer's payrolls, newest period first (for operators)."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
+from services.common.auth import Principal, allow
 from services.common.ids import IIN
 from services.common.logs import get_logger
 from services.common.problems import invalid, not_found
@@ -36,6 +37,8 @@ Operator = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 IdempotencyKey = Annotated[Key | None, Header(alias="Idempotency-Key",
                                               description="same key and body: the same answer, nothing added")]
+# The Fund's operators register and work appeals (admin too); who acted defaults to the key's id.
+OperatorKey = Annotated[Principal, allow("operator")]
 OperatorHeader = Annotated[Operator | None, Header(alias="X-Operator", description="who acts (until auth comes)")]
 
 
@@ -132,8 +135,8 @@ def _view(row: dict, today: date) -> dict:
 @router.post("/appeals", status_code=201, response_model=Registered,
              responses={409: {"description": "the idempotency key was used for another appeal"},
                         422: {"description": "invalid appeal"}})
-async def post_appeal(body: AppealBody, db: Pool, response: Response, idempotency_key: IdempotencyKey = None,
-                      operator: OperatorHeader = None) -> dict:
+async def post_appeal(body: AppealBody, db: Pool, response: Response, principal: OperatorKey,
+                      idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
     a = domain.AppealIn(body.channel, body.kind, body.category, body.region, body.iin, body.clinic_id,
                         body.visit_id, body.text)
     errors = domain.appeal_errors(a)
@@ -148,7 +151,7 @@ async def post_appeal(body: AppealBody, db: Pool, response: Response, idempotenc
     async with db.acquire() as conn:
         result, replayed = await store.register(
             conn, a, registered_at=now, registered_on=registered_on, due=due,
-            by=operator or body.channel, idempotency_key=body.reference or idempotency_key,
+            by=operator or f"key:{principal.key_id}", idempotency_key=body.reference or idempotency_key,
             request_hash=_hash(body, {"reference"}))
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -164,7 +167,7 @@ async def post_appeal(body: AppealBody, db: Pool, response: Response, idempotenc
 
 @router.get("/appeals/{appeal_id}", response_model=Appeal, response_model_by_alias=True,
             responses={404: {"description": "unknown appeal"}})
-async def get_appeal(appeal_id: uuid.UUID, db: Pool) -> dict:
+async def get_appeal(appeal_id: uuid.UUID, db: Pool, _: OperatorKey) -> dict:
     async with db.acquire() as conn:
         row = await store.get_appeal(conn, appeal_id)
     if row is None:
@@ -175,10 +178,10 @@ async def get_appeal(appeal_id: uuid.UUID, db: Pool) -> dict:
 @router.post("/appeals/{appeal_id}/transitions", response_model=Appeal, response_model_by_alias=True,
              responses={404: {"description": "unknown appeal"},
                         409: {"description": "the lifecycle does not allow it (`rule` says which)"}})
-async def post_transition(appeal_id: uuid.UUID, body: TransitionBody, db: Pool,
+async def post_transition(appeal_id: uuid.UUID, body: TransitionBody, db: Pool, principal: OperatorKey,
                           idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
     now = clock.now()
-    t = store.TransitionIn(to=body.to, note=body.note, by=body.by or operator or "unidentified",
+    t = store.TransitionIn(to=body.to, note=body.note, by=body.by or operator or f"key:{principal.key_id}",
                            due_date=body.due_date, idempotency_key=idempotency_key,
                            request_hash=_hash(body, set()))
     async with db.acquire() as conn:
@@ -208,7 +211,7 @@ def _parse_cursor(after: str, overdue_first: bool) -> tuple:
 
 
 @router.get("/appeals", response_model=AppealPage)
-async def list_appeals(db: Pool, region: Region | None = None, clinic_id: ClinicId | None = None,
+async def list_appeals(db: Pool, _: OperatorKey, region: Region | None = None, clinic_id: ClinicId | None = None,
                        status: Status | None = None, category: Category | None = None,
                        channel: Channel | None = None, kind: Kind | None = None,
                        overdue_first: bool = True, limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -226,7 +229,7 @@ async def list_appeals(db: Pool, region: Region | None = None, clinic_id: Clinic
 
 
 @router.get("/stats", response_model=Stats)
-async def stats(db: Pool, region: Region | None = None,
+async def stats(db: Pool, _: OperatorKey, region: Region | None = None,
                 from_: Annotated[date | None, Query(alias="from")] = None,
                 to: date | None = None) -> dict:
     if from_ and to and from_ > to:

@@ -2,17 +2,22 @@
 consumer lag, and the clinics' reference data (region, name), which no event carries."""
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Path as PathParam, Query, Response
 from pydantic import BaseModel, Field
 
 from services.common import clock
 from services.common.app import Ctx, Pool, ServiceSpec, create_app
+from services.common.auth import allow
+from services.common.consumer import group_lag
 from services.common.money import Money
 from services.common.problems import Problem, invalid, not_found
 from services.financing import domain, store
@@ -107,6 +112,7 @@ def _clinic_financing(f: store.Figures, on: date) -> ClinicFinancing:
 
 
 @router.get("/clinics/{clinic_id}/financing", response_model=ClinicFinancing,
+            dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
             responses={404: {"description": "no event and no reference data names this clinic"}})
 async def clinic_financing(clinic_id: ClinicIdPath, db: Pool, on: DateQuery = None) -> ClinicFinancing:
     on = on or clock.today()
@@ -118,7 +124,7 @@ async def clinic_financing(clinic_id: ClinicIdPath, db: Pool, on: DateQuery = No
     return _clinic_financing(f, on)
 
 
-@router.get("/clinics", response_model=ClinicList,
+@router.get("/clinics", response_model=ClinicList, dependencies=[allow("operator")],
             description="Clinics with their figures; by default the lowest active share first, the "
                         "operators' call list. A leading '-' in order_by sorts descending.")
 async def list_clinics(db: Pool, on: DateQuery = None,
@@ -148,7 +154,7 @@ async def list_clinics(db: Pool, on: DateQuery = None,
                       clinics=[_clinic_financing(with_cells[f.clinic_no], on) for f in page])
 
 
-@router.get("/regions/{region}/financing", response_model=RegionFinancing,
+@router.get("/regions/{region}/financing", response_model=RegionFinancing, dependencies=[allow("operator")],
             responses={404: {"description": "no clinic has this region in the reference data"}})
 async def region_financing(region: Annotated[str, PathParam(min_length=1, max_length=100)], db: Pool,
                            on: DateQuery = None) -> RegionFinancing:
@@ -170,6 +176,7 @@ async def region_financing(region: Annotated[str, PathParam(min_length=1, max_le
 
 
 @router.get("/clinics/{clinic_id}/statements/{month}", response_model=Statement,
+            dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
             responses={404: {"description": "unknown clinic"}})
 async def clinic_statement(clinic_id: ClinicIdPath, month: str, db: Pool) -> Statement:
     m = re.fullmatch(r"(\d{4})-(\d{2})", month)
@@ -192,7 +199,7 @@ async def clinic_statement(clinic_id: ClinicIdPath, month: str, db: Pool) -> Sta
                              insurance_coefficient=x.insurance_coefficient, amount=x.amount) for x in lines])
 
 
-@router.put("/clinics/{clinic_id}", response_model=ClinicOut, status_code=200,
+@router.put("/clinics/{clinic_id}", response_model=ClinicOut, status_code=200, dependencies=[allow()],
             description="Reference data: the clinic's region and name (events carry neither). 201 when the "
                         "region is given for the first time, 200 otherwise; the same body again changes nothing.")
 async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response: Response) -> ClinicOut:
@@ -203,14 +210,23 @@ async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response
     return ClinicOut(clinic_id=clinic_id, region=body.region, name=body.name)
 
 
-@router.get("/consumer-lag", response_model=list[PartitionLag])
+@router.get("/consumer-lag", response_model=list[PartitionLag], dependencies=[allow("operator")])
 async def consumer_lag(ctx: Ctx) -> list[PartitionLag]:
-    consumer = ctx.consumers[0]
+    """Per topic and partition, the events on the broker not yet applied to the projection. Works
+    whether the consumer runs in this process or in a worker process."""
+    probe = ctx.extra.get("lag_probe")
     try:
-        return [PartitionLag(**x) for x in await consumer.lag()]
-    except RuntimeError:
-        raise Problem(503, "Service unavailable", "the consumer is not connected to Kafka",
-                      headers={"Retry-After": "2"})
+        if probe is None:
+            probe = AIOKafkaConsumer(bootstrap_servers=ctx.settings.kafka_bootstrap, group_id=None,
+                                     request_timeout_ms=5000)
+            await asyncio.wait_for(probe.start(), timeout=5)
+            ctx.extra["lag_probe"] = probe
+        rows = await asyncio.wait_for(group_lag(ctx.settings, ctx.pool, CONSUMER.group, CONSUMER.topics, probe), 5)
+    except (KafkaError, TimeoutError, OSError):
+        ctx.extra.pop("lag_probe", None)
+        raise Problem(503, "Service unavailable", "Kafka is not reachable", headers={"Retry-After": "2"})
+    return [PartitionLag(**x) for x in rows]
+
 
 
 spec = ServiceSpec(

@@ -114,8 +114,11 @@ async def test_an_upheld_never_provided_service_tells_financing_which_visit_to_v
     assert r.status_code == 200, r.text
     appeal = r.json()
     assert appeal["status"] == "upheld" and appeal["resolved_on"] == "2026-04-03"
+    # Registration is stamped with the key that registered it (no operator named); the others by name.
     assert [(t["from"], t["to"], t["by"]) for t in appeal["transitions"]] == [
-        (None, "registered", "clinic_desk"), ("registered", "in_review", "op-1"), ("in_review", "upheld", "op-2")]
+        (None, "registered", appeal["transitions"][0]["by"]), ("registered", "in_review", "op-1"),
+        ("in_review", "upheld", "op-2")]
+    assert appeal["transitions"][0]["by"].startswith("key:")
 
     # A client's retry changes nothing; a different decision on a closed appeal is refused.
     retry = await client.post(path, json={"to": "upheld", "note": "no such visit in the clinic's logs", "by": "op-2"})

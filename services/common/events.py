@@ -1,6 +1,7 @@
 """The event envelope of the public contract and the data of each event type (schema_version 1).
 
-Topic names are the event names; the message key is the person's IIN; `event_id` is also a header.
+Topic names are the event names; the message key is the person's IIN (the clinic_id for
+clinic-registered, the appeal_id for an anonymous appeal); `event_id` is also a header.
 """
 from __future__ import annotations
 
@@ -60,6 +61,18 @@ class VisitRecorded(EventData):
     practitioner_id: str | None = None
 
 
+class ClinicRegistered(EventData):
+    """A clinic created or changed in the registry (the message key is the clinic_id): gives
+    consumers the clinic's region and setting, which no person event carries."""
+
+    clinic_id: str
+    name: str
+    region: str
+    settlement: Literal["urban", "rural"]
+    # Per clinic, increases with every change: a consumer keeps the highest.
+    clinic_version: int
+
+
 class InsuredPeriod(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True)
     from_: date = Field(alias="from")
@@ -114,6 +127,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "visit-recorded": VisitRecorded,
     "appeal-filed": AppealFiled,
     "appeal-resolved": AppealResolved,
+    "clinic-registered": ClinicRegistered,
 }
 # Partitions per topic: keyed by IIN, so per-person order holds within a partition.
 TOPIC_PARTITIONS: dict[str, int] = {name: 6 for name in EVENT_TYPES}

@@ -5,7 +5,8 @@ from services.common.app import ConsumerSpec, ServiceContext
 from services.common.consumer import ApplyBatch
 from services.financing import store
 
-TOPICS = ["patient-attached", "patient-detached", "visit-recorded", "contribution-paid", "appeal-resolved"]
+TOPICS = ["patient-attached", "patient-detached", "visit-recorded", "contribution-paid", "appeal-resolved",
+          "clinic-registered"]
 
 
 def make_apply(_ctx: ServiceContext | None = None) -> ApplyBatch:

@@ -23,7 +23,7 @@ from functools import lru_cache
 import orjson
 
 from services.common.consumer import Event
-from services.common.events import (AppealResolved, ContributionPaid, PatientAttached, PatientDetached,
+from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, PatientAttached, PatientDetached,
                                     VisitRecorded)
 from services.common.ids import iin_birth_date_sex
 from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_of
@@ -77,6 +77,8 @@ class BatchChanges:
     visits: dict[tuple[str, str], tuple[str, int]]
     voids: set[tuple[str, str]]                # (clinic_id, visit_id) of upheld service_not_provided
     clinics: set[str]                          # every clinic the batch names
+    # clinic_id -> (clinic_version, region, name): the newest clinic-registered in the batch
+    references: dict[str, tuple[int, str, str]] = field(default_factory=dict)
 
 
 def reduce_batch(events: list[Event]) -> BatchChanges:
@@ -84,6 +86,7 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
     visits: dict[tuple[str, str], tuple[str, int]] = {}
     voids: set[tuple[str, str]] = set()
     clinics: set[str] = set()
+    references: dict[str, tuple[int, str, str]] = {}
 
     def person(iin: str) -> PersonChanges:
         p = persons.get(iin)
@@ -112,7 +115,11 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
             if (d.status == "upheld" and d.category == VOIDING_CATEGORY
                     and d.clinic_id and d.visit_id):
                 voids.add((d.clinic_id, d.visit_id))
-    return BatchChanges(persons, visits, voids, clinics)
+        elif isinstance(d, ClinicRegistered):
+            held = references.get(d.clinic_id)
+            if held is None or d.clinic_version > held[0]:
+                references[d.clinic_id] = (d.clinic_version, d.region, d.name)
+    return BatchChanges(persons, visits, voids, clinics, references)
 
 
 def fold(state: PersonState, iin: str, changes: PersonChanges | None,

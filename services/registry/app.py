@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
+from services.common.auth import Auth, allow
 from services.common.ids import IIN
 from services.common.problems import invalid, not_found
 from services.registry import store
@@ -120,7 +121,7 @@ class PractitionerVolumes(BaseModel):
 
 # ---------------------------------------------------------------- clinics
 
-@router.put("/clinics/{clinic_id}", response_model=Clinic, status_code=200,
+@router.put("/clinics/{clinic_id}", response_model=Clinic, status_code=200, dependencies=[allow()],
             responses={201: {"model": Clinic, "description": "created"}})
 async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response: Response) -> Clinic:
     async with db.acquire() as conn:
@@ -129,7 +130,8 @@ async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response
     return Clinic(**clinic)
 
 
-@router.get("/clinics/{clinic_id}", response_model=Clinic, responses={404: {"description": "unknown clinic"}})
+@router.get("/clinics/{clinic_id}", response_model=Clinic,
+            dependencies=[allow("operator", "clinic", scope_param="clinic_id")], responses={404: {"description": "unknown clinic"}})
 async def get_clinic(clinic_id: ClinicIdPath, db: Pool) -> Clinic:
     async with db.acquire() as conn:
         clinic = await store.get_clinic(conn, clinic_id)
@@ -138,7 +140,7 @@ async def get_clinic(clinic_id: ClinicIdPath, db: Pool) -> Clinic:
     return Clinic(**clinic)
 
 
-@router.get("/clinics", response_model=ClinicPage)
+@router.get("/clinics", response_model=ClinicPage, dependencies=[allow("operator")])
 async def list_clinics(db: Pool, region: Annotated[str | None, Query(max_length=100, pattern=_TEXT)] = None,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                        after: Annotated[str | None, Query(max_length=64, pattern=_TEXT)] = None) -> ClinicPage:
@@ -149,6 +151,7 @@ async def list_clinics(db: Pool, region: Annotated[str | None, Query(max_length=
 
 
 @router.get("/clinics/{clinic_id}/practitioner-volumes", response_model=PractitionerVolumes,
+            dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
             responses={404: {"description": "unknown clinic"}},
             summary="Visits and patients per practitioner on a day (padded-records checks)")
 async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool,
@@ -167,15 +170,16 @@ async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool,
 
 @router.post("/attachments", response_model=Attachment, status_code=201,
              responses={409: {"description": "a rule forbids it; `rule` names the rule"}})
-async def post_attachment(body: AttachmentIn, db: Pool) -> Attachment:
+async def post_attachment(body: AttachmentIn, db: Pool, principal: Auth) -> Attachment:
     """Attaches a person; a repeat of an accepted request answers the same attachment again."""
+    principal.require("clinic", scope=body.clinic_id)  # a clinic attaches people to itself only
     req = AttachmentRequest(body.iin, body.clinic_id, body.reason, body.effective_date)
     async with db.acquire() as conn:
         result = await store.attach(conn, req, clock.today())
     return Attachment(**result)
 
 
-@router.get("/persons/{iin}", response_model=Person, responses={404: {"description": "unknown person"}})
+@router.get("/persons/{iin}", response_model=Person, dependencies=[allow("operator")], responses={404: {"description": "unknown person"}})
 async def get_person(iin: IinPath, db: Pool) -> Person:
     async with db.acquire() as conn:
         person = await store.get_person(conn, iin, clock.today())
@@ -184,7 +188,7 @@ async def get_person(iin: IinPath, db: Pool) -> Person:
     return Person(**person)
 
 
-@router.post("/persons/{iin}/death", response_model=Person,
+@router.post("/persons/{iin}/death", response_model=Person, dependencies=[allow()],
              responses={409: {"description": "another date of death is recorded"},
                         422: {"description": "a date in the future or before birth"}})
 async def post_death(iin: IinPath, body: DeathIn, db: Pool) -> Person:
@@ -217,16 +221,21 @@ def _inline_schema(model: type[BaseModel]) -> dict:
              responses={422: {"description": "the body does not match the schema"}},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _inline_schema(VisitsIn)}}}})
-async def post_visits(request: Request, db: Pool) -> Response:
+async def post_visits(request: Request, db: Pool, principal: Auth) -> Response:
     """Up to 1,000 visits; each is judged alone and answered in order.
 
     The hot path of the service (clinic systems push all day), so the body is validated straight
     from bytes and the answer serialized with orjson, without a model per visit."""
+    principal.require("clinic")
     try:
         body = VisitsIn.model_validate_json(await request.body())
     except ValidationError as exc:
         raise invalid("the request does not match the schema", errors=[
             {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()])
+    if principal.role == "clinic":  # a clinic pushes its own visits only: a request naming another is refused
+        foreign = sorted({v.clinic_id for v in body.visits} - {principal.scope})
+        if foreign:
+            principal.require("clinic", scope=foreign[0])
     visits = [VisitIn(v.visit_id, v.clinic_id, v.iin, v.date, v.kind, v.practitioner_id or None)
               for v in body.visits]
     async with db.acquire() as conn:

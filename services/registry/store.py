@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import asyncpg
 import orjson
 
-from services.common.events import OutgoingEvent, PatientAttached, PatientDetached, new_event
+from services.common.events import ClinicRegistered, OutgoingEvent, PatientAttached, PatientDetached, new_event
 from services.common.ids import iin_birth_date_sex
 from services.common.outbox import add_events
 from services.common.problems import Problem, conflict
@@ -23,15 +23,25 @@ _CLINIC_COLUMNS = "clinic_id, name, region, settlement"
 
 async def upsert_clinic(conn: asyncpg.Connection, clinic_id: str, name: str, region: str,
                         settlement: str) -> tuple[dict, bool]:
-    row = await conn.fetchrow(
-        """INSERT INTO clinics (clinic_id, name, region, settlement) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (clinic_id) DO UPDATE
-             SET name = excluded.name, region = excluded.region, settlement = excluded.settlement,
-                 updated_at = now()
-           RETURNING clinic_id, name, region, settlement, (xmax = 0) AS created""",
-        clinic_id, name, region, settlement)
-    d = dict(row)
-    created = d.pop("created")
+    """Creates or changes a clinic; a change (or a creation) publishes clinic-registered, the same
+    body again changes nothing and publishes nothing."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""INSERT INTO clinics (clinic_id, name, region, settlement) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (clinic_id) DO UPDATE
+                 SET name = excluded.name, region = excluded.region, settlement = excluded.settlement,
+                     updated_at = now(), version = clinics.version + 1
+                 WHERE (clinics.name, clinics.region, clinics.settlement)
+                       IS DISTINCT FROM (excluded.name, excluded.region, excluded.settlement)
+               RETURNING {_CLINIC_COLUMNS}, version, (xmax = 0) AS created""",
+            clinic_id, name, region, settlement)
+        if row is None:  # unchanged
+            return await get_clinic(conn, clinic_id), False
+        d = dict(row)
+        created, version = d.pop("created"), d.pop("version")
+        data = ClinicRegistered(clinic_id=clinic_id, name=name, region=region, settlement=settlement,
+                                clinic_version=version)
+        await add_events(conn, [new_event("clinic-registered", data, producer=PRODUCER, key=clinic_id)])
     return d, created
 
 

@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.keys import headers
 from tests.support.people import clinic_id, iin
 from tests.support.processes import ServiceProcess
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def services():
+    headers("admin")
     procs = {name: ServiceProcess(name).start() for name in ("registry", "financing", "feedback")}
     yield procs
     for p in procs.values():
@@ -22,7 +24,7 @@ def services():
 
 
 def figures(fin: str, clinic: str) -> dict:
-    r = httpx.get(f"{fin}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"})
+    r = httpx.get(f"{fin}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"}, headers=headers("operator"))
     return r.json() if r.status_code == 200 else {}
 
 
@@ -40,13 +42,15 @@ def test_upheld_service_not_provided_complaint_makes_the_patient_inactive_again(
     clinic = clinic_id()
     patient, other = iin(), iin()
     assert httpx.put(f"{reg}/v1/clinics/{clinic}", json={"name": "Padded", "region": "kyzylorda",
-                                                         "settlement": "urban"}).status_code == 201
+                                                         "settlement": "urban"}, headers=headers()).status_code == 201
     for person in (patient, other):
         assert httpx.post(f"{reg}/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": "choice",
-                                                         "effective_date": "2026-01-10"}).status_code == 201
+                                                         "effective_date": "2026-01-10"},
+                          headers=headers("clinic", clinic)).status_code == 201
     r = httpx.post(f"{reg}/v1/visits", json={"visits": [
         {"visit_id": "never-happened", "clinic_id": clinic, "iin": patient, "date": "2026-11-03", "kind": "consultation"},
-        {"visit_id": "real-one", "clinic_id": clinic, "iin": other, "date": "2026-11-04", "kind": "consultation"}]})
+        {"visit_id": "real-one", "clinic_id": clinic, "iin": other, "date": "2026-11-04", "kind": "consultation"}]},
+        headers=headers("clinic", clinic))
     assert [x["status"] for x in r.json()["results"]] == ["recorded", "recorded"]
     before = wait_for(lambda f: f["active"] == 2, fin, clinic)
     assert (before["attached"], before["active"]) == (2, 2)
@@ -54,11 +58,12 @@ def test_upheld_service_not_provided_complaint_makes_the_patient_inactive_again(
     r = httpx.post(f"{fb}/v1/appeals", json={
         "channel": "call_center", "kind": "complaint", "category": "service_not_provided", "region": "kyzylorda",
         "iin": patient, "clinic_id": clinic, "visit_id": "never-happened",
-        "text": "I was not at the clinic on 3 November"})
+        "text": "I was not at the clinic on 3 November"}, headers=headers("operator"))
     assert r.status_code == 201, r.text
     appeal = r.json()["appeal_id"]
     for to in ("in_review", "upheld"):
-        r = httpx.post(f"{fb}/v1/appeals/{appeal}/transitions", json={"to": to, "note": "checked", "by": "op-1"})
+        r = httpx.post(f"{fb}/v1/appeals/{appeal}/transitions", json={"to": to, "note": "checked", "by": "op-1"},
+                       headers=headers("operator"))
         assert r.status_code in (200, 201), r.text
 
     after = wait_for(lambda f: f["active"] == 1, fin, clinic)

@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.keys import headers
 from tests.support.people import clinic_id, iins
 from tests.support.processes import ServiceProcess
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def services():
+    headers("admin")  # databases and the admin key exist before the services start
     procs = {name: ServiceProcess(name).start() for name in ("contributions", "registry", "financing", "feedback")}
     yield procs
     for p in procs.values():
@@ -24,42 +26,54 @@ def services():
 
 
 def wait_for(get, predicate, timeout=20.0):
+    """Polls get() until predicate holds; a 404 (financing has not heard of the clinic yet) is 'not yet'."""
     deadline = time.monotonic() + timeout
     while True:
         value = get()
-        if predicate(value) or time.monotonic() > deadline:
+        if (value is not None and predicate(value)) or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def financing(fin: str, clinic: str) -> dict | None:
+    r = httpx.get(f"{fin}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"}, headers=headers())
+    return r.json() if r.status_code == 200 else None
 
 
 def test_clinic_four_attachments_one_visit_show_in_financing(services):
     reg, fin = services["registry"].url, services["financing"].url
     clinic = clinic_id()
     assert httpx.put(f"{reg}/v1/clinics/{clinic}", json={"name": "Emhana No. 1", "region": "kyzylorda",
-                                                         "settlement": "urban"}).status_code == 201
+                                                         "settlement": "urban"}, headers=headers()).status_code == 201
     people = iins(4)
     for person in people:
         r = httpx.post(f"{reg}/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": "choice",
-                                                      "effective_date": "2026-01-15"})
+                                                      "effective_date": "2026-01-15"}, headers=headers("clinic", clinic))
         assert r.status_code == 201, r.text
     r = httpx.post(f"{reg}/v1/visits", json={"visits": [
-        {"visit_id": "v-1", "clinic_id": clinic, "iin": people[0], "date": "2026-11-02", "kind": "consultation"}]})
+        {"visit_id": "v-1", "clinic_id": clinic, "iin": people[0], "date": "2026-11-02", "kind": "consultation"}]},
+        headers=headers("clinic", clinic))
     assert r.json()["results"][0]["status"] == "recorded"
     started = time.monotonic()
-    figures = wait_for(lambda: httpx.get(f"{fin}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"}).json(),
-                       lambda f: f["attached"] == 4 and f["active"] == 1)
+    figures = wait_for(lambda: financing(fin, clinic), lambda f: f["attached"] == 4 and f["active"] == 1)
     assert (figures["attached"], figures["active"], figures["active_share"]) == (4, 1, 0.25)
     assert time.monotonic() - started < 2.0
+    # The registry's clinic-registered event gave financing the clinic's region.
+    listed = httpx.get(f"{fin}/v1/clinics", params={"region": "kyzylorda", "date": "2026-11-25", "limit": 1000},
+                       headers=headers("operator")).json()
+    assert clinic in [c["clinic_id"] for c in listed["clinics"]]
 
 
 def test_financing_killed_and_restarted_loses_and_double_counts_nothing(services):
     reg, fin = services["registry"].url, services["financing"]
     clinic = clinic_id()
-    httpx.put(f"{reg}/v1/clinics/{clinic}", json={"name": "Kill test", "region": "kyzylorda", "settlement": "rural"})
+    httpx.put(f"{reg}/v1/clinics/{clinic}", json={"name": "Kill test", "region": "kyzylorda", "settlement": "rural"},
+              headers=headers())
+    clinic_key = headers("clinic", clinic)
     people = iins(600)
 
     async def push():
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=clinic_key) as client:
             for i, person in enumerate(people):
                 r = await client.post(f"{reg}/v1/attachments", json={
                     "iin": person, "clinic_id": clinic, "reason": "choice", "effective_date": "2026-02-01"})
@@ -75,12 +89,11 @@ def test_financing_killed_and_restarted_loses_and_double_counts_nothing(services
                     fin.start()
 
     asyncio.run(push())
-    figures = wait_for(lambda: httpx.get(f"{fin.url}/v1/clinics/{clinic}/financing",
-                                         params={"date": "2026-11-25"}).json(),
-                       lambda f: f["attached"] == 600 and f["active"] == 300, timeout=30)
+    figures = wait_for(lambda: financing(fin.url, clinic), lambda f: f["attached"] == 600 and f["active"] == 300,
+                       timeout=30)
     assert (figures["attached"], figures["active"]) == (600, 300)
     time.sleep(1)  # nothing more arrives later: no event is applied twice
-    again = httpx.get(f"{fin.url}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"}).json()
+    again = financing(fin.url, clinic)
     assert (again["attached"], again["active"]) == (600, 300)
-    lag = httpx.get(f"{fin.url}/v1/consumer-lag").json()
+    lag = httpx.get(f"{fin.url}/v1/consumer-lag", headers=headers("operator")).json()
     assert sum(p["lag"] for p in lag) == 0

@@ -33,8 +33,14 @@ async def read_topic(name: str, timeout_ms: int = 1500) -> list[dict]:
                 break
             for tp, msgs in batch.items():
                 for m in msgs:
+                    try:
+                        value = orjson.loads(m.value)
+                    except orjson.JSONDecodeError:
+                        continue  # a malformed message another test put there on purpose
+                    if not isinstance(value, dict) or "data" not in value:
+                        continue
                     out.append({"key": m.key.decode() if m.key else None, "partition": tp.partition,
-                                "offset": m.offset, "headers": dict(m.headers), "value": orjson.loads(m.value)})
+                                "offset": m.offset, "headers": dict(m.headers), "value": value})
         return out
     finally:
         await consumer.stop()

@@ -20,6 +20,7 @@ def upgrade() -> None:
         name       text NOT NULL,
         region     text NOT NULL,
         settlement text NOT NULL CHECK (settlement IN ('urban', 'rural')),
+        version    bigint NOT NULL DEFAULT 1,  -- orders the clinic's clinic-registered events
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now()
     );

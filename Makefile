@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help install infra run up down test unit bench bench-national clean-local
+.PHONY: help install infra run up down test unit bench bench-national fuzz chaos clean-local
 
 help:
 	@echo "make run    install what is missing, start PostgreSQL, Kafka and the four services (foreground, Ctrl-C stops)"
@@ -47,3 +47,7 @@ bench-national: infra
 
 clean-local: down
 	rm -rf .local
+
+# Schemathesis with many cases per operation (CI runs the same test with a few).
+fuzz: infra
+	@source deploy/local/env.sh && OSMS_FUZZ_EXAMPLES=150 with_servers $(PY) -m pytest -q -s tests/fuzz

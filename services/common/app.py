@@ -335,6 +335,11 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON)
+            return problem_response(422, "Invalid request", "the body is not valid UTF-8 JSON",
+                                    type_="https://osms.kz/problems/validation",
+                                    errors=[{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}],
+                                    instance=request.url.path)
         titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
         return problem_response(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail),
                                 headers=getattr(exc, "headers", None), instance=request.url.path)

@@ -40,7 +40,7 @@ def test_generated_requests_get_no_server_error_and_documented_answers(admin_key
     st = Path(sys.executable).parent / "st"
     result = subprocess.run(
         [str(st), "run", procs[service].url + "/openapi.json", "--checks", CHECKS, "-n", examples,
-         "--seed", "2026", "--no-color", "--phases", "examples,coverage,fuzzing", "--workers", "2",
+         "--seed", "2026", "--no-color", "--phases", "examples,coverage,fuzzing", "--workers", "1",
          "--request-timeout", "20", "-H", f"Authorization: Bearer {key}", "--generation-database", "none"],
         capture_output=True, text=True, timeout=1800)
     summary = re.search(r"Test cases:\s*\n\s*(\d+) generated", result.stdout)

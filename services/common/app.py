@@ -344,12 +344,27 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         return problem_response(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail),
                                 headers=getattr(exc, "headers", None), instance=request.url.path)
 
+    async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+        # A value the database cannot take (a NUL byte in text, a number out of range): it came
+        # from the request, so it is the caller's to fix. Routes validate first; this is the net.
+        log.warning("input refused by the database", path=request.url.path, error=type(exc).__name__)
+        return problem_response(422, "Invalid request", "a value in the request cannot be stored or searched",
+                                type_="https://osms.kz/problems/validation",
+                                errors=[{"loc": ["request"], "msg": type(exc).__name__, "type": "value_error"}],
+                                instance=request.url.path)
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem_response(503, "Service unavailable", "a dependency is unavailable; retry",
+                                headers={"Retry-After": "2"}, instance=request.url.path)
+
+    # Handlers by class run inside the app (the catch-all below would also log a traceback).
+    app.add_exception_handler(asyncpg.DataError, _data_error)
+    for cls in UNAVAILABLE:
+        app.add_exception_handler(cls, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, UNAVAILABLE):
-            log.warning("dependency unavailable", path=request.url.path, error=type(exc).__name__)
-            return problem_response(503, "Service unavailable", "a dependency is unavailable; retry",
-                                    headers={"Retry-After": "2"}, instance=request.url.path)
         log.exception("unhandled error", path=request.url.path)
         return problem_response(500, "Internal error", "an unexpected error; it has been logged",
                                 instance=request.url.path)

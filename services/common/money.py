@@ -25,10 +25,10 @@ def _parse(value: object) -> Decimal:
         raise ValueError("money must be a decimal string such as \"4250.00\"") from exc
     if not d.is_finite():
         raise ValueError("money must be a finite amount")
+    if abs(d) >= Decimal("1e15"):  # before quantize: beyond the context's precision it raises
+        raise ValueError("amount is out of range")
     if d != d.quantize(CENT):
         raise ValueError("money has at most 2 decimal places")
-    if abs(d) >= Decimal("1e15"):
-        raise ValueError("amount is out of range")
     return d.quantize(CENT)
 
 

@@ -200,6 +200,7 @@ async def clinic_statement(clinic_id: ClinicIdPath, month: str, db: Pool) -> Sta
 
 
 @router.put("/clinics/{clinic_id}", response_model=ClinicOut, status_code=200, dependencies=[allow()],
+            responses={201: {"model": ClinicOut, "description": "the region given for the first time"}},
             description="Reference data: the clinic's region and name (events carry neither). 201 when the "
                         "region is given for the first time, 200 otherwise; the same body again changes nothing.")
 async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response: Response) -> ClinicOut:

@@ -42,8 +42,10 @@ def _infra_env() -> dict[str, str]:
 
 
 def _script(name: str, action: str) -> None:
-    subprocess.run([str(ROOT / "deploy" / "local" / name), action], env=_infra_env(), check=True,
-                   stdout=subprocess.DEVNULL)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / "chaos-infra.log", "ab") as log:
+        subprocess.run([str(ROOT / "deploy" / "local" / name), action], env=_infra_env(), check=True,
+                       stdout=log, stderr=subprocess.STDOUT)
 
 
 class Infra:

@@ -21,7 +21,8 @@ def test_money_is_exact_and_serialized_as_string():
     assert to_money(Decimal("2550.005")) == Decimal("2550.01")  # half up
 
 
-@pytest.mark.parametrize("bad", [4250.0, "42.001", "NaN", "abc", True])
+@pytest.mark.parametrize("bad", [4250.0, "42.001", "NaN", "abc", True,
+                                 "0495713893007538838332699150716529273027400.38"])
 def test_money_rejects_floats_and_sub_tiyn(bad):
     with pytest.raises(ValidationError):
         _Amount(amount=bad)

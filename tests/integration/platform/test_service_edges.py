@@ -46,3 +46,18 @@ async def test_bad_input_is_a_422_problem_naming_the_field():
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
         r = await client.post("/v1/visits", content=b"x" * 9_000_000, headers={"content-type": "application/json"})
         assert r.status_code == 413
+
+
+async def test_inputs_found_by_fuzzing_are_422_not_500():
+    """Regressions from schemathesis: a 43-digit amount, and a NUL byte in a text filter."""
+    from services.contributions.app import app as contributions
+    from services.feedback.app import app as feedback
+
+    async with running(contributions) as client:
+        r = await client.post("/v1/payments", json={
+            "iin": "900101312348", "payer_kind": "self", "paid_on": "2026-11-02", "reference": "x",
+            "amount": "0495713893007538838332699150716529273027400.38"})
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "amount"]
+    async with running(feedback) as client:
+        r = await client.get("/v1/stats", params={"region": "Kyzylorda\x00"})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"

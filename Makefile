@@ -51,3 +51,7 @@ clean-local: down
 # Schemathesis with many cases per operation (CI runs the same test with a few).
 fuzz: infra
 	@source deploy/local/env.sh && OSMS_FUZZ_EXAMPLES=150 with_servers $(PY) -m pytest -q -s tests/fuzz
+
+# The crash test with 20 kill cycles (CI runs it with one kill of each component).
+chaos: install
+	@$(PY) -m tests.chaos.chaos --cycles 20

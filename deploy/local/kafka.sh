@@ -23,7 +23,12 @@ install() {
   echo "$stamp" >"$LIB/.stamp"
 }
 
-running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# Alive and not a zombie (a killed broker whose parent is gone may linger unreaped).
+running() {
+  [[ -f "$PIDFILE" ]] || return 1
+  local state; state="$(ps -o stat= -p "$(cat "$PIDFILE")" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z* ]]
+}
 
 start() {
   install

@@ -56,6 +56,9 @@ wal_level = replica
 max_wal_size = 2GB
 synchronous_commit = on
 fsync = on
+# Personal data stays out of the server log: no statements, no DETAIL lines with key values.
+log_error_verbosity = terse
+log_min_error_statement = panic
 CONF
   fi
   if port_open "$PG_PORT" && as_owner "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then

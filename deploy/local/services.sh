@@ -10,6 +10,7 @@ start_all() {
   "$here/infra.sh" start
   # Topics and databases first, so four services starting at once do not race to create them.
   with_servers "$VENV/bin/python" -m services.common.bootstrap
+  with_servers "$VENV/bin/python" -m services.common.keys local "$LOCAL/keys.env" >&2
   local svc port
   for svc in $SERVICES; do
     port="${SERVICE_PORT[$svc]}"
@@ -45,6 +46,7 @@ stop_services() {
 }
 
 print_where() {
+  printf '  API keys (admin, operator, payment_gateway, state_budget): %s\n' "$LOCAL/keys.env"
   local svc
   for svc in $SERVICES; do
     printf '  %-14s http://127.0.0.1:%s  (docs /docs, log .local/logs/%s.log)\n' "$svc" "${SERVICE_PORT[$svc]}" "$svc"

@@ -126,7 +126,10 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
         finally:
             for task in ctx.tasks:
                 task.cancel()
-            await asyncio.gather(*ctx.tasks, return_exceptions=True)
+            try:
+                await asyncio.wait_for(asyncio.gather(*ctx.tasks, return_exceptions=True), timeout=5)
+            except asyncio.TimeoutError:
+                log.warning("background tasks did not stop in 5 s")
             if ctx.relay:
                 await ctx.relay.close()
             for client in ctx.extra.values():  # Kafka probe clients kept by the service
@@ -136,7 +139,10 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
                         await closing()
                     except Exception:
                         pass
-            await db.close()
+            try:
+                await asyncio.wait_for(db.close(), timeout=5)
+            except asyncio.TimeoutError:
+                db.terminate()
             log.info("service stopped")
 
     return lifespan

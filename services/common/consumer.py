@@ -110,8 +110,9 @@ class BatchConsumer:
             isolation_level="read_committed",
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
-            session_timeout_ms=30000,
-            heartbeat_interval_ms=3000,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=max(self.settings.consumer_session_timeout_ms // 5, 500),
+            group_instance_id=self.settings.consumer_instance_id,
             max_poll_interval_ms=300000,
         )
 

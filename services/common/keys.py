@@ -3,6 +3,7 @@
   python -m services.common.keys create --role clinic --scope KYZ-0001 --name "Emhana No. 1 CIS"
   python -m services.common.keys list
   python -m services.common.keys revoke KEY_ID
+  python -m services.common.keys local .local/keys.env   (make run: local keys, once)
 
 The full key is printed once and never stored; each service keeps only its hash.
 """
@@ -58,6 +59,36 @@ async def list_keys(settings: Settings) -> list[dict]:
         await conn.close()
 
 
+async def local_keys(settings: Settings, path: str) -> bool:
+    """Writes a file of local keys (admin, operator, payment_gateway, state_budget) unless it exists
+    and its keys still work; True when it wrote one. Scoped keys (employer, clinic) are made with
+    `create --scope`."""
+    import os
+    from pathlib import Path
+
+    from services.common.auth import _parse
+
+    file = Path(path)
+    if file.exists():
+        first = next((line.split("=", 1)[1] for line in file.read_text().splitlines() if "=" in line), "")
+        parsed = _parse(first.strip())
+        if parsed:
+            conn = await asyncpg.connect(settings.database_dsn("registry"))
+            try:
+                if await conn.fetchval("SELECT 1 FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL", parsed[0]):
+                    return False
+            finally:
+                await conn.close()
+    lines = ["# Local API keys made by `make run` (python -m services.common.keys local). Keep private.",
+             "# curl -H \"Authorization: Bearer $OSMS_ADMIN_KEY\" http://127.0.0.1:8002/v1/clinics"]
+    for role in ("admin", "operator", "payment_gateway", "state_budget"):
+        lines.append(f"OSMS_{role.upper()}_KEY={await create(settings, role, None, f'local {role}')}")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text("\n".join(lines) + "\n")
+    os.chmod(file, 0o600)
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.common.keys", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     r = sub.add_parser("revoke")
     r.add_argument("key_id")
     sub.add_parser("list")
+    loc = sub.add_parser("local")
+    loc.add_argument("path")
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "create":
@@ -80,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         n = asyncio.run(revoke(settings, args.key_id))
         print(f"revoked in {n} service databases" if n else "no such active key")
         sys.exit(0 if n else 1)
+    elif args.command == "local":
+        wrote = asyncio.run(local_keys(settings, args.path))
+        print(f"local keys {'written to' if wrote else 'kept in'} {args.path}")
     else:
         for k in asyncio.run(list_keys(settings)):
             state = "revoked" if k["revoked_at"] else "active"

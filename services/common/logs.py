@@ -56,7 +56,9 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("aiokafka").setLevel("WARNING")
+    # aiokafka logs every reconnect attempt (10 a second while a broker is down); the relay and the
+    # consumer log their own failures, with backoff.
+    logging.getLogger("aiokafka").setLevel("CRITICAL")
     logging.getLogger("uvicorn.access").setLevel("WARNING")
 
 

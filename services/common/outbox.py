@@ -82,12 +82,14 @@ class OutboxRelay:
         self.has_lock = False
 
     async def close(self) -> None:
-        if self.producer is not None:
+        """Stops the producer; bounded, since a flush to an unreachable broker would wait long.
+        Rows it did not confirm stay in the outbox and are sent again by the next relay."""
+        producer, self.producer = self.producer, None
+        if producer is not None:
             try:
-                await self.producer.stop()
-            except Exception:
+                await asyncio.wait_for(producer.stop(), timeout=5)
+            except (Exception, asyncio.TimeoutError):
                 pass
-            self.producer = None
 
     async def run(self) -> None:
         backoff = 0.2

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     # separate `python -m services.common.worker <service>` process (they can then be killed alone).
     run_relay: bool = True
     run_consumers: bool = True
+    # A killed consumer holds its partitions until its session times out: short, so a crash stalls
+    # the projection for seconds. With a stable id per instance (e.g. a StatefulSet pod name) a
+    # restarted instance takes its partitions back at once (static membership).
+    consumer_session_timeout_ms: int = 10000
+    consumer_instance_id: str | None = None
     relay_batch: int = 5000
     consumer_batch: int = 10000
     # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).

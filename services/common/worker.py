@@ -37,10 +37,13 @@ async def run(service: str, what: str) -> None:
     await stop.wait()
     for t in ctx.tasks:
         t.cancel()
-    await asyncio.gather(*ctx.tasks, return_exceptions=True)
-    if ctx.relay:
-        await ctx.relay.close()
-    await db.close()
+    try:  # a bounded shutdown: whatever is unconfirmed is redone by the next worker
+        await asyncio.wait_for(asyncio.gather(*ctx.tasks, return_exceptions=True), timeout=5)
+        if ctx.relay:
+            await ctx.relay.close()
+        await asyncio.wait_for(db.close(), timeout=5)
+    except (asyncio.TimeoutError, Exception) as exc:
+        log.warning("worker stopped without a clean shutdown", error=repr(exc))
 
 
 def main() -> None:

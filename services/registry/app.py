@@ -12,11 +12,13 @@ from pydantic import BaseModel, Field, ValidationError
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Auth, allow
+from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN
 from services.common.problems import invalid, not_found
 from services.registry import store
 from services.registry.domain import AttachmentRequest, VisitIn, visit_rules_on
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1")
 
 _CLINIC_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -176,6 +178,8 @@ async def post_attachment(body: AttachmentIn, db: Pool, principal: Auth) -> Atta
     req = AttachmentRequest(body.iin, body.clinic_id, body.reason, body.effective_date)
     async with db.acquire() as conn:
         result = await store.attach(conn, req, clock.today())
+    log.info("attachment", iin=mask_iin(body.iin), clinic_id=body.clinic_id, reason=body.reason,
+             previous_clinic_id=result["previous_clinic_id"])
     return Attachment(**result)
 
 
@@ -195,6 +199,7 @@ async def post_death(iin: IinPath, body: DeathIn, db: Pool) -> Person:
     """Records a death: detaches the person on that date. The same date again answers the same."""
     async with db.acquire() as conn:
         person = await store.record_death(conn, iin, body.date, clock.today())
+    log.info("death recorded", iin=mask_iin(iin), date=str(body.date))
     return Person(**person)
 
 

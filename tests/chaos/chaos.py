@@ -379,7 +379,7 @@ async def run(cycles: int, seed: int = 2026, workers: int = 3) -> dict:
             "settle_s": round(settle_s, 2), "kills": kills}
     finally:
         for c in comps.values():
-            c.stop()
+            c.kill()
         await asyncio.to_thread(infra.stop)
 
 

@@ -23,6 +23,8 @@ os.environ.setdefault("OSMS_LOG_LEVEL", "WARNING")
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
+
+from bench.auth import admin_headers  # noqa: E402
 import orjson  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
@@ -73,6 +75,7 @@ async def end_offsets(consumer: AIOKafkaConsumer, topic: str) -> int:
 async def run(args) -> None:
     settings = get_settings()
     service = ServiceProcess("contributions").start()
+    auth = await admin_headers(settings, "contributions")
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     await consumer.start()
     try:
@@ -85,7 +88,7 @@ async def run(args) -> None:
         latencies: list[float] = []
 
         async def client() -> None:
-            async with httpx.AsyncClient(base_url=service.url, timeout=120) as http:
+            async with httpx.AsyncClient(base_url=service.url, timeout=120, headers=auth) as http:
                 while not queue.empty():
                     body = queue.get_nowait()
                     t0 = time.perf_counter()

@@ -32,6 +32,7 @@ os.environ.setdefault("OSMS_DB_PREFIX", f"osmsbenchfin{RUN}_")
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
+from bench.auth import admin_headers  # noqa: E402
 from bench.population import Population, Scale  # noqa: E402
 from services.common.db import prepare_database  # noqa: E402
 from services.common.events import (ContributionPaid, InsuredPeriod, PatientAttached, VisitRecorded,  # noqa: E402
@@ -43,6 +44,7 @@ from services.financing import rebuild, store  # noqa: E402
 from services.financing.projection import PersonState, timeline, to_grains_days, to_grains_months  # noqa: E402
 
 TODAY = date(2026, 11, 25)
+AUTH: dict[str, str] = {}  # an admin key of this run's database, set in main()
 
 
 def synthetic_state(pop: Population, person, rng: random.Random) -> PersonState:
@@ -132,7 +134,7 @@ def start_service(port: int) -> subprocess.Popen:
 def query_latency(port: int, clinics: list[str], n: int) -> dict:
     rng = random.Random(5)
     out = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=AUTH) as client:
         for i in range(n + 50):
             clinic = rng.choice(clinics)
             on = TODAY - timedelta(days=rng.randrange(3 * 365))
@@ -181,7 +183,7 @@ async def apply_rate(settings, port: int, sample, clinics: list[str], n: int) ->
     finally:
         await producer.stop()
     produced = time.perf_counter() - started
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=AUTH) as client:
         while True:
             lag = (await client.get("/v1/consumer-lag")).json()
             if isinstance(lag, list) and sum(p["lag"] for p in lag) == 0 and sum(p["end_offset"] for p in lag) >= n:
@@ -206,6 +208,7 @@ async def main() -> None:
           f"(db prefix {settings.db_prefix}, topic prefix {settings.topic_prefix})", flush=True)
     await ensure_topics(settings)
     await prepare_database(settings, "financing", Path(store.__file__).parent / "migrations")
+    AUTH.update(await admin_headers(settings, "financing"))
     proc = None
     try:
         sample = await load(settings, pop, args.people)

@@ -33,6 +33,8 @@ os.environ.setdefault("OSMS_LOG_LEVEL", "WARNING")
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
+
+from bench.auth import admin_headers  # noqa: E402
 import orjson  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
@@ -96,10 +98,11 @@ async def run(args) -> None:
                                   cwd=ROOT, env=service.env)
     else:
         service = ServiceProcess("registry").start()
+    auth = await admin_headers(settings, "registry")
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     try:
         clinics = [f"BENCH-{i:04d}" for i in range(args.clinics)]
-        async with httpx.AsyncClient(base_url=service.url, timeout=120) as client:
+        async with httpx.AsyncClient(base_url=service.url, timeout=120, headers=auth) as client:
             for c in clinics:
                 r = await client.put(f"/v1/clinics/{c}", json={"name": c, "region": "bench", "settlement": "urban"})
                 r.raise_for_status()
@@ -118,7 +121,7 @@ async def run(args) -> None:
 
         async def client_loop() -> None:
             async with httpx.AsyncClient(base_url=service.url, timeout=120,
-                                         headers={"content-type": "application/json"}) as client:
+                                         headers={"content-type": "application/json", **auth}) as client:
                 while not queue.empty():
                     body = queue.get_nowait()
                     started = time.perf_counter()

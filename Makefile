@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help install infra run up down test unit bench bench-national fuzz chaos clean-local
+
+.PHONY: help install infra run up down test lint unit bench bench-national fuzz chaos clean-local
 
 help:
 	@echo "make run    install what is missing, start PostgreSQL, Kafka and the four services (foreground, Ctrl-C stops)"
@@ -34,6 +35,9 @@ down:
 test: install
 	@deploy/local/test.sh
 
+lint: install
+	@.venv/bin/ruff check services bench tests
+
 unit: install
 	@$(PY) -m pytest -q tests/unit
 
@@ -50,7 +54,7 @@ clean-local: down
 
 # Schemathesis with many cases per operation (CI runs the same test with a few).
 fuzz: infra
-	@source deploy/local/env.sh && OSMS_FUZZ_EXAMPLES=150 with_servers $(PY) -m pytest -q -s tests/fuzz
+	@source deploy/local/env.sh && OSMS_FUZZ_EXAMPLES=200 with_servers $(PY) -m pytest -q -s tests/fuzz
 
 # The crash test with 20 kill cycles (CI runs it with one kill of each component).
 chaos: install

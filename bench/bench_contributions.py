@@ -21,17 +21,16 @@ os.environ["OSMS_TOPIC_PREFIX"] = f"bench{RUN_ID}."
 os.environ["OSMS_DB_PREFIX"] = f"osmsbench_{RUN_ID}_"
 os.environ.setdefault("OSMS_LOG_LEVEL", "WARNING")
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
 from bench.auth import admin_headers  # noqa: E402
 import orjson  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
+from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.events import TOPIC_PARTITIONS  # noqa: E402
 from services.common.ids import make_bin, make_iin  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
-from services.common.topics import delete_topics  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
 
 TOPIC = "contribution-paid"
@@ -115,14 +114,7 @@ async def run(args) -> None:
     finally:
         await consumer.stop()
         service.stop()
-        await delete_topics(settings)
-        conn = await asyncpg.connect(settings.server_dsn())
-        try:
-            for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
-                                            settings.db_prefix + "%"):
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await remove_prefixed(settings)
 
 
 def main() -> None:

@@ -31,17 +31,16 @@ os.environ["OSMS_TOPIC_PREFIX"] = f"bench{RUN_ID}."
 os.environ["OSMS_DB_PREFIX"] = f"osmsbench_{RUN_ID}_"
 os.environ.setdefault("OSMS_LOG_LEVEL", "WARNING")
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
 from bench.auth import admin_headers  # noqa: E402
 import orjson  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
+from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.events import TOPIC_PARTITIONS  # noqa: E402
 from services.common.ids import make_iin  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
-from services.common.topics import delete_topics  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
 
 KINDS = ["consultation", "consultation", "consultation", "home_visit", "prophylactic", "vaccination", "screening"]
@@ -167,17 +166,7 @@ async def run(args) -> None:
 
 
 async def cleanup(settings) -> None:
-    try:
-        await delete_topics(settings)
-    except Exception as exc:  # the topics may not exist if the service never started
-        print(f"topic cleanup: {exc!r}", file=sys.stderr)
-    conn = await asyncpg.connect(settings.server_dsn())
-    try:
-        for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
-                                        settings.db_prefix + "%"):
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await remove_prefixed(settings)
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -27,18 +26,16 @@ RUN = f"{int(time.time())}"
 os.environ.setdefault("OSMS_TOPIC_PREFIX", f"bench{RUN}.")
 os.environ.setdefault("OSMS_DB_PREFIX", f"osmsbench{RUN}_")
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench import raw  # noqa: E402
 from bench.population import KYZYLORDA, NATION, SMALL, Population  # noqa: E402
 from services.common import keys as keycli  # noqa: E402
-from services.common.bootstrap import bootstrap  # noqa: E402
+from services.common.bootstrap import bootstrap, remove_prefixed  # noqa: E402
 from services.common.events import PatientAttached, VisitRecorded, new_event  # noqa: E402
 from services.common.outbox import make_producer  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
-from services.common.topics import delete_topics  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
 
 TODAY = date(2026, 11, 25)
@@ -381,15 +378,7 @@ class Bench:
     async def cleanup(self) -> None:
         for p in self.procs.values():
             p.stop()
-        try:
-            await delete_topics(self.settings)
-        except Exception:
-            pass
-        conn = await asyncpg.connect(self.settings.server_dsn())
-        for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
-                                        self.settings.db_prefix + "%"):
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+        await remove_prefixed(self.settings)
 
     async def run(self, phases: list[str]) -> dict:
         await self.raw_limits()

@@ -18,7 +18,6 @@ os.environ["OSMS_TOPIC_PREFIX"] = f"test{RUN_ID}."
 os.environ["OSMS_DB_PREFIX"] = f"osmstest_{RUN_ID}_"
 os.environ.setdefault("OSMS_LOG_JSON", "true")
 
-import asyncpg  # noqa: E402
 import pytest  # noqa: E402
 
 from services.common.settings import get_settings  # noqa: E402
@@ -57,19 +56,10 @@ async def _isolated_run(request):
     if _only_unit(request.session):
         yield
         return
-    from services.common.topics import delete_topics, ensure_topics
+    from services.common.bootstrap import remove_prefixed
+    from services.common.topics import ensure_topics
 
     s = get_settings()
     await ensure_topics(s)
     yield
-    try:
-        await delete_topics(s)
-    except Exception:
-        pass
-    conn = await asyncpg.connect(s.server_dsn())
-    try:
-        for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
-                                        s.db_prefix + "%"):
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await remove_prefixed(s)

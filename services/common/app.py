@@ -20,7 +20,7 @@ from services.common.auth import KeyStore, authenticate
 from services.common.consumer import ApplyBatch, BatchConsumer
 from services.common.db import create_pool, prepare_database
 from services.common.logs import get_logger, setup_logging
-from services.common.outbox import OutboxRelay, make_producer
+from services.common.outbox import OutboxRelay
 from services.common.problems import Problem, problem_response
 from services.common.settings import Settings, get_settings
 from services.common.topics import ensure_topics
@@ -307,7 +307,7 @@ def _openapi_with_problems(app: FastAPI) -> dict:
     components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
                                                 "description": "an osms API key: osms_<key_id>_<secret>"}}
     for path, ops in schema.get("paths", {}).items():
-        for method, op in ops.items():
+        for op in ops.values():
             responses = op.setdefault("responses", {})
             if path not in _OPEN_PATHS:
                 op["security"] = [{"bearer": []}]

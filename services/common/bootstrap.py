@@ -31,3 +31,25 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+async def remove_prefixed(settings: Settings) -> None:
+    """Drops the topics and databases of a test or benchmark run's own prefixes. Refuses the
+    defaults, which hold real data."""
+    import asyncpg
+
+    from services.common.topics import delete_topics
+
+    if not settings.topic_prefix or settings.db_prefix == Settings.model_fields["db_prefix"].default:
+        raise ValueError("refusing to remove the default (real) topics and databases")
+    try:
+        await delete_topics(settings)
+    except Exception:  # the topics may never have been created
+        pass
+    conn = await asyncpg.connect(settings.server_dsn())
+    try:
+        for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
+                                        settings.db_prefix.replace("_", r"\_") + "%"):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

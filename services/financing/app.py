@@ -225,7 +225,7 @@ async def consumer_lag(ctx: Ctx) -> list[PartitionLag]:
         rows = await asyncio.wait_for(group_lag(ctx.settings, ctx.pool, CONSUMER.group, CONSUMER.topics, probe), 5)
     except (KafkaError, TimeoutError, OSError):
         ctx.extra.pop("lag_probe", None)
-        raise Problem(503, "Service unavailable", "Kafka is not reachable", headers={"Retry-After": "2"})
+        raise Problem(503, "Service unavailable", "Kafka is not reachable", headers={"Retry-After": "2"}) from None
     return [PartitionLag(**x) for x in rows]
 
 

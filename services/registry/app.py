@@ -236,7 +236,7 @@ async def post_visits(request: Request, db: Pool, principal: Auth) -> Response:
         body = VisitsIn.model_validate_json(await request.body())
     except ValidationError as exc:
         raise invalid("the request does not match the schema", errors=[
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()])
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
     if principal.role == "clinic":  # a clinic pushes its own visits only: a request naming another is refused
         foreign = sorted({v.clinic_id for v in body.visits} - {principal.scope})
         if foreign:

@@ -15,8 +15,10 @@ start_all() {
   for svc in $SERVICES; do
     port="${SERVICE_PORT[$svc]}"
     port_open "$port" && die "port $port ($svc) is already taken; is osms already up? (make down)"
-    OSMS_SERVICE="$svc" with_servers nohup "$VENV/bin/python" -m services.common.serve "$svc" \
-      >>"$LOCAL/logs/$svc.log" 2>&1 &
+    # Plain assignments, not the with_servers function: $! must be python's own pid.
+    OSMS_SERVICE="$svc" OSMS_DATABASE_URL="$OSMS_DATABASE_URL_EFFECTIVE" \
+      OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" \
+      nohup "$VENV/bin/python" -m services.common.serve "$svc" >>"$LOCAL/logs/$svc.log" 2>&1 &
     echo $! >"$LOCAL/run/$svc.pid"
   done
 }
@@ -56,12 +58,14 @@ print_where() {
 case "${1:-}" in
   run)
     started=$SECONDS
-    trap 'log "stopping"; stop_services; "$here/infra.sh" stop; exit 0' INT TERM
+    tail_pid=""
+    trap 'log "stopping"; [[ -n "$tail_pid" ]] && kill "$tail_pid" 2>/dev/null; stop_services; "$here/infra.sh" stop; exit 0' INT TERM
     start_all
     wait_ready 180
     log "ready in $((SECONDS - started)) s:"; print_where
     log "Ctrl-C stops everything"
     tail -n0 -F "$LOCAL"/logs/{contributions,registry,financing,feedback}.log &
+    tail_pid=$!
     wait
     ;;
   up)

@@ -116,8 +116,18 @@ async def load(settings, pop: Population, people: int) -> list:
     return sample
 
 
-def start_service(port: int) -> subprocess.Popen:
+WORKERS: list[subprocess.Popen] = []
+
+
+def start_service(port: int, consumers: int = 0) -> subprocess.Popen:
+    """The financing service; with `consumers` > 0 its consumer runs as that many worker processes
+    of one group instead of inside the HTTP process (they share the partitions, and the cores)."""
     env = {**os.environ, "OSMS_FINANCING_PORT": str(port), "OSMS_LOG_LEVEL": "WARNING"}
+    if consumers:
+        env["OSMS_RUN_CONSUMERS"] = "false"
+        for _ in range(consumers):
+            WORKERS.append(subprocess.Popen([sys.executable, "-m", "services.common.worker", "financing", "consumers"],
+                                            cwd=ROOT, env=env))
     proc = subprocess.Popen([sys.executable, "-m", "services.common.serve", "financing"], cwd=ROOT, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -201,6 +211,8 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=2_000)
     parser.add_argument("--port", type=int, default=0, help="the service's port; a free one by default")
     parser.add_argument("--keep", action="store_true", help="keep the database and topics")
+    parser.add_argument("--consumers", type=int, default=0,
+                        help="run the consumer as this many worker processes (0: inside the HTTP process)")
     args = parser.parse_args()
     settings = get_settings()
     pop = Population(Scale("bench", "national", args.people, args.clinics, insured_share=0.90))
@@ -217,7 +229,7 @@ async def main() -> None:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 args.port = sock.getsockname()[1]
-        proc = start_service(args.port)
+        proc = start_service(args.port, args.consumers)
         q = query_latency(args.port, pop.clinic_ids, args.queries)
         print(f"clinic query over HTTP ({args.queries} sequential): p50 {q['p50_ms']:.2f} ms, "
               f"p99 {q['p99_ms']:.2f} ms, mean {q['mean_ms']:.2f} ms", flush=True)
@@ -231,6 +243,8 @@ async def main() -> None:
     finally:
         if proc:
             proc.terminate()
+            for w in WORKERS:
+                w.terminate()
             proc.wait(timeout=30)
         if not args.keep:
             await delete_topics(settings)

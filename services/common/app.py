@@ -31,8 +31,11 @@ REQUESTS = Counter("osms_http_requests_total", "HTTP requests", ["method", "rout
 LATENCY = Histogram("osms_http_request_seconds", "HTTP request latency", ["method", "route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
+# A dependency is down or a connection broke under us (asyncpg's InternalClientError: a pooled
+# connection left mid-operation when the server died). The request can be retried: 503.
 UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-               asyncpg.TooManyConnectionsError, asyncpg.InterfaceError, TimeoutError)
+               asyncpg.TooManyConnectionsError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+               TimeoutError)
 
 
 @dataclass

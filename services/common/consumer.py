@@ -179,7 +179,7 @@ class BatchConsumer:
                 log.warning("offsets moved by another instance; re-seeking", group=self.group_id)
                 await self._seek_to_stored(list(batch))
                 return
-            except (asyncpg.PostgresConnectionError, OSError, asyncpg.InterfaceError,
+            except (asyncpg.PostgresConnectionError, OSError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                     asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:
                 attempt += 1
                 log.warning("batch failed; retrying", error=repr(exc), attempt=attempt)

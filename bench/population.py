@@ -61,20 +61,21 @@ class Population:
     def people(self):
         """Yields every person, clinic by clinic (deterministic, lazily: the nation does not fit a list)."""
         rng = random.Random(self.seed + 1)
-        used: set[str] = set()
+        # Unique by construction at any scale: the serial counts up per (birth date, sex).
+        serials: dict[tuple[date, str], int] = {}
         bands = [b for b, _ in AGE_BANDS]
         cum = list(_cumulative([s for _, s in AGE_BANDS]))
         for clinic_id, size in zip(self.clinic_ids, self.clinic_sizes):
             for _ in range(size):
-                while True:
+                iin = None
+                while iin is None:
                     lo, hi = bands[_pick(cum, rng.random())]
                     birth = self.today - timedelta(days=rng.randint(lo * 365, hi * 365 + 364))
                     sex = "M" if rng.random() < 0.49 else "F"
-                    iin = make_iin(birth, sex, rng.randrange(10000))
-                    if iin and iin not in used:
-                        break
-                if self.scale.people <= 2_000_000:  # uniqueness check only where memory allows
-                    used.add(iin)
+                    while iin is None and serials.get((birth, sex), 0) < 10000:
+                        serial = serials.get((birth, sex), 0)
+                        serials[(birth, sex)] = serial + 1
+                        iin = make_iin(birth, sex, serial)  # None: no valid check digit for it
                 yield Person(iin, birth, sex, clinic_id,
                              insured=rng.random() < self.scale.insured_share,
                              visitor=rng.random() >= self.scale.never_visit_share)

@@ -234,6 +234,11 @@ def _health_router() -> APIRouter:
     return router
 
 
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"the body exceeds {limit} bytes")
+
+
 class _Edge:
     """Pure ASGI middleware: request size limit and request metrics (route templates, not paths)."""
 
@@ -256,6 +261,17 @@ class _Edge:
                     return await resp(scope, receive, send)
         started = time.perf_counter()
         status = {"code": 500}
+        # A body sent without Content-Length (chunked) is counted as it arrives.
+        received = {"bytes": 0}
+        inner_receive = receive
+
+        async def receive():
+            message = await inner_receive()
+            if message["type"] == "http.request":
+                received["bytes"] += len(message.get("body", b""))
+                if received["bytes"] > self.max_body:
+                    raise BodyTooLarge(self.max_body)
+            return message
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -367,7 +383,11 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         return problem_response(503, "Service unavailable", "a dependency is unavailable; retry",
                                 headers={"Retry-After": "2"}, instance=request.url.path)
 
+    async def _too_large(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(413, "Request too large", str(exc), instance=request.url.path)
+
     # Handlers by class run inside the app (the catch-all below would also log a traceback).
+    app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(asyncpg.DataError, _data_error)
     for cls in UNAVAILABLE:
         app.add_exception_handler(cls, _unavailable)

@@ -47,6 +47,13 @@ async def test_bad_input_is_a_422_problem_naming_the_field():
         r = await client.post("/v1/visits", content=b"x" * 9_000_000, headers={"content-type": "application/json"})
         assert r.status_code == 413
 
+        async def chunked():  # no Content-Length: the limit is enforced on the stream
+            for _ in range(10):
+                yield b"x" * 1_000_000
+
+        r = await client.post("/v1/visits", content=chunked(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+
 
 async def test_inputs_found_by_fuzzing_are_422_not_500():
     """Regressions from schemathesis: a 43-digit amount, and a NUL byte in a text filter."""

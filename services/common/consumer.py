@@ -248,36 +248,20 @@ class BatchConsumer:
         """Per topic and partition: end offset on the broker, stored offset, events not yet applied."""
         if self.consumer is None:
             raise RuntimeError("consumer is not running")
-        tps = []
-        for t in self.topics:
-            parts = self.consumer.partitions_for_topic(self.settings.topic(t)) or set()
-            tps += [TopicPartition(self.settings.topic(t), p) for p in sorted(parts)]
-        ends = await self.consumer.end_offsets(tps) if tps else {}
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1",
-                self.group_id)
-        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-        out = []
-        for tp in tps:
-            name = self.settings.unprefixed(tp.topic)
-            applied = stored.get((name, tp.partition), 0)
-            out.append({"topic": name, "partition": tp.partition, "end_offset": ends[tp],
-                        "applied_offset": applied, "lag": max(ends[tp] - applied, 0)})
-        return out
-
+        return await group_lag(self.settings, self.pool, self.group_id, self.topics, self.consumer, prefixed=True)
 
 async def group_lag(settings: Settings, pool: asyncpg.Pool, group: str, topics: list[str],
-                    probe: AIOKafkaConsumer) -> list[dict[str, Any]]:
-    """Lag of a consumer group from outside it (any process): broker end offsets against the
-    offsets stored with the projection. `probe` is a started consumer without a group."""
+                    probe: AIOKafkaConsumer, prefixed: bool = False) -> list[dict[str, Any]]:
+    """Lag of a consumer group from any process: broker end offsets against the offsets stored
+    with the projection. `probe` is any started consumer; `group` is the group's name before the
+    prefix unless `prefixed`."""
     from services.common.events import TOPIC_PARTITIONS
 
     tps = [TopicPartition(settings.topic(t), p) for t in topics for p in range(TOPIC_PARTITIONS[t])]
     ends = await probe.end_offsets(tps)
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1",
-                                settings.group(group))
+                                group if prefixed else settings.group(group))
     stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
     out = []
     for tp in tps:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,8 +133,9 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 TOPIC_PARTITIONS: dict[str, int] = {name: 6 for name in EVENT_TYPES}
 
 
-class OutgoingEvent(BaseModel):
-    """An event ready for the outbox: topic, key and the serialized envelope."""
+class OutgoingEvent(NamedTuple):
+    """An event ready for the outbox: topic, key and the serialized envelope. A plain tuple: a
+    10,000-row payroll makes 10,000 of them."""
 
     topic: str
     key: str
@@ -144,18 +145,20 @@ class OutgoingEvent(BaseModel):
 
 def new_event(event_type: str, data: EventData, *, producer: str, key: str,
               occurred_at: datetime | None = None, event_id: uuid.UUID | None = None) -> OutgoingEvent:
+    return event_from_data(event_type, data.model_dump(mode="json", by_alias=True), producer=producer, key=key,
+                           occurred_at=(occurred_at or datetime.now(timezone.utc)).isoformat(), event_id=event_id)
+
+
+def event_from_data(event_type: str, data: dict[str, Any], *, producer: str, key: str, occurred_at: str,
+                    event_id: uuid.UUID | None = None) -> OutgoingEvent:
+    """The envelope around data that is valid already (built from a validated model, or from
+    values a rule has judged): the hot paths make thousands a request without a model each."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
     eid = event_id or uuid.uuid4()
-    envelope = {
-        "event_id": str(eid),
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
-        "producer": producer,
-        "data": data.model_dump(mode="json", by_alias=True),
-    }
-    return OutgoingEvent(topic=event_type, key=key, event_id=eid, payload=orjson.dumps(envelope))
+    envelope = {"event_id": str(eid), "event_type": event_type, "schema_version": 1,
+                "occurred_at": occurred_at, "producer": producer, "data": data}
+    return OutgoingEvent(event_type, key, eid, orjson.dumps(envelope))
 
 
 def decode(payload: bytes) -> tuple[Envelope, EventData]:

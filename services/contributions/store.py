@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 from asyncpg import BitString
 
-from services.common.events import ContributionPaid
+from services.common.events import ContributionPaid, OutgoingEvent, event_from_data
 from services.common.money import money_str
 from services.common.outbox import add_events
 from services.common.problems import Problem, conflict
@@ -91,27 +91,17 @@ async def _bump_coverage(conn: asyncpg.Connection, iins: list[str], covers: list
     return {r[0]: (_int(r[1]), _int(r[2]), r[3]) for r in rows}
 
 
-class _Outgoing(NamedTuple):
-    """What add_events reads of an OutgoingEvent (topic, key, event_id, payload), as a plain tuple:
-    a pydantic model per event costs more than the rest of a payroll's event building."""
-
-    topic: str
-    key: str
-    event_id: uuid.UUID
-    payload: bytes
-
-
 class _Change(NamedTuple):
     iin: str
     payer_kind: str
     covered_months: list[str]
 
 
-def _events(changes: list[_Change], state: dict[str, tuple[int, int, int]], as_of: date) -> list[_Outgoing]:
+def _events(changes: list[_Change], state: dict[str, tuple[int, int, int]], as_of: date) -> list[OutgoingEvent]:
     """One contribution-paid per change. People with the same covered months share one judged and
     validated ContributionPaid (most of a payroll's people do); each event then differs from it only
-    in the person's own fields. The envelope is services.common.events.new_event's, built the same
-    way (a unit test holds the two equal), without a model round trip per event."""
+    in the person's own fields, wrapped by services.common.events.event_from_data (a unit test holds
+    the result equal to new_event's)."""
     occurred_at = datetime.now(timezone.utc).isoformat()
     shared: dict[tuple[int, int], dict] = {}
     out = []
@@ -123,10 +113,7 @@ def _events(changes: list[_Change], state: dict[str, tuple[int, int, int]], as_o
                 ch, covered, nonstate, version, as_of).model_dump(mode="json", by_alias=True)
         data = {**template, "iin": ch.iin, "payer_kind": ch.payer_kind, "covered_months": ch.covered_months,
                 "status_version": version}
-        event_id = uuid.uuid4()
-        payload = orjson.dumps({"event_id": str(event_id), "event_type": EVENT_TYPE, "schema_version": 1,
-                                "occurred_at": occurred_at, "producer": PRODUCER, "data": data})
-        out.append(_Outgoing(EVENT_TYPE, ch.iin, event_id, payload))
+        out.append(event_from_data(EVENT_TYPE, data, producer=PRODUCER, key=ch.iin, occurred_at=occurred_at))
     return out
 
 

@@ -194,9 +194,7 @@ async def clinic_statement(clinic_id: ClinicIdPath, month: str, db: Pool) -> Sta
         clinic_id=clinic_id, month=month, counted_on=counted_on, rules_version=rules.version,
         base_rate=rules.base_rate, people=sum(x.people for x in lines),
         monthly_amount=sum((x.amount for x in lines), Decimal("0.00")),
-        lines=[StatementLine(age_group=x.age_group, sex=x.sex, active=x.active, insured=x.insured, people=x.people,
-                             age_sex_coefficient=x.age_sex_coefficient, activity_coefficient=x.activity_coefficient,
-                             insurance_coefficient=x.insurance_coefficient, amount=x.amount) for x in lines])
+        lines=[StatementLine.model_validate(x, from_attributes=True) for x in lines])
 
 
 @router.put("/clinics/{clinic_id}", response_model=ClinicOut, status_code=200, dependencies=[allow()],

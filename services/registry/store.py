@@ -7,7 +7,8 @@ from datetime import date, datetime, timezone
 import asyncpg
 import orjson
 
-from services.common.events import ClinicRegistered, OutgoingEvent, PatientAttached, PatientDetached, new_event
+from services.common.events import (ClinicRegistered, OutgoingEvent, PatientAttached, PatientDetached,
+                                    event_from_data, new_event)
 from services.common.ids import iin_birth_date_sex
 from services.common.outbox import add_events
 from services.common.problems import Problem, conflict
@@ -253,16 +254,10 @@ def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingE
     the service's CPU. The visits are valid already (parsed, and judged by visit_errors); a unit
     test holds this equal to new_event()."""
     stamp = occurred_at.isoformat()
-    out = []
-    for v in visits:
-        event_id = uuid.uuid4()
-        payload = orjson.dumps({
-            "event_id": str(event_id), "event_type": "visit-recorded", "schema_version": 1,
-            "occurred_at": stamp, "producer": PRODUCER,
-            "data": {"clinic_id": v.clinic_id, "visit_id": v.visit_id, "iin": v.iin, "date": v.date,
-                     "kind": v.kind, "practitioner_id": v.practitioner_id}})
-        out.append(OutgoingEvent(topic="visit-recorded", key=v.iin, event_id=event_id, payload=payload))
-    return out
+    return [event_from_data("visit-recorded", {"clinic_id": v.clinic_id, "visit_id": v.visit_id, "iin": v.iin,
+                                               "date": v.date, "kind": v.kind, "practitioner_id": v.practitioner_id},
+                            producer=PRODUCER, key=v.iin, occurred_at=stamp)
+            for v in visits]
 
 
 def encode_results(results: list[dict]) -> bytes:

@@ -65,14 +65,32 @@ class Infra:
     def kill_postgres(self) -> None:
         pidfile = CHAOS_DIR / "pg" / "data" / "postmaster.pid"
         pid = int(pidfile.read_text().split()[0])
+        children = _children(pid)
         os.kill(pid, signal.SIGKILL)
-        # The postmaster's children notice and exit; wait until the port is closed.
+        # The postmaster's children notice its death and exit; until the last one has, the old
+        # shared memory is still attached and a new postmaster refuses to start.
         _wait_closed(PG_PORT)
-        # A killed postmaster leaves shared memory in use by exiting children for a moment.
-        time.sleep(0.5)
+        _wait_gone(children)
+        # Until its parent reaps it, the dead postmaster's pid still answers kill(pid, 0), and
+        # a new postmaster takes the old lock file for a live server.
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def start_postgres(self) -> None:
-        _script("postgres.sh", "start")
+        # A crashed server is started again the way a supervisor would: retried while the
+        # previous one's last processes are still on their way out.
+        for attempt in range(5):
+            try:
+                _script("postgres.sh", "start")
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 4:
+                    log = CHAOS_DIR / "logs" / "postgres.log"
+                    if log.exists():
+                        print("".join(log.read_text(errors="replace").splitlines(True)[-30:]))
+                    raise
+                time.sleep(1 + attempt)
 
     def kill_kafka(self) -> None:
         pid = int((CHAOS_DIR / "run" / "kafka.pid").read_text())
@@ -81,6 +99,37 @@ class Infra:
 
     def start_kafka(self) -> None:
         _script("kafka.sh", "start")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Fields after the command name (which may contain spaces): state, ppid, ...
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _wait_gone(pids: list[int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if os.path.exists(f"/proc/{p}") and not _zombie(p)]
+        time.sleep(0.1)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def _wait_closed(port: int, timeout: float = 30) -> None:

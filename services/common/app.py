@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,15 @@ async def _ensure_topics_forever(settings: Settings) -> None:
             backoff = min(backoff * 2, 10)
 
 
+def tune_gc() -> None:
+    """Called once a process has started: what is loaded by then (modules, models, the app) lives
+    as long as the process, so the collector stops rescanning it, and collects young objects less
+    often. A consumer batch allocates hundreds of thousands of short-lived objects; with the
+    default threshold (700) the full collections those trigger cost a tenth of its time."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def _lifespan(spec: ServiceSpec, settings: Settings):
     from contextlib import asynccontextmanager
 
@@ -123,6 +133,7 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
         start_background(ctx, topics_ready, relay=settings.run_relay, consumers=settings.run_consumers)
         if spec.on_startup:
             await spec.on_startup(ctx)
+        tune_gc()
         log.info("service started", port=settings.port_of(spec.name))
         try:
             yield

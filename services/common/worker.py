@@ -10,7 +10,7 @@ import importlib
 import signal
 import sys
 
-from services.common.app import ServiceContext, _connect_pool, _ensure_topics_forever, start_background
+from services.common.app import ServiceContext, _connect_pool, _ensure_topics_forever, start_background, tune_gc
 from services.common.auth import KeyStore
 from services.common.logs import get_logger, setup_logging
 from services.common.settings import SERVICE_PORTS, get_settings
@@ -33,6 +33,7 @@ async def run(service: str, what: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    tune_gc()
     log.info("worker started", what=what)
     await stop.wait()
     for t in ctx.tasks:

@@ -10,7 +10,8 @@ From a history, `timeline` derives:
   counts and +1 to the new one's: the counts of any date are the sum of deltas up to it;
 - month deltas: the same for the full cell (age band, sex, active, insured) sampled on the first day
   of each month, which is the day the monthly amount is counted on.
-The store diffs the timeline before and after a batch and adds only the difference.
+The store adds the difference between a person's timeline before and after a batch (diff_states,
+which computes both only from the day the two part).
 """
 from __future__ import annotations
 
@@ -41,16 +42,16 @@ class PersonState:
     insured: list[tuple[int, int]] = field(default_factory=list)   # [from, until + 1)
     visits: list[int] = field(default_factory=list)                 # non-voided visit days, sorted, repeats kept
 
-    def dumps(self) -> str:
+    def dumps(self) -> bytes:
         return orjson.dumps({"b": self.birth, "s": self.sex,
                              "a": [[v, c, d] for v, (c, d) in sorted(self.versions.items())],
-                             "sv": self.status_version, "i": self.insured, "v": self.visits}).decode()
+                             "sv": self.status_version, "i": self.insured, "v": self.visits})
 
     @classmethod
-    def loads(cls, text: str | None) -> "PersonState":
-        if not text:
+    def loads(cls, data: bytes | str | None) -> "PersonState":
+        if not data:
             return cls()
-        j = orjson.loads(text)
+        j = orjson.loads(data)
         return cls(j["b"], j["s"], {v: (c, d) for v, c, d in j["a"]}, j["sv"],
                    [(f, u) for f, u in j["i"]], j["v"])
 
@@ -259,64 +260,108 @@ class Timeline:
 
 
 def timeline(state: PersonState) -> Timeline:
-    changes = daily_states(state)
+    """Everything the person adds to the calendars, from their first day on."""
     days: dict[tuple[str, int], list[int]] = {}
     months: dict[tuple[str, int, int], int] = {}
-    if not changes:
-        return Timeline(days, months)
-    prev: State = None
-    for p, cur in changes:
+    changes = daily_states(state)
+    if changes:
+        _add_from(state, changes, 0, _month_after(changes[0][0]), 1, days, months)
+    return Timeline(days, months)
+
+
+def diff_states(old: PersonState, new: PersonState, days: dict, months: dict) -> None:
+    """Adds timeline(new) - timeline(old) into the batch's accumulators, computing both only from
+    the day their daily states part: what the common past contributed is the same in both and
+    cancels. A visit or a status most often changes only the last few months of a long history."""
+    a, b = daily_states(old), daily_states(new)
+    if old.birth != new.birth or old.sex != new.sex:
+        k = 0        # the cells of every month change
+    else:
+        k, n = 0, min(len(a), len(b))
+        while k < n and a[k] == b[k]:
+            k += 1
+        if k == len(a) == len(b):
+            return
+    parted = min(x[k][0] for x in (a, b) if k < len(x)) if (k < len(a) or k < len(b)) else None
+    if parted is None:
+        return
+    c0 = _month_after(parted)
+    if b:
+        _add_from(new, b, k, c0, 1, days, months)
+    if a:
+        _add_from(old, a, k, c0, -1, days, months)
+
+
+def _month_after(day: int) -> int:
+    """The index of the first month whose first day is on or after `day`."""
+    idx, first = _month_index(day)
+    return idx if first else idx + 1
+
+
+def _add_from(state: PersonState, changes: list[tuple[int, State]], k: int, c0: int, sign: int,
+              days: dict, months: dict) -> None:
+    """Adds sign x the person's calendar deltas from change k on (day deltas) and from month c0 on
+    (cell deltas of each month's first day), where every change before k falls before month c0's
+    first day. With k = 0 and c0 the month after the first change, that is the whole timeline."""
+    prev: State = changes[k - 1][1] if k else None
+    for i in range(k, len(changes)):
+        p, cur = changes[i]
         if prev is not None:
-            k = (prev[0], p)
-            d = days.get(k) or days.setdefault(k, [0, 0, 0])
-            d[0] -= 1
-            d[1] -= prev[1]
-            d[2] -= prev[2]
+            key = (prev[0], p)
+            d = days.get(key)
+            if d is None:
+                d = days[key] = [0, 0, 0]
+            d[0] -= sign
+            d[1] -= sign * prev[1]
+            d[2] -= sign * prev[2]
         if cur is not None:
-            k = (cur[0], p)
-            d = days.get(k) or days.setdefault(k, [0, 0, 0])
-            d[0] += 1
-            d[1] += cur[1]
-            d[2] += cur[2]
+            key = (cur[0], p)
+            d = days.get(key)
+            if d is None:
+                d = days[key] = [0, 0, 0]
+            d[0] += sign
+            d[1] += sign * cur[1]
+            d[2] += sign * cur[2]
         prev = cur
-    # The first of each month on which something may differ from the first of the month before:
-    # after a change of state, and when an age band begins.
-    candidates = set()
-    for p, _ in changes:
-        idx, first = _month_index(p)
-        candidates.add(idx if first else idx + 1)
-    earliest = min(candidates)
-    bidx, bfirst = _month_index(state.birth)
-    effective_birth = bidx if bfirst else bidx + 1   # age on the 1st of month m = (m - this) // 12
+    # Month m's cell changes only on the first month after a change of state or when an age band
+    # begins; month c0 is compared with the month before it, whose cell the common past decides.
+    candidates = {c0}
+    for i in range(k, len(changes)):
+        candidates.add(_month_after(changes[i][0]))
+    effective_birth = _month_after(state.birth)      # age on the 1st of month m = (m - this) // 12
     for bound in AGE_BAND_BOUNDS[1:]:
         idx = effective_birth + 12 * bound
-        if idx > earliest:
+        if idx > c0:
             candidates.add(idx)
     female = 4 if state.sex == "F" else 0
     last_band = len(_BAND_BY_AGE) - 1
-    prev_cell: tuple[str, int] | None = None
-    cur: State = None
+    cur = None
     j, n = 0, len(changes)
-    for idx in sorted(candidates):
+
+    def cell_on(idx: int):
+        nonlocal cur, j
         day = month_start_ordinal(idx)
         while j < n and changes[j][0] <= day:
             cur = changes[j][1]
             j += 1
         if cur is None:
-            cell = None
-        else:
-            age = (idx - effective_birth) // 12
-            band = _BAND_BY_AGE[age] if 0 <= age <= last_band else (0 if age < 0 else _BAND_BY_AGE[-1])
-            cell = (cur[0], band * 8 + female + 2 * cur[1] + cur[2])
+            return None
+        age = (idx - effective_birth) // 12
+        band = _BAND_BY_AGE[age] if 0 <= age <= last_band else (0 if age < 0 else _BAND_BY_AGE[-1])
+        return (cur[0], band * 8 + female + 2 * cur[1] + cur[2])
+
+    prev_cell = cell_on(c0 - 1)
+    for idx in sorted(candidates):
+        cell = cell_on(idx)
         if cell != prev_cell:
+            day = month_start_ordinal(idx)
             if prev_cell is not None:
-                k = (prev_cell[0], day, prev_cell[1])
-                months[k] = months.get(k, 0) - 1
+                key = (prev_cell[0], day, prev_cell[1])
+                months[key] = months.get(key, 0) - sign
             if cell is not None:
-                k = (cell[0], day, cell[1])
-                months[k] = months.get(k, 0) + 1
+                key = (cell[0], day, cell[1])
+                months[key] = months.get(key, 0) + sign
             prev_cell = cell
-    return Timeline(days, months)
 
 
 def diff_into(old: Timeline, new: Timeline, days: dict, months: dict) -> None:

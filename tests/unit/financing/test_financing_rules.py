@@ -11,7 +11,7 @@ import pytest
 from services.common.consumer import Event
 from services.common.events import EventData
 from services.financing import domain
-from services.financing.projection import PersonState, diff_into, fold, reduce_batch, timeline
+from services.financing.projection import PersonState, diff_into, diff_states, fold, reduce_batch, timeline
 from tests.support import financing_oracle as oracle
 from tests.support.financing_events import attached, detached, paid, random_population, upheld, visit
 from tests.support.people import iin, iins
@@ -46,7 +46,7 @@ class MemoryProjection:
         for person in set(batch.persons) | set(added) | set(removed):
             old = self.persons.get(person, PersonState())
             new = fold(old, person, batch.persons.get(person), added.get(person, []), removed.get(person, []))
-            diff_into(timeline(old), timeline(new), self.days, self.months)
+            diff_states(old, new, self.days, self.months)
             self.persons[person] = new
 
     def figures(self, clinic: str, on: date) -> oracle.OracleFigures:
@@ -185,3 +185,37 @@ def test_age_bands(age, label):
 def test_rules_carry_a_version_and_effective_date():
     assert domain.rules_on(date(2026, 3, 1)).version == "kpn-2025-10"
     assert domain.share(1, 4) == 0.25 and domain.share(0, 0) == 0.0
+
+
+def _nonzero(days: dict, months: dict) -> tuple[dict, dict]:
+    return ({k: v for k, v in days.items() if v != [0, 0, 0]}, {k: v for k, v in months.items() if v})
+
+
+def test_the_partial_diff_equals_the_difference_of_whole_timelines():
+    """diff_states computes old and new only from where they part; the result must be exactly what
+    subtracting the whole timelines gives, for every kind of change at every point of a history."""
+    rng = random.Random(11)
+    people = iins(150)
+    events = random_population(rng, people, ["C-A", "C-B", "C-C"])
+    by_person: dict[str, list] = {}
+    for e in events:
+        by_person.setdefault(e.iin if hasattr(e, "iin") else None, []).append(e)
+    checked = 0
+    for person, own in by_person.items():
+        if person is None:
+            continue
+        rng.shuffle(own)
+        state = PersonState()
+        for i in range(0, len(own), 2):
+            batch = reduce_batch([Event("t", 0, j, None, e) for j, e in enumerate(own[i:i + 2])])
+            added = [day for (_, _), (who, day) in batch.visits.items() if who == person]
+            removed = [rng.choice(state.visits)] if state.visits and rng.random() < 0.2 else []
+            new = fold(state, person, batch.persons.get(person), added, removed)
+            expected_days, expected_months = {}, {}
+            diff_into(timeline(state), timeline(new), expected_days, expected_months)
+            got_days, got_months = {}, {}
+            diff_states(state, new, got_days, got_months)
+            assert _nonzero(got_days, got_months) == _nonzero(expected_days, expected_months), (person, i)
+            state = new
+            checked += 1
+    assert checked > 300

@@ -298,8 +298,7 @@ async def verify(settings: Settings, load: Load, contributions_url: str, headers
         # The projection, person by person.
         projected: dict[str, tuple[str, bool, bool]] = {}
         for r in await fin.fetch("SELECT iin, history FROM fin_persons"):
-            states = daily_states(PersonState.loads(r["history"] if isinstance(r["history"], str)
-                                                    else json.dumps(r["history"])))
+            states = daily_states(PersonState.loads(r["history"]))
             current = None
             for day, state in states:
                 if day <= d:

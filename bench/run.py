@@ -49,7 +49,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Bench:
-    def __init__(self, scale, seed: int, visits: int):
+    def __init__(self, scale, seed: int, visits: int, financing_workers: int = 1):
         self.scale = scale
         self.pop = Population(scale, seed=seed, today=TODAY)
         self.settings = get_settings()
@@ -58,6 +58,9 @@ class Bench:
                               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"}
         self.procs: dict[str, ServiceProcess] = {}
+        self.financing_workers = financing_workers   # as `make run` starts them
+        self.results["financing_consumers"] = 1 + financing_workers
+        self.workers: list[subprocess.Popen] = []
         self.headers: dict[str, str] = {}
 
     # -- helpers -----------------------------------------------------------------------------
@@ -107,6 +110,10 @@ class Bench:
             for name in ("contributions", "registry", "financing", "feedback"):
                 self.procs[name] = ServiceProcess(name).start()
                 bar.update()
+            for _ in range(self.financing_workers):
+                self.workers.append(subprocess.Popen(
+                    [sys.executable, "-m", "services.common.worker", "financing", "consumers"], cwd=ROOT,
+                    env=self.procs["financing"].env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     async def setup_population(self, client: httpx.AsyncClient) -> None:
         """Clinics over HTTP; attachments and each visitor's latest visit bulk-produced onto Kafka."""
@@ -366,9 +373,11 @@ class Bench:
 
     def memory(self) -> None:
         mem = {}
-        for name, p in self.procs.items():
+        targets = {**{n: p.proc.pid for n, p in self.procs.items()},
+                   **{f"financing-consumer-{i + 1}": w.pid for i, w in enumerate(self.workers)}}
+        for name, pid in targets.items():
             try:
-                status = Path(f"/proc/{p.proc.pid}/status").read_text()
+                status = Path(f"/proc/{pid}/status").read_text()
                 kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
                 mem[name] = round(kb / 1024, 1)
             except Exception:
@@ -376,6 +385,9 @@ class Bench:
         self.results["peak_memory_mb"] = mem
 
     async def cleanup(self) -> None:
+        for w in self.workers:
+            w.terminate()
+            w.wait(timeout=30)
         for p in self.procs.values():
             p.stop()
         await remove_prefixed(self.settings)
@@ -407,7 +419,7 @@ class Bench:
 def markdown(r: dict) -> str:
     kafka = r["raw_kafka"]["produce_consume_per_s"]
     lines = [f"### Benchmark: {r['scale']} ({r['people']:,} people, {r['clinics']:,} clinics), {r['date']}",
-             f"Machine: {r['machine']}", "", "| measure | value | ratio |", "|---|---|---|",
+             f"Machine: {r['machine']}; financing consumer processes: {r.get('financing_consumers', 1)}", "", "| measure | value | ratio |", "|---|---|---|",
              f"| raw aiokafka produce→consume ({r['raw_kafka']['bytes_each']} B messages) | {kafka:,.0f} msg/s | 1.00 |",
              f"| raw asyncpg COPY (visits shape) | {r['raw_copy']['copy_rows_per_s']:,.0f} rows/s | |"]
     b = r.get("bulk_load")
@@ -448,8 +460,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--visits", type=int, default=200_000)
     parser.add_argument("--phases", default="payrolls,visits,freshness,appeals,rebuild")
+    parser.add_argument("--financing-workers", type=int,
+                        default=int(os.environ.get("OSMS_FINANCING_CONSUMER_WORKERS", 1)),
+                        help="financing consumer processes beside the HTTP process's (make run starts 1)")
     args = parser.parse_args()
-    bench = Bench(SCALES[args.scale], args.seed, args.visits)
+    bench = Bench(SCALES[args.scale], args.seed, args.visits, args.financing_workers)
     results = asyncio.run(bench.run(args.phases.split(",")))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

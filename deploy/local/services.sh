@@ -21,6 +21,14 @@ start_all() {
       nohup "$VENV/bin/python" -m services.common.serve "$svc" >>"$LOCAL/logs/$svc.log" 2>&1 &
     echo $! >"$LOCAL/run/$svc.pid"
   done
+  # More members of the financing consumer group, beside the one in the HTTP process: the
+  # partitions are shared, and a batch's Python work overlaps another's database work.
+  local n
+  for ((n = 1; n <= ${OSMS_FINANCING_CONSUMER_WORKERS:-1}; n++)); do
+    OSMS_DATABASE_URL="$OSMS_DATABASE_URL_EFFECTIVE" OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" \
+      nohup "$VENV/bin/python" -m services.common.worker financing consumers >>"$LOCAL/logs/financing.log" 2>&1 &
+    echo $! >"$LOCAL/run/financing-consumer-$n.pid"
+  done
 }
 
 wait_ready() {
@@ -36,15 +44,18 @@ wait_ready() {
 }
 
 stop_services() {
-  local svc pid
-  for svc in $SERVICES; do
-    [[ -f "$LOCAL/run/$svc.pid" ]] || continue
-    pid="$(cat "$LOCAL/run/$svc.pid")"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$LOCAL/run/$svc.pid"
-  done
+  local f pid
+  for f in "$LOCAL"/run/financing-consumer-*.pid; do stop_pid "$f"; done
+  for svc in $SERVICES; do stop_pid "$LOCAL/run/$svc.pid"; done
+}
+
+stop_pid() {
+  [[ -f "$1" ]] || return 0
+  local pid; pid="$(cat "$1")"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$1"
 }
 
 print_where() {

@@ -1,0 +1,88 @@
+"""Where the financing consumer's time goes: applies the financing benchmark's event mix straight
+through store.apply_events (no Kafka), batch by batch as the consumer would, and splits each second
+into the consumer's own CPU, the PostgreSQL backend's CPU and waiting.
+
+    .venv/bin/python -m bench.profile_apply --people 140000 --clinics 20 --events 100000
+    .venv/bin/py-spy record -o apply.svg -- .venv/bin/python -m bench.profile_apply   # a flame graph
+
+A projection is bulk-loaded first (bench.bench_financing's loader); everything runs on its own
+database prefix, dropped afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import time
+from pathlib import Path
+
+RUN = f"{int(time.time())}"
+os.environ.setdefault("OSMS_DB_PREFIX", f"osmsprof{RUN}_")
+
+import asyncpg  # noqa: E402
+
+from bench.bench_financing import event_mix, load  # noqa: E402
+from bench.population import Population, Scale  # noqa: E402
+from services.common.app import tune_gc  # noqa: E402
+from services.common.consumer import Event  # noqa: E402
+from services.common.db import prepare_database  # noqa: E402
+from services.common.events import decode  # noqa: E402
+from services.common.settings import get_settings  # noqa: E402
+from services.financing import store  # noqa: E402
+
+
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=140_000)
+    parser.add_argument("--clinics", type=int, default=20)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    args = parser.parse_args()
+    settings = get_settings()
+    await prepare_database(settings, "financing", Path(store.__file__).parent / "migrations")
+    pop = Population(Scale("bench", "national", args.people, args.clinics, insured_share=0.90))
+    try:
+        sample = await load(settings, pop, args.people)
+        events = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(3)))
+        payloads = [(e.topic, e.payload) for e in events]
+        del events
+        tune_gc()   # as the service does once started
+        conn = await asyncpg.connect(settings.database_dsn("financing"))
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        decode_s = apply_s = 0.0
+        cpu0, pg0, wall0 = time.process_time(), _cpu_of(backend), time.perf_counter()
+        for i in range(0, len(payloads), args.batch):
+            t = time.perf_counter()
+            batch = []
+            for offset, (topic, payload) in enumerate(payloads[i:i + args.batch], start=i):
+                envelope, data = decode(payload)
+                batch.append(Event(topic, 0, offset, envelope, data))
+            decode_s += time.perf_counter() - t
+            t = time.perf_counter()
+            async with conn.transaction():
+                await store.apply_events(conn, batch)
+            apply_s += time.perf_counter() - t
+        wall = time.perf_counter() - wall0
+        cpu, pg = time.process_time() - cpu0, _cpu_of(backend) - pg0
+        n = len(payloads)
+        print(f"{n:,} events in {wall:.2f} s: {n / wall:,.0f} events/s "
+              f"(decode {decode_s:.2f} s, apply {apply_s:.2f} s)")
+        print(f"per event: consumer CPU {cpu / n * 1e6:.0f} µs, PostgreSQL backend CPU {pg / n * 1e6:.0f} µs, "
+              f"wall {wall / n * 1e6:.0f} µs")
+        await conn.close()
+    finally:
+        conn = await asyncpg.connect(settings.server_dsn())
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_name("financing")}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -61,8 +61,9 @@ def synthetic_state(pop: Population, person, rng: random.Random) -> PersonState:
     return s
 
 
-async def load(settings, pop: Population, people: int) -> list:
-    """COPY persons, clinics and calendars; returns a sample of people for the event mix."""
+async def load(settings, pop: Population, people: int, keep: list | None = None, keep_max: int = 0) -> list:
+    """COPY persons, clinics and calendars; returns a sample of people for the event mix (and puts
+    the first `keep_max` people into `keep`)."""
     conn = await asyncpg.connect(settings.database_dsn("financing"))
     rng = random.Random(11)
     numbers = {c: i + 1 for i, c in enumerate(pop.clinic_ids)}
@@ -103,6 +104,8 @@ async def load(settings, pop: Population, people: int) -> list:
             persons.append((person.iin, state.dumps()))
             if rng.random() < 20_000 / people:
                 sample.append(person)
+            if keep is not None and len(keep) < keep_max:
+                keep.append(person)
             done += 1
             if done % 500_000 == 0:
                 print(f"  loaded {done:,} people ({done / (time.perf_counter() - started):,.0f}/s)", flush=True)

@@ -49,11 +49,14 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Bench:
-    def __init__(self, scale, seed: int, visits: int, financing_workers: int = 1):
+    def __init__(self, scale, seed: int, visits: int, financing_workers: int = 1, setup: str = "kafka",
+                 payroll_rows: int = 0):
         self.scale = scale
         self.pop = Population(scale, seed=seed, today=TODAY)
         self.settings = get_settings()
         self.visits_to_post = visits
+        self.setup = setup                  # kafka: produced and applied by financing; copy: COPYed in
+        self.payroll_rows = payroll_rows    # 0: every insured working-age person kept
         self.results: dict = {"scale": scale.name, "people": scale.people, "clinics": scale.clinics,
                               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"}
@@ -158,6 +161,23 @@ class Bench:
         self.results["bulk_load"] = {"events": sent, "produce_s": produced - started,
                                      "applied_per_s_after_produce": sent / (done - started)}
 
+    async def setup_population_copy(self, client: httpx.AsyncClient) -> None:
+        """National scale: the financing projection COPYed straight into its tables (what financing
+        would hold after applying every attachment and visit), clinics over HTTP as usual."""
+        from bench.bench_financing import load
+
+        started = time.perf_counter()
+        self.people = []
+        await load(self.settings, self.pop, self.scale.people, keep=self.people, keep_max=3_000_000)
+        loaded = time.perf_counter()
+        reg = self.url("registry")
+        for cid, settlement in tqdm(list(zip(self.pop.clinic_ids, self.pop.clinic_settlement)), desc="clinics", unit="clinic"):
+            r = await client.put(f"{reg}/v1/clinics/{cid}", headers=self.headers,
+                                 json={"name": f"Clinic {cid}", "region": self.scale.region, "settlement": settlement})
+            r.raise_for_status()
+        await self.lag_zero(client)
+        self.results["bulk_load"] = {"mode": "copy", "people": self.scale.people, "copy_s": loaded - started}
+
     async def payrolls(self, client: httpx.AsyncClient) -> None:
         """A month of payrolls: insured working-age people through their employers; the rest of the
         insured through state contributions (children, pensioners)."""
@@ -167,6 +187,8 @@ class Bench:
             if not p.insured:
                 continue
             (workers if 18 <= age <= 62 else state).append(p)
+        if self.payroll_rows:
+            workers, state = workers[:self.payroll_rows], state[:self.payroll_rows // 4]
         rng = random.Random(11)
         bodies = []
         i = 0
@@ -364,11 +386,17 @@ class Bench:
     def rebuild(self) -> None:
         with tqdm(total=1, desc="financing rebuild") as bar:
             started = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "services.financing.rebuild"], cwd=ROOT,
+            extra = ["--no-compare"] if self.setup == "copy" else []
+            proc = subprocess.run([sys.executable, "-m", "services.financing.rebuild", *extra], cwd=ROOT,
                                   capture_output=True, text=True, env=os.environ.copy(), timeout=7200)
             elapsed = time.perf_counter() - started
             bar.update()
+        import re
+
+        m = re.search(r"rebuilt (\d+) events in ([\d.]+) s", proc.stdout)
         self.results["rebuild"] = {"exit_code": proc.returncode, "seconds": elapsed,
+                                   "events": int(m.group(1)) if m else None,
+                                   "events_per_s": int(m.group(1)) / float(m.group(2)) if m and float(m.group(2)) else None,
                                    "output_tail": proc.stdout.strip().splitlines()[-5:]}
 
     def memory(self) -> None:
@@ -398,7 +426,10 @@ class Bench:
         try:
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
             async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-                await self.setup_population(client)
+                if self.setup == "copy":
+                    await self.setup_population_copy(client)
+                else:
+                    await self.setup_population(client)
                 if "payrolls" in phases:
                     await self.payrolls(client)
                 if "visits" in phases:
@@ -423,7 +454,10 @@ def markdown(r: dict) -> str:
              f"| raw aiokafka produce→consume ({r['raw_kafka']['bytes_each']} B messages) | {kafka:,.0f} msg/s | 1.00 |",
              f"| raw asyncpg COPY (visits shape) | {r['raw_copy']['copy_rows_per_s']:,.0f} rows/s | |"]
     b = r.get("bulk_load")
-    if b:
+    if b and b.get("mode") == "copy":
+        lines.append(f"| setup: financing projection COPYed in (not measured) | {b['people']:,} people in "
+                     f"{b['copy_s']:,.0f} s | |")
+    elif b:
         lines.append(f"| financing applies bulk-loaded events | {b['applied_per_s_after_produce']:,.0f} events/s | "
                      f"{b['applied_per_s_after_produce'] / kafka:.2f} × raw Kafka |")
     p = r.get("payrolls")
@@ -447,7 +481,8 @@ def markdown(r: dict) -> str:
             lines.append(f"| query p50 / p99: {name} | {q['p50_ms']:.1f} / {q['p99_ms']:.1f} ms | |")
     rb = r.get("rebuild")
     if rb:
-        lines.append(f"| projection rebuild (exit {rb['exit_code']}) | {rb['seconds']:.1f} s | |")
+        rate = f"{rb['events']:,} events at {rb['events_per_s']:,.0f} events/s" if rb.get("events_per_s") else ""
+        lines.append(f"| projection rebuild from the topics (exit {rb['exit_code']}) | {rb['seconds']:.1f} s {rate} | |")
     mem = r.get("peak_memory_mb", {})
     if mem:
         lines.append("| peak memory (MB) | " + ", ".join(f"{k} {v}" for k, v in mem.items()) + " | |")
@@ -463,8 +498,15 @@ def main() -> None:
     parser.add_argument("--financing-workers", type=int,
                         default=int(os.environ.get("OSMS_FINANCING_CONSUMER_WORKERS", 1)),
                         help="financing consumer processes beside the HTTP process's (make run starts 1)")
+    parser.add_argument("--setup", choices=["kafka", "copy"], default=None,
+                        help="kafka: attachments and visits produced and applied by financing (region default); "
+                             "copy: the projection COPYed in (nation default)")
+    parser.add_argument("--payroll-rows", type=int, default=None,
+                        help="cap on payroll rows posted (nation default 300,000; region: all)")
     args = parser.parse_args()
-    bench = Bench(SCALES[args.scale], args.seed, args.visits, args.financing_workers)
+    setup = args.setup or ("copy" if args.scale == "nation" else "kafka")
+    rows = args.payroll_rows if args.payroll_rows is not None else (300_000 if args.scale == "nation" else 0)
+    bench = Bench(SCALES[args.scale], args.seed, args.visits, args.financing_workers, setup, rows)
     results = asyncio.run(bench.run(args.phases.split(",")))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

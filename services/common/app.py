@@ -115,6 +115,7 @@ def tune_gc() -> None:
     as long as the process, so the collector stops rescanning it, and collects young objects less
     often. A consumer batch allocates hundreds of thousands of short-lived objects; with the
     default threshold (700) the full collections those trigger cost a tenth of its time."""
+    gc.collect()    # garbage of the start-up is not frozen with the rest
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 

@@ -1,10 +1,12 @@
 """`make bench` (region) / `make bench-national`: the system measured beside the machine's raw limits.
 
 Runs everything on its own topic and database prefixes (removed afterwards), so no real data is
-touched. Setup uses a bulk loader (patient-attached and each visitor's latest visit produced
-straight onto Kafka, as the registry's relay would); everything measured goes through the public
-HTTP APIs as real clients would: payrolls, state contributions, visits in 1,000-visit batches,
-appeals, and the operators' queries. Writes bench/results/<scale>-<date>.json and .md.
+touched. Setup uses a bulk loader: at region scale patient-attached and each visitor's latest visit
+are produced straight onto Kafka, as the registry's relay would, and financing applies them; at
+national scale (--setup copy) the financing projection is COPYed into its tables. Everything
+measured goes through the public HTTP APIs as real clients would: payrolls, state contributions,
+visits in 1,000-visit batches, appeals, and the operators' queries. Writes
+bench/results/<scale>-<date>.json and .md.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import json
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 import time
@@ -399,8 +402,6 @@ class Bench:
                                   capture_output=True, text=True, env=os.environ.copy(), timeout=7200)
             elapsed = time.perf_counter() - started
             bar.update()
-        import re
-
         m = re.search(r"rebuilt (\d+) events in ([\d.]+) s", proc.stdout)
         self.results["rebuild"] = {"exit_code": proc.returncode, "seconds": elapsed,
                                    "events": int(m.group(1)) if m else None,
@@ -494,8 +495,8 @@ def markdown(r: dict) -> str:
             lines.append(f"| query p50 / p99: {name} | {q['p50_ms']:.1f} / {q['p99_ms']:.1f} ms | |")
     rb = r.get("rebuild")
     if rb:
-        rate = f"{rb['events']:,} events at {rb['events_per_s']:,.0f} events/s" if rb.get("events_per_s") else ""
-        lines.append(f"| projection rebuild from the topics (exit {rb['exit_code']}) | {rb['seconds']:.1f} s {rate} | |")
+        rate = f": {rb['events']:,} events at {rb['events_per_s']:,.0f} events/s" if rb.get("events_per_s") else ""
+        lines.append(f"| projection rebuild from the topics (exit {rb['exit_code']}) | {rb['seconds']:.1f} s{rate} | |")
     mem = r.get("peak_memory_mb", {})
     if mem:
         lines.append("| peak memory (MB) | " + ", ".join(f"{k} {v}" for k, v in mem.items()) + " | |")

@@ -41,6 +41,11 @@ wait_ready() {
       sleep 0.2
     done
   done
+  local f
+  for f in "$LOCAL"/run/financing-consumer-*.pid; do
+    [[ -f "$f" ]] || continue
+    kill -0 "$(cat "$f")" 2>/dev/null || { tail -20 "$LOCAL/logs/financing.log" >&2; die "a financing consumer worker exited"; }
+  done
 }
 
 stop_services() {

@@ -51,6 +51,8 @@ APPLIED = Counter("osms_consumer_events_applied_total", "Events applied", ["topi
 DEAD = Counter("osms_consumer_dead_letters_total", "Malformed events set aside", ["topic"])
 BATCH_SECONDS = Histogram("osms_consumer_batch_seconds", "Time to apply one batch",
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+SKIPPED = Counter("osms_consumer_already_applied_skipped_total",
+                  "Messages below the stored offset handed back by the client (skipped, not applied twice)")
 FENCED = Counter("osms_consumer_fenced_total", "Batches rolled back: offsets moved by another instance")
 
 
@@ -140,8 +142,13 @@ class BatchConsumer:
         backoff = 0.5
         while True:
             try:
-                self.consumer = self._make_consumer()
-                await self.consumer.start()
+                consumer = self._make_consumer()
+                try:
+                    await consumer.start()
+                except BaseException:
+                    await consumer.stop()
+                    raise
+                self.consumer = consumer      # only once started: lag() asks it for end offsets
                 self.consumer.subscribe([self.settings.topic(t) for t in self.topics],
                                         listener=_Listener(self))
                 backoff = 0.5
@@ -196,6 +203,17 @@ class BatchConsumer:
         new_positions: dict[TopicPartition, int] = {}
         for tp, messages in batch.items():
             topic = self.settings.unprefixed(tp.topic)
+            # The stored offset is checked below to equal this position, so a message before it is
+            # applied already: whatever the client hands back from before a seek is skipped.
+            position = self._positions.get(tp)
+            if position is not None and messages[0].offset < position:
+                behind = sum(1 for m in messages if m.offset < position)
+                SKIPPED.inc(behind)
+                log.warning("messages below the stored offset skipped", topic=topic, partition=tp.partition,
+                            position=position, first_offset=messages[0].offset, skipped=behind)
+                messages = [m for m in messages if m.offset >= position]
+                if not messages:
+                    continue
             for msg in messages:
                 try:
                     envelope, data = decode(msg.value)

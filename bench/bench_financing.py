@@ -34,12 +34,13 @@ import httpx  # noqa: E402
 
 from bench.auth import admin_headers  # noqa: E402
 from bench.population import Population, Scale  # noqa: E402
+from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.db import prepare_database  # noqa: E402
 from services.common.events import (ContributionPaid, InsuredPeriod, PatientAttached, VisitRecorded,  # noqa: E402
                                     new_event)
 from services.common.outbox import make_producer  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
-from services.common.topics import delete_topics, ensure_topics  # noqa: E402
+from services.common.topics import ensure_topics  # noqa: E402
 from services.financing import rebuild, store  # noqa: E402
 from services.financing.projection import PersonState, timeline, to_grains_days, to_grains_months  # noqa: E402
 
@@ -250,12 +251,7 @@ async def main() -> None:
                 w.terminate()
             proc.wait(timeout=30)
         if not args.keep:
-            await delete_topics(settings)
-            conn = await asyncpg.connect(settings.server_dsn())
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_name("financing")}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            await remove_prefixed(settings)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ from pathlib import Path
 
 RUN = f"{int(time.time())}"
 os.environ.setdefault("OSMS_DB_PREFIX", f"osmsprof{RUN}_")
+os.environ.setdefault("OSMS_TOPIC_PREFIX", f"prof{RUN}.")   # no topics are made; remove_prefixed wants one
 
 import asyncpg  # noqa: E402
 
 from bench.bench_financing import event_mix, load  # noqa: E402
 from bench.population import Population, Scale  # noqa: E402
 from services.common.app import tune_gc  # noqa: E402
+from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.consumer import Event  # noqa: E402
 from services.common.db import prepare_database  # noqa: E402
 from services.common.events import decode  # noqa: E402
@@ -77,11 +79,7 @@ async def main() -> None:
               f"wall {wall / n * 1e6:.0f} µs")
         await conn.close()
     finally:
-        conn = await asyncpg.connect(settings.server_dsn())
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_name("financing")}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await remove_prefixed(settings)
 
 
 if __name__ == "__main__":

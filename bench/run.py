@@ -122,13 +122,17 @@ class Bench:
                     [sys.executable, "-m", "services.common.worker", "financing", "consumers"], cwd=ROOT,
                     env=self.procs["financing"].env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
-    async def setup_population(self, client: httpx.AsyncClient) -> None:
-        """Clinics over HTTP; attachments and each visitor's latest visit bulk-produced onto Kafka."""
+    async def put_clinics(self, client: httpx.AsyncClient) -> None:
+        """The population's clinics through the registry, as its operators register them."""
         reg = self.url("registry")
         for cid, settlement in tqdm(list(zip(self.pop.clinic_ids, self.pop.clinic_settlement)), desc="clinics", unit="clinic"):
             r = await client.put(f"{reg}/v1/clinics/{cid}", headers=self.headers,
                                  json={"name": f"Clinic {cid}", "region": self.scale.region, "settlement": settlement})
             r.raise_for_status()
+
+    async def setup_population(self, client: httpx.AsyncClient) -> None:
+        """Clinics over HTTP; attachments and each visitor's latest visit bulk-produced onto Kafka."""
+        await self.put_clinics(client)
         producer = make_producer(self.settings)
         await producer.start()
         rng = random.Random(7)
@@ -174,11 +178,7 @@ class Bench:
         self.people = []
         await load(self.settings, self.pop, self.scale.people, keep=self.people, keep_max=3_000_000)
         loaded = time.perf_counter()
-        reg = self.url("registry")
-        for cid, settlement in tqdm(list(zip(self.pop.clinic_ids, self.pop.clinic_settlement)), desc="clinics", unit="clinic"):
-            r = await client.put(f"{reg}/v1/clinics/{cid}", headers=self.headers,
-                                 json={"name": f"Clinic {cid}", "region": self.scale.region, "settlement": settlement})
-            r.raise_for_status()
+        await self.put_clinics(client)
         await self.lag_zero(client)
         self.results["bulk_load"] = {"mode": "copy", "people": self.scale.people, "copy_s": loaded - started}
 

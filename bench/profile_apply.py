@@ -63,7 +63,7 @@ async def main() -> None:
             t = time.perf_counter()
             batch = []
             for offset, (topic, payload) in enumerate(payloads[i:i + args.batch], start=i):
-                envelope, data = decode(payload)
+                envelope, data = decode(payload, topic)
                 batch.append(Event(topic, 0, offset, envelope, data))
             decode_s += time.perf_counter() - t
             t = time.perf_counter()

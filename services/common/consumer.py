@@ -216,9 +216,7 @@ class BatchConsumer:
                     continue
             for msg in messages:
                 try:
-                    envelope, data = decode(msg.value)
-                    if envelope.event_type != topic:
-                        raise ValueError(f"event_type {envelope.event_type!r} on topic {topic!r}")
+                    envelope, data = decode(msg.value, topic)   # another event_type is malformed here
                     events.append(Event(topic, tp.partition, msg.offset, envelope, data))
                 except Exception as exc:
                     dead.append((topic, tp.partition, msg.offset, msg.key, msg.value, str(exc)[:2000]))

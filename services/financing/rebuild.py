@@ -119,9 +119,7 @@ async def rebuild(settings: Settings | None = None, *, schema: str | None = None
                     if m.offset >= ends[tp]:
                         continue
                     try:
-                        envelope, data = decode(m.value)
-                        if envelope.event_type != topic:
-                            raise ValueError("event_type does not match the topic")
+                        envelope, data = decode(m.value, topic)
                     except Exception:
                         report.malformed += 1   # the live consumer keeps them in dead_letters
                         continue

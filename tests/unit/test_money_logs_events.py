@@ -53,3 +53,16 @@ def test_decode_rejects_a_bad_iin_inside_data():
     data["iin"] = "900101312348"
     payload = payload.replace(b"900101312349", b"900101312348")
     assert isinstance(decode(payload)[1], PatientAttached)
+
+
+def test_decode_with_the_topics_type_rejects_another_type_and_junk():
+    data = VisitRecorded(clinic_id="C", visit_id="v1", iin="900101312348", date=date(2026, 1, 5), kind="pc")
+    event = new_event("visit-recorded", data, producer="registry", key=data.iin)
+    assert decode(event.payload, "visit-recorded")[1] == data
+    with pytest.raises(ValidationError):
+        decode(event.payload, "patient-attached")   # a visit's data is not an attachment's
+    for junk in (b"not json", b"[]", b'{"event_type": "no-such-event"}'):
+        with pytest.raises(ValueError):
+            decode(junk)
+    with pytest.raises(ValueError):
+        decode(event.payload, "no-such-event")

@@ -97,26 +97,27 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
 
     for e in events:
         d = e.data
-        if isinstance(d, VisitRecorded):
+        t = type(d)   # exact types: isinstance on pydantic models goes through ABCMeta, slowly
+        if t is VisitRecorded:
             visits.setdefault((d.clinic_id, d.visit_id), (d.iin, d.date.toordinal()))
             clinics.add(d.clinic_id)
-        elif isinstance(d, PatientAttached):
+        elif t is PatientAttached:
             p = person(d.iin)
             p.versions[d.person_version] = (d.clinic_id, d.effective_date.toordinal())
             p.birth, p.sex = d.birth_date.toordinal(), d.sex
             clinics.add(d.clinic_id)
-        elif isinstance(d, PatientDetached):
+        elif t is PatientDetached:
             person(d.iin).versions[d.person_version] = (None, d.date.toordinal())
-        elif isinstance(d, ContributionPaid):
+        elif t is ContributionPaid:
             p = person(d.iin)
             if d.status_version > p.status_version:
                 p.status_version = d.status_version
                 p.insured = [(x.from_.toordinal(), x.until.toordinal() + 1) for x in d.insured_periods]
-        elif isinstance(d, AppealResolved):
+        elif t is AppealResolved:
             if (d.status == "upheld" and d.category == VOIDING_CATEGORY
                     and d.clinic_id and d.visit_id):
                 voids.add((d.clinic_id, d.visit_id))
-        elif isinstance(d, ClinicRegistered):
+        elif t is ClinicRegistered:
             held = references.get(d.clinic_id)
             if held is None or d.clinic_version > held[0]:
                 references[d.clinic_id] = (d.clinic_version, d.region, d.name)
@@ -270,26 +271,45 @@ def timeline(state: PersonState) -> Timeline:
 
 
 def diff_states(old: PersonState, new: PersonState, days: dict, months: dict) -> None:
-    """Adds timeline(new) - timeline(old) into the batch's accumulators, computing both only from
-    the day their daily states part: what the common past contributed is the same in both and
-    cancels. A visit or a status most often changes only the last few months of a long history."""
+    """Adds timeline(new) - timeline(old) into the batch's accumulators, computing both only
+    between the day their daily states part and the day they meet again for good: what the common
+    past and the common future contribute is the same in both and cancels. A visit or a status most
+    often changes only a few months of a long history."""
     a, b = daily_states(old), daily_states(new)
     if old.birth != new.birth or old.sex != new.sex:
-        k = 0        # the cells of every month change
+        k, until = 0, _FOREVER       # the cells of every month change
     else:
         k, n = 0, min(len(a), len(b))
         while k < n and a[k] == b[k]:
             k += 1
         if k == len(a) == len(b):
             return
+        until = _meet_again(a, b, k)
     parted = min(x[k][0] for x in (a, b) if k < len(x)) if (k < len(a) or k < len(b)) else None
     if parted is None:
         return
     c0 = _month_after(parted)
     if b:
-        _add_from(new, b, k, c0, 1, days, months)
+        _add_from(new, b, k, c0, 1, days, months, until)
     if a:
-        _add_from(old, a, k, c0, -1, days, months)
+        _add_from(old, a, k, c0, -1, days, months, until)
+
+
+_FOREVER = 10**9   # an ordinal day after any real one
+
+
+def _meet_again(a: list[tuple[int, State]], b: list[tuple[int, State]], k: int) -> int:
+    """A day from which the two change lists (equal before index k) give the same state on every
+    day: the start of their common tail of changes, or the later last change when they end in the
+    same state on different days; _FOREVER when they end in different states."""
+    j, room = 0, min(len(a), len(b)) - k
+    while j < room and a[-1 - j] == b[-1 - j]:
+        j += 1
+    if j:
+        return a[-j][0]
+    if a and b and a[-1][1] == b[-1][1]:
+        return max(a[-1][0], b[-1][0])
+    return _FOREVER
 
 
 def _month_after(day: int) -> int:
@@ -299,26 +319,31 @@ def _month_after(day: int) -> int:
 
 
 def _add_from(state: PersonState, changes: list[tuple[int, State]], k: int, c0: int, sign: int,
-              days: dict, months: dict) -> None:
+              days: dict, months: dict, until: int = _FOREVER) -> None:
     """Adds sign x the person's calendar deltas from change k on (day deltas) and from month c0 on
     (cell deltas of each month's first day), where every change before k falls before month c0's
-    first day. With k = 0 and c0 the month after the first change, that is the whole timeline."""
+    first day. With k = 0 and c0 the month after the first change, that is the whole timeline.
+    Deltas after day `until` are left out: the caller knows they cancel (see diff_states); a delta
+    on day `until` itself, or on the first of a month that starts on or after it, still counts,
+    since the day before may differ."""
     prev: State = changes[k - 1][1] if k else None
     for i in range(k, len(changes)):
         p, cur = changes[i]
+        if p > until:
+            break
         if prev is not None:
-            key = (prev[0], p)
-            d = days.get(key)
+            dkey = (prev[0], p)
+            d = days.get(dkey)
             if d is None:
-                d = days[key] = [0, 0, 0]
+                d = days[dkey] = [0, 0, 0]
             d[0] -= sign
             d[1] -= sign * prev[1]
             d[2] -= sign * prev[2]
         if cur is not None:
-            key = (cur[0], p)
-            d = days.get(key)
+            dkey = (cur[0], p)
+            d = days.get(dkey)
             if d is None:
-                d = days[key] = [0, 0, 0]
+                d = days[dkey] = [0, 0, 0]
             d[0] += sign
             d[1] += sign * cur[1]
             d[2] += sign * cur[2]
@@ -328,6 +353,7 @@ def _add_from(state: PersonState, changes: list[tuple[int, State]], k: int, c0: 
     candidates = {c0}
     for i in range(k, len(changes)):
         candidates.add(_month_after(changes[i][0]))
+    assert state.birth is not None      # fold() always sets it
     effective_birth = _month_after(state.birth)      # age on the 1st of month m = (m - this) // 12
     for bound in AGE_BAND_BOUNDS[1:]:
         idx = effective_birth + 12 * bound
@@ -356,11 +382,11 @@ def _add_from(state: PersonState, changes: list[tuple[int, State]], k: int, c0: 
         if cell != prev_cell:
             day = month_start_ordinal(idx)
             if prev_cell is not None:
-                key = (prev_cell[0], day, prev_cell[1])
-                months[key] = months.get(key, 0) - sign
+                mkey = (prev_cell[0], day, prev_cell[1])
+                months[mkey] = months.get(mkey, 0) - sign
             if cell is not None:
-                key = (cell[0], day, cell[1])
-                months[key] = months.get(key, 0) + sign
+                mkey = (cell[0], day, cell[1])
+                months[mkey] = months.get(mkey, 0) + sign
             prev_cell = cell
 
 
@@ -382,10 +408,10 @@ def diff_into(old: Timeline, new: Timeline, days: dict, months: dict) -> None:
             d[0] -= a
             d[1] -= b
             d[2] -= c
-    for k, n in new.months.items():
-        months[k] = months.get(k, 0) + n
-    for k, n in old.months.items():
-        months[k] = months.get(k, 0) - n
+    for m, n in new.months.items():
+        months[m] = months.get(m, 0) + n
+    for m, n in old.months.items():
+        months[m] = months.get(m, 0) - n
 
 
 def to_grains_days(days: dict[tuple[str, int], list[int]]):

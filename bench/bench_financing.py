@@ -42,6 +42,7 @@ from services.common.outbox import make_producer  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 from services.common.topics import ensure_topics  # noqa: E402
 from services.financing import rebuild, store  # noqa: E402
+from services.financing.domain import CELLS  # noqa: E402
 from services.financing.projection import PersonState, timeline, to_grains_days, to_grains_months  # noqa: E402
 
 TODAY = date(2026, 11, 25)
@@ -83,9 +84,12 @@ async def load(settings, pop: Population, people: int, keep: list | None = None,
             await conn.copy_records_to_table(
                 "fin_counts", columns=["clinic_no", "grain", "bucket", "attached", "active", "insured"],
                 records=[(numbers[c], g, date.fromordinal(b), a, x, y) for c, g, b, a, x, y in to_grains_days(days)])
+            vectors: dict[tuple[int, int, int], list[int]] = {}
+            for c, g, b, cell, n in to_grains_months(months):
+                vectors.setdefault((numbers[c], g, b), [0] * CELLS)[cell] += n
             await conn.copy_records_to_table(
-                "fin_cells", columns=["clinic_no", "grain", "bucket", "cell", "people"],
-                records=[(numbers[c], g, date.fromordinal(b), cell, n) for c, g, b, cell, n in to_grains_months(months)])
+                "fin_cells", columns=["clinic_no", "grain", "bucket", "people"],
+                records=[(no, g, date.fromordinal(b), v) for (no, g, b), v in vectors.items()])
             persons, days, months = [], {}, {}
 
         clinic = None

@@ -52,9 +52,9 @@ class RebuildReport:
 # Calendar rows of both schemas by clinic_id (clinic numbers differ between builds); zero rows are
 # the same as absent ones.
 _DIFF_SQL = """
-WITH l AS (SELECT c.clinic_id, x.grain, x.bucket, {cols} FROM public.{table} x
+WITH l AS (SELECT c.clinic_id, x.grain, x.bucket, {cols} FROM {l_source} x
              JOIN public.fin_clinics c USING (clinic_no) WHERE {nonzero}),
-     r AS (SELECT c.clinic_id, x.grain, x.bucket, {cols} FROM "{schema}".{table} x
+     r AS (SELECT c.clinic_id, x.grain, x.bucket, {cols} FROM {r_source} x
              JOIN "{schema}".fin_clinics c USING (clinic_no) WHERE {nonzero})
 SELECT '{table}' AS calendar, clinic_id, grain, bucket, {keys_out}
        row({l_cols}) ::text AS live, row({r_cols})::text AS rebuilt
@@ -64,14 +64,22 @@ ORDER BY clinic_id, grain, bucket{order}
 """
 
 
+def _cells_of(qualified: str) -> str:
+    """fin_cells as one row per cell (its rows hold every cell of a bucket in an array)."""
+    return (f"(SELECT clinic_no, grain, bucket, (z.i - 1)::int AS cell, z.n AS people FROM {qualified}, "
+            f"unnest(people) WITH ORDINALITY AS z(n, i))")
+
+
 def _diff_sql(schema: str, table: str) -> str:
     if table == "fin_counts":
         cols = ["attached", "active", "insured"]
-        return _DIFF_SQL.format(schema=schema, table=table, cols="x.attached, x.active, x.insured",
+        return _DIFF_SQL.format(schema=schema, table=table, l_source="public.fin_counts",
+                                r_source=f'"{schema}".fin_counts', cols="x.attached, x.active, x.insured",
                                 nonzero="(x.attached, x.active, x.insured) <> (0, 0, 0)", keys_out="NULL::int AS cell,",
                                 l_cols=", ".join(f"l.{c}" for c in cols), r_cols=", ".join(f"r.{c}" for c in cols),
                                 using="", order="")
-    return _DIFF_SQL.format(schema=schema, table=table, cols="x.cell, x.people", nonzero="x.people <> 0",
+    return _DIFF_SQL.format(schema=schema, table=table, l_source=_cells_of("public.fin_cells"),
+                            r_source=_cells_of(f'"{schema}".fin_cells'), cols="x.cell, x.people", nonzero="x.people <> 0",
                             keys_out="cell,", l_cols="l.people", r_cols="r.people", using=", cell", order=", cell")
 
 

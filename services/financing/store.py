@@ -4,8 +4,9 @@ reads a clinic's figures from the per-clinic calendars.
 Calendars are prefix sums kept at three grains so that a date costs a bounded number of rows:
 the count on day D = year buckets before D's year + month buckets of D's year before D's month +
 day buckets of D's month up to D. `fin_counts` (attached, active, insured) has day precision;
-`fin_cells` (people per age-sex-activity-insurance cell) changes only on the first of a month, the
-day the monthly amount is counted on, so it has year and month grains.
+`fin_cells` (people per age-sex-activity-insurance cell, all cells of a bucket in one row) changes
+only on the first of a month, the day the monthly amount is counted on, so it has year and month
+grains.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import date
 import asyncpg
 
 from services.common.consumer import Event
+from services.financing.domain import CELLS
 from services.financing.projection import (PersonState, diff_states, fold, reduce_batch, to_grains_days,
                                            to_grains_months)
 
@@ -63,14 +65,15 @@ CREATE TABLE fin_counts (
     PRIMARY KEY (clinic_no, grain, bucket)
 ) WITH (fillfactor = 80);
 
--- grain 0: by year, 1: by month (bucket = the first of the month the cell counts from).
+-- grain 0: by year, 1: by month (bucket = the first of the month the cells count from).
+-- people[cell + 1] is the delta of that cell (domain.CELLS of them): one row per clinic and bucket,
+-- so a clinic's figures read about 20 rows (pages), not one page per cell.
 CREATE TABLE fin_cells (
-    clinic_no integer  NOT NULL,
-    grain     smallint NOT NULL,
-    bucket    date     NOT NULL,
-    cell      smallint NOT NULL,
-    people    integer  NOT NULL,
-    PRIMARY KEY (clinic_no, grain, bucket, cell)
+    clinic_no integer   NOT NULL,
+    grain     smallint  NOT NULL,
+    bucket    date      NOT NULL,
+    people    integer[] NOT NULL,
+    PRIMARY KEY (clinic_no, grain, bucket)
 ) WITH (fillfactor = 80);
 """
 
@@ -193,13 +196,27 @@ async def _add_to_calendars(conn: asyncpg.Connection, count_rows: list, cell_row
             [date.fromordinal(r[2]) for r in count_rows], [r[3] for r in count_rows],
             [r[4] for r in count_rows], [r[5] for r in count_rows])
     if cell_rows:
-        cell_rows.sort(key=lambda r: (numbers[r[0]], r[1], r[2], r[3]))
+        rows: dict[tuple[int, int, int], dict[int, int]] = {}   # (clinic_no, grain, bucket) -> {cell: delta}
+        for clinic_id, grain, bucket, cell, n in cell_rows:
+            row = rows.setdefault((numbers[clinic_id], grain, bucket), {})
+            row[cell] = row.get(cell, 0) + n
+        keys = sorted(rows)
+        # One flat array of every row's cells, sliced per row, sent as its text literal and written
+        # from a row of zeros: a row has a few non-zero cells of CELLS.
+        chunks = []
+        for key in keys:
+            parts = _ZEROS.copy()
+            for cell, n in rows[key].items():
+                parts[cell] = str(n)
+            chunks.append(",".join(parts))
+        flat = "{" + ",".join(chunks) + "}"
         await conn.execute(
-            """INSERT INTO fin_cells AS t (clinic_no, grain, bucket, cell, people)
-               SELECT * FROM unnest($1::int[], $2::int2[], $3::date[], $4::int2[], $5::int[])
-               ON CONFLICT (clinic_no, grain, bucket, cell) DO UPDATE SET people = t.people + excluded.people""",
-            [numbers[r[0]] for r in cell_rows], [r[1] for r in cell_rows],
-            [date.fromordinal(r[2]) for r in cell_rows], [r[3] for r in cell_rows], [r[4] for r in cell_rows])
+            f"""WITH v AS MATERIALIZED (SELECT $4::text::int[] AS a)    -- parsed once, not per row
+               INSERT INTO fin_cells AS t (clinic_no, grain, bucket, people)
+               SELECT c, g, b, v.a[(n - 1) * {CELLS} + 1 : n * {CELLS}]
+               FROM unnest($1::int[], $2::int2[], $3::date[]) WITH ORDINALITY AS u(c, g, b, n), v
+               ON CONFLICT (clinic_no, grain, bucket) DO UPDATE SET people = {_ADD_CELLS}""",
+            [k[0] for k in keys], [k[1] for k in keys], [date.fromordinal(k[2]) for k in keys], flat)
 
 
 # --- reading figures ------------------------------------------------------------------------------
@@ -229,15 +246,19 @@ FROM (
 ) x GROUP BY clinic_no
 """
 
+_ZEROS = ["0"] * CELLS
+# Cell arrays added and summed element by element, written out: plain expressions and aggregates
+# that PostgreSQL evaluates natively (an unnest / array_agg round per row costs several times more).
+_ADD_CELLS = "ARRAY[" + ", ".join(f"t.people[{i}] + excluded.people[{i}]" for i in range(1, CELLS + 1)) + "]"
 _CELLS_SQL = """
-SELECT clinic_no, cell, sum(people)::int AS people
+SELECT clinic_no, """ + ", ".join(f"sum(people[{i}])::int" for i in range(1, CELLS + 1)) + """
 FROM (
-    SELECT clinic_no, cell, people FROM fin_cells
+    SELECT clinic_no, people FROM fin_cells
      WHERE clinic_no = ANY($1::int[]) AND grain = 0 AND bucket < $2
     UNION ALL
-    SELECT clinic_no, cell, people FROM fin_cells
+    SELECT clinic_no, people FROM fin_cells
      WHERE clinic_no = ANY($1::int[]) AND grain = 1 AND bucket >= $2 AND bucket <= $3
-) x GROUP BY clinic_no, cell
+) x GROUP BY clinic_no
 """
 
 
@@ -268,8 +289,10 @@ async def figures(conn: asyncpg.Connection, found: list[asyncpg.Record], on: dat
         for f in out.values():
             f.cells = {}
         for r in await conn.fetch(_CELLS_SQL, nos, year_start, month_start):
-            if r["people"]:
-                out[r["clinic_no"]].cells[r["cell"]] = r["people"]
+            own = out[r[0]].cells
+            for cell in range(CELLS):
+                if r[cell + 1]:
+                    own[cell] = r[cell + 1]
     return list(out.values())
 
 

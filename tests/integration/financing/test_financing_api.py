@@ -140,14 +140,16 @@ async def test_rebuild_from_the_topics_equals_the_live_projection(client, popula
     try:
         # A projection that went wrong is caught, cell by cell.
         await conn.execute(
-            """UPDATE fin_cells SET people = people + 1 WHERE ctid = (SELECT x.ctid FROM fin_cells x
-               JOIN fin_clinics c USING (clinic_no) WHERE c.clinic_id = $1 AND people > 0 LIMIT 1)""", clinic)
+            """WITH target AS (SELECT x.clinic_no, x.grain, x.bucket, z.i FROM fin_cells x
+                                 JOIN fin_clinics c USING (clinic_no), unnest(x.people) WITH ORDINALITY AS z(n, i)
+                               WHERE c.clinic_id = $1 AND z.n > 0 LIMIT 1)
+               UPDATE fin_cells f SET people[t.i] = f.people[t.i] + 1 FROM target t
+               WHERE (f.clinic_no, f.grain, f.bucket) = (t.clinic_no, t.grain, t.bucket)""", clinic)
         report = await rebuild.rebuild(settings, batch=5000)
         assert [(d["calendar"], d["clinic_id"]) for d in report.differences] == [("fin_cells", clinic)]
     finally:
         await conn.execute(
-            """UPDATE fin_cells SET people = people - 1 WHERE (clinic_no, grain, bucket, cell) IN (
-               SELECT clinic_no, grain, bucket, cell FROM fin_cells JOIN fin_clinics USING (clinic_no)
-               WHERE clinic_id = $1 AND (grain, bucket, cell) = ($2, $3, $4))""",
+            """UPDATE fin_cells SET people[$4::int + 1] = people[$4::int + 1] - 1
+               WHERE clinic_no = (SELECT clinic_no FROM fin_clinics WHERE clinic_id = $1) AND (grain, bucket) = ($2, $3)""",
             clinic, report.differences[0]["grain"], report.differences[0]["bucket"], report.differences[0]["cell"])
         await conn.close()

@@ -1,5 +1,6 @@
-"""Migration 0002 on a database made before it: each person's history, kept as jsonb until then,
-is bytes afterwards and reads back as the same history."""
+"""Migrations 0002 and 0003 on a database made before them: each person's history, kept as jsonb until
+then, is bytes afterwards and reads back the same; the age-sex cells, one row per cell until then, are
+one array row per clinic and bucket with the same numbers."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,26 +10,35 @@ import asyncpg
 
 from services.common.db import prepare_database
 from services.financing import store
+from services.financing.domain import CELLS
 from services.financing.projection import PersonState
 
 MIGRATIONS = Path(store.__file__).parent / "migrations"
 
 
-async def test_histories_held_as_jsonb_become_bytes_and_read_back_the_same(settings):
-    own = settings.model_copy(update={"db_prefix": f"{settings.db_prefix}mig0002_"})
+async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(settings):
+    own = settings.model_copy(update={"db_prefix": f"{settings.db_prefix}mig0001_"})
     await prepare_database(own, "financing", MIGRATIONS)
     history = PersonState(birth=date(1990, 3, 3).toordinal(), sex="F",
                           versions={1: ("KZ-1", date(2025, 1, 1).toordinal()), 2: (None, date(2026, 2, 1).toordinal())},
                           status_version=7, insured=[(date(2025, 1, 1).toordinal(), date(2026, 1, 1).toordinal())],
                           visits=[date(2025, 5, 5).toordinal(), date(2025, 5, 5).toordinal()])
+    old_cells = [(1, 0, date(2025, 1, 1), 3, 5), (1, 0, date(2025, 1, 1), 87, -2), (1, 1, date(2026, 2, 1), 3, 1),
+                 (2, 1, date(2026, 2, 1), 0, 4)]
     conn = await asyncpg.connect(own.database_dsn("financing"))
     try:
-        # The database as revision 0001 left it, with one person in it.
+        # The database as revision 0001 left it: histories as jsonb, a row per cell; one person, some cells.
         await conn.execute("ALTER TABLE fin_persons ALTER COLUMN history TYPE jsonb "
                            "USING convert_from(history, 'UTF8')::jsonb")
         await conn.execute("INSERT INTO fin_persons (iin, history) VALUES ($1, $2::text::jsonb)",
                            "900303400001", history.dumps().decode())
-        await conn.execute("UPDATE alembic_version SET version_num = '0001' WHERE version_num = '0002'")
+        await conn.execute("""DROP TABLE fin_cells;
+            CREATE TABLE fin_cells (clinic_no integer NOT NULL, grain smallint NOT NULL, bucket date NOT NULL,
+                                    cell smallint NOT NULL, people integer NOT NULL,
+                                    PRIMARY KEY (clinic_no, grain, bucket, cell))""")
+        await conn.copy_records_to_table("fin_cells", records=old_cells,
+                                         columns=["clinic_no", "grain", "bucket", "cell", "people"])
+        await conn.execute("UPDATE alembic_version SET version_num = '0001' WHERE version_num NOT LIKE 'c%'")
     finally:
         await conn.close()
 
@@ -39,9 +49,14 @@ async def test_histories_held_as_jsonb_become_bytes_and_read_back_the_same(setti
         kind = await conn.fetchval("SELECT data_type FROM information_schema.columns "
                                    "WHERE table_name = 'fin_persons' AND column_name = 'history'")
         stored = await conn.fetchval("SELECT history FROM fin_persons WHERE iin = '900303400001'")
-        versions = await conn.fetch("SELECT version_num FROM alembic_version")
+        rows = await conn.fetch("SELECT clinic_no, grain, bucket, people FROM fin_cells ORDER BY 1, 2, 3")
+        versions = {r["version_num"] for r in await conn.fetch("SELECT version_num FROM alembic_version")}
     finally:
         await conn.close()
     assert kind == "bytea"
     assert PersonState.loads(stored) == history
-    assert "0002" in {r["version_num"] for r in versions}
+    expected: dict[tuple, list[int]] = {}
+    for no, grain, bucket, cell, n in old_cells:
+        expected.setdefault((no, grain, bucket), [0] * CELLS)[cell] = n
+    assert {(r["clinic_no"], r["grain"], r["bucket"]): list(r["people"]) for r in rows} == expected
+    assert "0003" in versions

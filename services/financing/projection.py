@@ -350,14 +350,18 @@ def _add_from(state: PersonState, changes: list[tuple[int, State]], k: int, c0: 
         prev = cur
     # Month m's cell changes only on the first month after a change of state or when an age band
     # begins; month c0 is compared with the month before it, whose cell the common past decides.
+    last = _month_after(until) if until < _FOREVER else _FOREVER
     candidates = {c0}
     for i in range(k, len(changes)):
-        candidates.add(_month_after(changes[i][0]))
+        idx = _month_after(changes[i][0])
+        if idx > last:
+            break
+        candidates.add(idx)
     assert state.birth is not None      # fold() always sets it
     effective_birth = _month_after(state.birth)      # age on the 1st of month m = (m - this) // 12
     for bound in AGE_BAND_BOUNDS[1:]:
         idx = effective_birth + 12 * bound
-        if idx > c0:
+        if c0 < idx <= last:
             candidates.add(idx)
     female = 4 if state.sex == "F" else 0
     last_band = len(_BAND_BY_AGE) - 1

@@ -43,7 +43,7 @@ from services.common.settings import get_settings  # noqa: E402
 from services.common.topics import ensure_topics  # noqa: E402
 from services.financing import rebuild, store  # noqa: E402
 from services.financing.domain import CELLS  # noqa: E402
-from services.financing.projection import PersonState, timeline, to_grains_days, to_grains_months  # noqa: E402
+from services.financing.projection import PersonState, deltas  # noqa: E402
 
 TODAY = date(2026, 11, 25)
 AUTH: dict[str, str] = {}  # an admin key of this run's database, set in main()
@@ -76,21 +76,21 @@ async def load(settings, pop: Population, people: int, keep: list | None = None,
         await conn.copy_records_to_table("fin_clinics", columns=["clinic_no", "clinic_id", "region", "name"],
                                          records=[(n, c, "bench", c) for c, n in numbers.items()])
         await conn.execute("SELECT setval(pg_get_serial_sequence('fin_clinics', 'clinic_no'), $1)", len(numbers))
-        persons, days, months = [], {}, {}
+        persons, calendars = [], deltas()
 
         async def flush():
-            nonlocal persons, days, months
+            nonlocal persons, calendars
             await conn.copy_records_to_table("fin_persons", columns=["iin", "history"], records=persons)
             await conn.copy_records_to_table(
                 "fin_counts", columns=["clinic_no", "grain", "bucket", "attached", "active", "insured"],
-                records=[(numbers[c], g, date.fromordinal(b), a, x, y) for c, g, b, a, x, y in to_grains_days(days)])
+                records=[(numbers[c], g, date.fromordinal(b), a, x, y) for c, g, b, a, x, y in calendars.count_rows()])
             vectors: dict[tuple[int, int, int], list[int]] = {}
-            for c, g, b, cell, n in to_grains_months(months):
+            for c, g, b, cell, n in calendars.cell_rows():
                 vectors.setdefault((numbers[c], g, b), [0] * CELLS)[cell] += n
             await conn.copy_records_to_table(
                 "fin_cells", columns=["clinic_no", "grain", "bucket", "people"],
                 records=[(no, g, date.fromordinal(b), v) for (no, g, b), v in vectors.items()])
-            persons, days, months = [], {}, {}
+            persons, calendars = [], deltas()
 
         clinic = None
         for person in pop.people():
@@ -98,14 +98,7 @@ async def load(settings, pop: Population, people: int, keep: list | None = None,
                 await flush()     # clinic by clinic: a clinic's calendar rows are complete when flushed
             clinic = person.clinic_id
             state = synthetic_state(pop, person, rng)
-            t = timeline(state)
-            for k, v in t.days.items():
-                d = days.setdefault(k, [0, 0, 0])
-                d[0] += v[0]
-                d[1] += v[1]
-                d[2] += v[2]
-            for k, n in t.months.items():
-                months[k] = months.get(k, 0) + n
+            calendars.timeline(state)
             persons.append((person.iin, state.dumps()))
             if rng.random() < 20_000 / people:
                 sample.append(person)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Python environment (.venv) from pyproject.toml, once per change of that file.
+# Installs the Python environment (.venv) from pyproject.toml and builds the native core (native/,
+# Rust, with cargo), once per change of those files.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 PY="${PYTHON:-python3}"
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || die "Python 3.11+ is required (found $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11"
-stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+stamp="$(cd "$ROOT" && cat pyproject.toml native/pyproject.toml native/Cargo.toml native/Cargo.lock native/build.rs \
+  native/src/*.rs | sha256sum | cut -c1-16)"
 if [[ -f "$VENV/.stamp" && "$(cat "$VENV/.stamp")" == "$stamp" ]]; then exit 0; fi
 if [[ ! -x "$VENV/bin/python" ]]; then
   "$PY" -m venv "$VENV" 2>/dev/null || {
@@ -14,7 +16,15 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PY" -m venv "$VENV"
   }
 fi
+# cargo builds native/; rustup puts it in ~/.cargo/bin, Debian's package in /usr/bin.
+[[ -x "$HOME/.cargo/bin/cargo" ]] && export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null; then
+  [[ $EUID -eq 0 ]] || die "cargo is missing (it builds native/): install Rust with rustup, or apt-get install cargo"
+  log "installing cargo from Debian's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo >/dev/null
+fi
 log "installing Python dependencies into $VENV"
 "$VENV/bin/pip" install -q --upgrade pip
+"$VENV/bin/pip" install -q "$ROOT/native"
 "$VENV/bin/pip" install -q -e "$ROOT[dev]"
 echo "$stamp" >"$VENV/.stamp"

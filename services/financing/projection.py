@@ -5,23 +5,22 @@ A person's history is kept whole (every attachment version, the newest insured t
 non-voided visit day), so the result does not depend on the order events arrive in, and an event seen
 twice changes nothing. Days are proleptic ordinals (date.toordinal()) for speed.
 
-From a history, `timeline` derives:
+From a history, the native core (native/src/lib.rs, through `deltas()`) derives:
 - day deltas: on each day the person's (clinic, active, insured) changes, -1 from the old clinic's
   counts and +1 to the new one's: the counts of any date are the sum of deltas up to it;
 - month deltas: the same for the full cell (age band, sex, active, insured) sampled on the first day
   of each month, which is the day the monthly amount is counted on.
-The store adds the difference between a person's timeline before and after a batch (diff_states,
-which computes both only from the day the two part).
+The store adds the difference between a person's timeline before and after a batch (Deltas.diff,
+which computes both only between the days where the two part and where they meet again).
 """
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
-from functools import lru_cache
+from pathlib import Path
 
 import orjson
+import osms_native
 
 from services.common.consumer import Event
 from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, PatientAttached, PatientDetached,
@@ -149,299 +148,43 @@ def fold(state: PersonState, iin: str, changes: PersonChanges | None,
     return new
 
 
-# --- timeline -------------------------------------------------------------------------------------
+# --- timeline: the native core ---------------------------------------------------------------------
+# Everything a history adds to the calendars, and the difference of that between two histories, is
+# computed by native/src/lib.rs (Rust): the arithmetic of every event, about half of the consumer's
+# CPU when it was Python. Its inputs are the rule table's window and age bands, given here.
 
-@lru_cache(maxsize=200_000)
-def _month_index(day: int) -> tuple[int, bool]:
-    """(year * 12 + month - 1, whether the day is the 1st) of an ordinal day."""
-    d = date.fromordinal(day)
-    return d.year * 12 + d.month - 1, d.day == 1
-
-
-@lru_cache(maxsize=50_000)
-def month_start_ordinal(index: int) -> int:
-    return date(index // 12, index % 12 + 1, 1).toordinal()
+_BAND_BY_AGE = [band_of(age) for age in range(AGE_BAND_BOUNDS[-1] + 1)]
 
 
-def _attachment_pieces(versions: dict[int, tuple[str | None, int]]) -> list[tuple[int, str | None]]:
-    """[(from day, clinic or None)]: on day D the person is where the highest person_version among
-    those effective on or before D puts them (a later-dated campaign attachment waits for its date;
-    a death recorded after it still wins once its own date comes)."""
-    items = sorted(((d, v, c) for v, (c, d) in versions.items()))
-    pieces: list[tuple[int, str | None]] = []
-    best_v, best_c = -1, None
-    i, n = 0, len(items)
-    while i < n:
-        day = items[i][0]
-        while i < n and items[i][0] == day:
-            if items[i][1] > best_v:
-                best_v, best_c = items[i][1], items[i][2]
-            i += 1
-        if pieces and pieces[-1][1] == best_c:
-            continue
-        if not pieces and best_c is None:
-            continue
-        pieces.append((day, best_c))
-    return pieces
+def refuse_a_stale_build(module, root: Path = Path(__file__).resolve().parents[2] / "native") -> None:
+    """In a checkout, the module must have been built from the sources beside it (native/build.rs
+    stamps the same hash): a stale build would compute yesterday's rules without a word."""
+    if not (root / "src").is_dir():
+        return      # an installed package without the sources: nothing to compare
+    names = sorted(["Cargo.toml", "build.rs"] + [f"src/{f.name}" for f in (root / "src").glob("*.rs")])
+    h = 0xCBF29CE484222325
+    for name in names:
+        for b in name.encode() + b"\0" + (root / name).read_bytes():
+            h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    if f"{h:016x}" != module.SOURCE_HASH:
+        raise ImportError("osms_native was built from other sources than native/ holds: run `make install`")
 
 
-def _merge(intervals) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if e <= s:
-            continue
-        if out and s <= out[-1][1]:
-            if e > out[-1][1]:
-                out[-1][1] = e
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
+refuse_a_stale_build(osms_native)
 
 
-def _activity(visits: list[int]) -> list[tuple[int, int]]:
-    # Active on D iff a visit v with D - window < v <= D: each visit covers [v, v + window).
-    out: list[list[int]] = []
-    w = ACTIVITY_WINDOW_DAYS
-    for v in visits:           # sorted
-        if out and v <= out[-1][1]:
-            out[-1][1] = v + w
-        else:
-            out.append([v, v + w])
-    return [(s, e) for s, e in out]
+def deltas() -> osms_native.Deltas:
+    """A batch's calendar deltas, empty. `diff(old, new)` adds timeline(new) - timeline(old) of a
+    PersonState, computing both only between where their daily states part and where they meet
+    again; `timeline(state, sign=1)` adds a whole timeline; `count_rows()` and `cell_rows()` give
+    the rows to add to fin_counts and fin_cells (clinic_id, grain, bucket ordinal, ...), and `days()`
+    and `months()` the non-zero deltas by (clinic_id, day) and (clinic_id, month-start day, cell)."""
+    return osms_native.Deltas(ACTIVITY_WINDOW_DAYS, _BAND_BY_AGE, list(AGE_BAND_BOUNDS[1:]))
 
 
-State = tuple[str, bool, bool] | None
-# Age band by completed years (the cell encoding is domain.cell_of's, inlined for speed).
-_BAND_BY_AGE = [band_of(age) for age in range(AGE_BAND_BOUNDS[-1] + 1)]   # (clinic, active, insured) while attached
+State = tuple[str, bool, bool] | None     # (clinic, active, insured) while attached
 
 
 def daily_states(state: PersonState) -> list[tuple[int, State]]:
     """[(from day, state)]: the person's state changes, in day order (before the first: None)."""
-    pieces = _attachment_pieces(state.versions)
-    if not pieces:
-        return []
-    active = _activity(state.visits)
-    insured = _merge(state.insured)
-    points = {d for d, _ in pieces}
-    for s, e in active:
-        points.add(s)
-        points.add(e)
-    for s, e in insured:
-        points.add(s)
-        points.add(e)
-    out: list[tuple[int, State]] = []
-    prev: State = None
-    ip = ia = ii = 0
-    clinic = None
-    np_, na, ni = len(pieces), len(active), len(insured)
-    for p in sorted(points):
-        if p < pieces[0][0]:
-            continue
-        while ip < np_ and pieces[ip][0] <= p:
-            clinic = pieces[ip][1]
-            ip += 1
-        while ia < na and active[ia][1] <= p:
-            ia += 1
-        while ii < ni and insured[ii][1] <= p:
-            ii += 1
-        cur: State = None if clinic is None else (
-            clinic, ia < na and active[ia][0] <= p, ii < ni and insured[ii][0] <= p)
-        if cur != prev:
-            out.append((p, cur))
-            prev = cur
-    return out
-
-
-@dataclass
-class Timeline:
-    # (clinic, day) -> [attached, active, insured] delta
-    days: dict[tuple[str, int], list[int]]
-    # (clinic, month-start day, cell) -> people delta
-    months: dict[tuple[str, int, int], int]
-
-
-def timeline(state: PersonState) -> Timeline:
-    """Everything the person adds to the calendars, from their first day on."""
-    days: dict[tuple[str, int], list[int]] = {}
-    months: dict[tuple[str, int, int], int] = {}
-    changes = daily_states(state)
-    if changes:
-        _add_from(state, changes, 0, _month_after(changes[0][0]), 1, days, months)
-    return Timeline(days, months)
-
-
-def diff_states(old: PersonState, new: PersonState, days: dict, months: dict) -> None:
-    """Adds timeline(new) - timeline(old) into the batch's accumulators, computing both only
-    between the day their daily states part and the day they meet again for good: what the common
-    past and the common future contribute is the same in both and cancels. A visit or a status most
-    often changes only a few months of a long history."""
-    a, b = daily_states(old), daily_states(new)
-    if old.birth != new.birth or old.sex != new.sex:
-        k, until = 0, _FOREVER       # the cells of every month change
-    else:
-        k, n = 0, min(len(a), len(b))
-        while k < n and a[k] == b[k]:
-            k += 1
-        if k == len(a) == len(b):
-            return
-        until = _meet_again(a, b, k)
-    parted = min(x[k][0] for x in (a, b) if k < len(x)) if (k < len(a) or k < len(b)) else None
-    if parted is None:
-        return
-    c0 = _month_after(parted)
-    if b:
-        _add_from(new, b, k, c0, 1, days, months, until)
-    if a:
-        _add_from(old, a, k, c0, -1, days, months, until)
-
-
-_FOREVER = 10**9   # an ordinal day after any real one
-
-
-def _meet_again(a: list[tuple[int, State]], b: list[tuple[int, State]], k: int) -> int:
-    """A day from which the two change lists (equal before index k) give the same state on every
-    day: the start of their common tail of changes, or the later last change when they end in the
-    same state on different days; _FOREVER when they end in different states."""
-    j, room = 0, min(len(a), len(b)) - k
-    while j < room and a[-1 - j] == b[-1 - j]:
-        j += 1
-    if j:
-        return a[-j][0]
-    if a and b and a[-1][1] == b[-1][1]:
-        return max(a[-1][0], b[-1][0])
-    return _FOREVER
-
-
-def _month_after(day: int) -> int:
-    """The index of the first month whose first day is on or after `day`."""
-    idx, first = _month_index(day)
-    return idx if first else idx + 1
-
-
-def _add_from(state: PersonState, changes: list[tuple[int, State]], k: int, c0: int, sign: int,
-              days: dict, months: dict, until: int = _FOREVER) -> None:
-    """Adds sign x the person's calendar deltas from change k on (day deltas) and from month c0 on
-    (cell deltas of each month's first day), where every change before k falls before month c0's
-    first day. With k = 0 and c0 the month after the first change, that is the whole timeline.
-    Deltas after day `until` are left out: the caller knows they cancel (see diff_states); a delta
-    on day `until` itself, or on the first of a month that starts on or after it, still counts,
-    since the day before may differ."""
-    prev: State = changes[k - 1][1] if k else None
-    for i in range(k, len(changes)):
-        p, cur = changes[i]
-        if p > until:
-            break
-        if prev is not None:
-            dkey = (prev[0], p)
-            d = days.get(dkey)
-            if d is None:
-                d = days[dkey] = [0, 0, 0]
-            d[0] -= sign
-            d[1] -= sign * prev[1]
-            d[2] -= sign * prev[2]
-        if cur is not None:
-            dkey = (cur[0], p)
-            d = days.get(dkey)
-            if d is None:
-                d = days[dkey] = [0, 0, 0]
-            d[0] += sign
-            d[1] += sign * cur[1]
-            d[2] += sign * cur[2]
-        prev = cur
-    # Month m's cell changes only on the first month after a change of state or when an age band
-    # begins; month c0 is compared with the month before it, whose cell the common past decides.
-    last = _month_after(until) if until < _FOREVER else _FOREVER
-    candidates = {c0}
-    for i in range(k, len(changes)):
-        idx = _month_after(changes[i][0])
-        if idx > last:
-            break
-        candidates.add(idx)
-    assert state.birth is not None      # fold() always sets it
-    effective_birth = _month_after(state.birth)      # age on the 1st of month m = (m - this) // 12
-    for bound in AGE_BAND_BOUNDS[1:]:
-        idx = effective_birth + 12 * bound
-        if c0 < idx <= last:
-            candidates.add(idx)
-    female = 4 if state.sex == "F" else 0
-    last_band = len(_BAND_BY_AGE) - 1
-    cur = None
-    j, n = 0, len(changes)
-
-    def cell_on(idx: int):
-        nonlocal cur, j
-        day = month_start_ordinal(idx)
-        while j < n and changes[j][0] <= day:
-            cur = changes[j][1]
-            j += 1
-        if cur is None:
-            return None
-        age = (idx - effective_birth) // 12
-        band = _BAND_BY_AGE[age] if 0 <= age <= last_band else (0 if age < 0 else _BAND_BY_AGE[-1])
-        return (cur[0], band * 8 + female + 2 * cur[1] + cur[2])
-
-    prev_cell = cell_on(c0 - 1)
-    for idx in sorted(candidates):
-        cell = cell_on(idx)
-        if cell != prev_cell:
-            day = month_start_ordinal(idx)
-            if prev_cell is not None:
-                mkey = (prev_cell[0], day, prev_cell[1])
-                months[mkey] = months.get(mkey, 0) - sign
-            if cell is not None:
-                mkey = (cell[0], day, cell[1])
-                months[mkey] = months.get(mkey, 0) + sign
-            prev_cell = cell
-
-
-def diff_into(old: Timeline, new: Timeline, days: dict, months: dict) -> None:
-    """Adds (new - old) into the batch's accumulators `days` and `months`."""
-    for k, (a, b, c) in new.days.items():
-        d = days.get(k)
-        if d is None:
-            days[k] = [a, b, c]
-        else:
-            d[0] += a
-            d[1] += b
-            d[2] += c
-    for k, (a, b, c) in old.days.items():
-        d = days.get(k)
-        if d is None:
-            days[k] = [-a, -b, -c]
-        else:
-            d[0] -= a
-            d[1] -= b
-            d[2] -= c
-    for m, n in new.months.items():
-        months[m] = months.get(m, 0) + n
-    for m, n in old.months.items():
-        months[m] = months.get(m, 0) - n
-
-
-def to_grains_days(days: dict[tuple[str, int], list[int]]):
-    """Day deltas -> rows of the three-grain calendar: (clinic, grain, bucket day, a, act, ins), where
-    grain 0 buckets by year, 1 by month, 2 by day; zero rows dropped."""
-    acc: dict[tuple[str, int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (clinic, day), (a, b, c) in days.items():
-        if a == 0 and b == 0 and c == 0:
-            continue
-        idx, _ = _month_index(day)
-        for key in ((clinic, 0, month_start_ordinal(idx - idx % 12)),
-                    (clinic, 1, month_start_ordinal(idx)), (clinic, 2, day)):
-            x = acc[key]
-            x[0] += a
-            x[1] += b
-            x[2] += c
-    return [(k[0], k[1], k[2], v[0], v[1], v[2]) for k, v in acc.items() if v != [0, 0, 0]]
-
-
-def to_grains_months(months: dict[tuple[str, int, int], int]):
-    """Month-start cell deltas -> rows (clinic, grain, bucket day, cell, people): grain 0 by year, 1 by month."""
-    acc: dict[tuple[str, int, int, int], int] = defaultdict(int)
-    for (clinic, day, cell), n in months.items():
-        if n == 0:
-            continue
-        idx, _ = _month_index(day)
-        acc[(clinic, 0, month_start_ordinal(idx - idx % 12), cell)] += n
-        acc[(clinic, 1, day, cell)] += n
-    return [(*k, v) for k, v in acc.items() if v != 0]
+    return osms_native.daily_states_of(state, ACTIVITY_WINDOW_DAYS)

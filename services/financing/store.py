@@ -18,8 +18,7 @@ import asyncpg
 
 from services.common.consumer import Event
 from services.financing.domain import CELLS
-from services.financing.projection import (PersonState, diff_states, fold, reduce_batch, to_grains_days,
-                                           to_grains_months)
+from services.financing.projection import PersonState, deltas, fold, reduce_batch
 
 # Shared by the migration and by the rebuild, which builds the same tables in a fresh schema.
 PROJECTION_DDL = """
@@ -143,25 +142,24 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
             held.update(await _lock_persons(conn, raced))
     else:
         first, created = {}, set()
-    days: dict = {}
-    months: dict = {}
+    changes = deltas()
     updates: list[tuple[str, str]] = []
     for iin in iins:
         if iin in created:
-            diff_states(PersonState(), first[iin], days, months)
+            changes.diff(PersonState(), first[iin])
             continue
         old = held[iin]
         new = fold(old, iin, batch.persons.get(iin), added.get(iin, []), removed.get(iin, []))
         if new == old:
             continue   # a duplicate or a stale status: nothing changes
-        diff_states(old, new, days, months)
+        changes.diff(old, new)
         updates.append((iin, new.dumps()))
     if updates:
         await conn.execute(
             """UPDATE fin_persons p SET history = u.h
                FROM unnest($1::text[], $2::bytea[]) AS u(i, h) WHERE p.iin = u.i""",
             [u[0] for u in updates], [u[1] for u in updates])
-    await _add_to_calendars(conn, to_grains_days(days), to_grains_months(months))
+    await _add_to_calendars(conn, changes.count_rows(), changes.cell_rows())
 
 
 async def _lock_persons(conn: asyncpg.Connection, iins: list[str]) -> dict[str, PersonState]:

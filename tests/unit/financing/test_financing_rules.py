@@ -3,15 +3,18 @@ visits stop counting, figures age with time alone, and the amount follows the co
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import osms_native
 import pytest
 
 from services.common.consumer import Event
 from services.common.events import EventData
 from services.financing import domain
-from services.financing.projection import PersonState, diff_into, diff_states, fold, reduce_batch, timeline
+from services.financing.projection import PersonState, deltas, fold, reduce_batch, refuse_a_stale_build
 from tests.support import financing_oracle as oracle
 from tests.support.financing_events import attached, detached, paid, random_population, upheld, visit
 from tests.support.people import iin, iins
@@ -23,8 +26,7 @@ class MemoryProjection:
     def __init__(self):
         self.persons: dict[str, PersonState] = {}
         self.visits: dict[tuple[str, str], list] = {}      # key -> [iin, day, voided]
-        self.days: dict = {}
-        self.months: dict = {}
+        self.deltas = deltas()
 
     def apply(self, events: list[EventData]) -> None:
         batch = reduce_batch([Event("t", 0, i, None, e) for i, e in enumerate(events)])
@@ -46,17 +48,17 @@ class MemoryProjection:
         for person in set(batch.persons) | set(added) | set(removed):
             old = self.persons.get(person, PersonState())
             new = fold(old, person, batch.persons.get(person), added.get(person, []), removed.get(person, []))
-            diff_states(old, new, self.days, self.months)
+            self.deltas.diff(old, new)
             self.persons[person] = new
 
     def figures(self, clinic: str, on: date) -> oracle.OracleFigures:
         d, first = on.toordinal(), on.replace(day=1).toordinal()
         a = act = ins = 0
-        for (c, day), (x, y, z) in self.days.items():
+        for (c, day), (x, y, z) in self.deltas.days().items():
             if c == clinic and day <= d:
                 a, act, ins = a + x, act + y, ins + z
         cells: dict[int, int] = {}
-        for (c, day, cell), n in self.months.items():
+        for (c, day, cell), n in self.deltas.months().items():
             if c == clinic and day <= first:
                 cells[cell] = cells.get(cell, 0) + n
         return oracle.OracleFigures(a, act, ins, {k: v for k, v in cells.items() if v})
@@ -187,13 +189,9 @@ def test_rules_carry_a_version_and_effective_date():
     assert domain.share(1, 4) == 0.25 and domain.share(0, 0) == 0.0
 
 
-def _nonzero(days: dict, months: dict) -> tuple[dict, dict]:
-    return ({k: v for k, v in days.items() if v != [0, 0, 0]}, {k: v for k, v in months.items() if v})
-
-
 @pytest.mark.parametrize("seed", [11, 5, 12])
 def test_the_partial_diff_equals_the_difference_of_whole_timelines(seed):
-    """diff_states computes old and new only between where they part and where they meet again; the
+    """Deltas.diff computes old and new only between where they part and where they meet again; the
     result must be exactly what subtracting the whole timelines gives, for every kind of change at
     every point of a history."""
     rng = random.Random(seed)
@@ -213,11 +211,30 @@ def test_the_partial_diff_equals_the_difference_of_whole_timelines(seed):
             added = [day for (_, _), (who, day) in batch.visits.items() if who == person]
             removed = [rng.choice(state.visits)] if state.visits and rng.random() < 0.2 else []
             new = fold(state, person, batch.persons.get(person), added, removed)
-            expected_days, expected_months = {}, {}
-            diff_into(timeline(state), timeline(new), expected_days, expected_months)
-            got_days, got_months = {}, {}
-            diff_states(state, new, got_days, got_months)
-            assert _nonzero(got_days, got_months) == _nonzero(expected_days, expected_months), (person, i)
+            expected = deltas()
+            expected.timeline(new)
+            expected.timeline(state, -1)
+            got = deltas()
+            got.diff(state, new)
+            assert (got.days(), got.months()) == (expected.days(), expected.months()), (person, i)
             state = new
             checked += 1
     assert checked > 300
+
+
+def test_the_native_calendar_arithmetic_agrees_with_pythons_dates():
+    day = date(1890, 1, 1)
+    while day < date(2110, 1, 1):
+        assert osms_native.month_index_of(day.toordinal()) == (day.year * 12 + day.month - 1, day.day == 1), day
+        day += timedelta(days=1 if day.day < 3 or day.day > 26 else 5)
+
+
+def test_a_native_build_older_than_its_sources_is_refused(tmp_path):
+    source = Path(__file__).resolve().parents[3] / "native"
+    copy = tmp_path / "native"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("target"))
+    refuse_a_stale_build(osms_native, copy)         # the build in use is of these sources
+    lib = copy / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + "// an edit not built yet\n")
+    with pytest.raises(ImportError, match="make install"):
+        refuse_a_stale_build(osms_native, copy)

@@ -1,0 +1,526 @@
+//! The financing projection's timeline core: a person's history -> what it adds to the per-clinic
+//! calendars, and the difference of that between two histories. Pure, no I/O, no clock.
+//!
+//! services/financing/projection.py holds the rules' prose, the event folding and the history
+//! (PersonState); this module does the arithmetic of every batch, which in Python was about half of
+//! the consumer's CPU. Days are proleptic ordinals as Python's date.toordinal() gives them.
+//!
+//! From a history:
+//! - day deltas: on each day the person's (clinic, active, insured) changes, -1 from the old
+//!   clinic's counts and +1 to the new one's: the counts of any date are the sum of deltas up to it;
+//! - month deltas: the same for the full cell (age band, sex, active, insured) sampled on the first
+//!   day of each month, the day the monthly amount is counted on.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use rustc_hash::FxHashMap;
+
+/// An ordinal day after any real one.
+const FOREVER: i32 = 1_000_000_000;
+/// date(1970, 1, 1).toordinal()
+const UNIX_EPOCH_ORDINAL: i32 = 719_163;
+
+// --- calendar arithmetic (H. Hinnant's civil-date algorithms, on days since 1970-01-01) ---------
+
+fn civil_from_ordinal(day: i32) -> (i32, i32, i32) {
+    let z = (day - UNIX_EPOCH_ORDINAL) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y as i32, m as i32, d as i32)
+}
+
+fn ordinal_from_civil(y: i32, m: i32, d: i32) -> i32 {
+    let y = (if m <= 2 { y - 1 } else { y }) as i64;
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) as i32 + UNIX_EPOCH_ORDINAL
+}
+
+/// (year * 12 + month - 1, whether the day is the 1st) of an ordinal day.
+fn month_index(day: i32) -> (i32, bool) {
+    let (y, m, d) = civil_from_ordinal(day);
+    (y * 12 + m - 1, d == 1)
+}
+
+fn month_start(index: i32) -> i32 {
+    ordinal_from_civil(index.div_euclid(12), index.rem_euclid(12) + 1, 1)
+}
+
+/// The index of the first month whose first day is on or after `day`.
+fn month_after(day: i32) -> i32 {
+    let (idx, first) = month_index(day);
+    if first {
+        idx
+    } else {
+        idx + 1
+    }
+}
+
+// --- a person's history ---------------------------------------------------------------------------
+
+/// (clinic, active, insured) while attached; None when not attached.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Attached {
+    clinic: u32,
+    active: bool,
+    insured: bool,
+}
+
+type State = Option<Attached>;
+
+/// projection.PersonState, with clinic ids numbered by the accumulator.
+struct Person {
+    birth: Option<i32>,
+    sex: Option<String>,
+    versions: Vec<(i64, Option<u32>, i32)>, // (person_version, clinic or None for a detachment, day)
+    insured: Vec<(i32, i32)>,               // [from, until + 1)
+    visits: Vec<i32>,                       // sorted, repeats kept
+}
+
+/// [(from day, clinic or None)]: on day D the person is where the highest person_version among
+/// those effective on or before D puts them (a later-dated campaign attachment waits for its date;
+/// a death recorded after it still wins once its own date comes).
+fn attachment_pieces(versions: &[(i64, Option<u32>, i32)]) -> Vec<(i32, Option<u32>)> {
+    let mut items: Vec<(i32, i64, Option<u32>)> = versions.iter().map(|&(v, c, d)| (d, v, c)).collect();
+    items.sort_unstable_by_key(|&(d, v, _)| (d, v));
+    let mut pieces: Vec<(i32, Option<u32>)> = Vec::new();
+    let (mut best_v, mut best_c) = (-1i64, None);
+    let (mut i, n) = (0, items.len());
+    while i < n {
+        let day = items[i].0;
+        while i < n && items[i].0 == day {
+            if items[i].1 > best_v {
+                best_v = items[i].1;
+                best_c = items[i].2;
+            }
+            i += 1;
+        }
+        if let Some(&(_, last)) = pieces.last() {
+            if last == best_c {
+                continue;
+            }
+        } else if best_c.is_none() {
+            continue;
+        }
+        pieces.push((day, best_c));
+    }
+    pieces
+}
+
+fn merge(intervals: &[(i32, i32)]) -> Vec<(i32, i32)> {
+    let mut sorted = intervals.to_vec();
+    sorted.sort_unstable();
+    let mut out: Vec<(i32, i32)> = Vec::new();
+    for (s, e) in sorted {
+        if e <= s {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if s <= last.1 => {
+                if e > last.1 {
+                    last.1 = e;
+                }
+            }
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Active on D iff a visit v with D - window < v <= D: each visit covers [v, v + window).
+fn activity(visits: &[i32], window: i32) -> Vec<(i32, i32)> {
+    let mut out: Vec<(i32, i32)> = Vec::new();
+    for &v in visits {
+        match out.last_mut() {
+            Some(last) if v <= last.1 => last.1 = v + window,
+            _ => out.push((v, v + window)),
+        }
+    }
+    out
+}
+
+/// [(from day, state)]: the person's state changes, in day order (before the first: None).
+fn daily_states(person: &Person, window: i32) -> Vec<(i32, State)> {
+    let pieces = attachment_pieces(&person.versions);
+    if pieces.is_empty() {
+        return Vec::new();
+    }
+    let active = activity(&person.visits, window);
+    let insured = merge(&person.insured);
+    let mut points: Vec<i32> = Vec::with_capacity(pieces.len() + 2 * (active.len() + insured.len()));
+    points.extend(pieces.iter().map(|p| p.0));
+    for &(s, e) in active.iter().chain(insured.iter()) {
+        points.push(s);
+        points.push(e);
+    }
+    points.sort_unstable();
+    points.dedup();
+    let mut out: Vec<(i32, State)> = Vec::new();
+    let mut prev: State = None;
+    let (mut ip, mut ia, mut ii) = (0, 0, 0);
+    let mut clinic: Option<u32> = None;
+    for p in points {
+        if p < pieces[0].0 {
+            continue;
+        }
+        while ip < pieces.len() && pieces[ip].0 <= p {
+            clinic = pieces[ip].1;
+            ip += 1;
+        }
+        while ia < active.len() && active[ia].1 <= p {
+            ia += 1;
+        }
+        while ii < insured.len() && insured[ii].1 <= p {
+            ii += 1;
+        }
+        let cur: State = clinic.map(|c| Attached {
+            clinic: c,
+            active: ia < active.len() && active[ia].0 <= p,
+            insured: ii < insured.len() && insured[ii].0 <= p,
+        });
+        if cur != prev {
+            out.push((p, cur));
+            prev = cur;
+        }
+    }
+    out
+}
+
+/// A day from which the two change lists (equal before index k) give the same state on every day:
+/// the start of their common tail of changes, or the later last change when they end in the same
+/// state on different days; FOREVER when they end in different states.
+fn meet_again(a: &[(i32, State)], b: &[(i32, State)], k: usize) -> i32 {
+    let room = a.len().min(b.len()) - k;
+    let mut j = 0;
+    while j < room && a[a.len() - 1 - j] == b[b.len() - 1 - j] {
+        j += 1;
+    }
+    if j > 0 {
+        return a[a.len() - j].0;
+    }
+    if let (Some(x), Some(y)) = (a.last(), b.last()) {
+        if x.1 == y.1 {
+            return x.0.max(y.0);
+        }
+    }
+    FOREVER
+}
+
+// --- the accumulator ------------------------------------------------------------------------------
+
+/// Calendar deltas of a batch: timelines and differences of timelines added up, then turned into
+/// the rows of the three-grain calendars.
+#[pyclass(module = "osms_native")]
+struct Deltas {
+    window: i32,
+    band_by_age: Vec<u8>,   // age in completed years -> band; older than the table: its last band
+    band_starts: Vec<i32>,  // the ages at which a band begins, after the first
+    clinic_numbers: FxHashMap<String, u32>,
+    clinic_ids: Vec<Py<PyString>>,
+    days: FxHashMap<(u32, i32), [i32; 3]>, // (clinic, day) -> [attached, active, insured]
+    months: FxHashMap<(u32, i32, u16), i32>, // (clinic, month-start day, cell) -> people
+}
+
+impl Deltas {
+    fn clinic_number(&mut self, id: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let s = id.downcast::<PyString>()?;
+        let text = s.to_str()?;
+        if let Some(&n) = self.clinic_numbers.get(text) {
+            return Ok(n);
+        }
+        let n = self.clinic_ids.len() as u32;
+        self.clinic_numbers.insert(text.to_owned(), n);
+        self.clinic_ids.push(s.clone().unbind());
+        Ok(n)
+    }
+
+    /// Reads a projection.PersonState.
+    fn person(&mut self, state: &Bound<'_, PyAny>) -> PyResult<Person> {
+        let py = state.py();
+        let birth: Option<i32> = state.getattr(intern!(py, "birth"))?.extract()?;
+        let sex: Option<String> = state.getattr(intern!(py, "sex"))?.extract()?;
+        let raw = state.getattr(intern!(py, "versions"))?;
+        let held = raw.downcast::<PyDict>()?;
+        let mut versions = Vec::with_capacity(held.len());
+        for (v, entry) in held.iter() {
+            let entry = entry.downcast_into::<PyTuple>()?;
+            let clinic = entry.get_item(0)?;
+            let clinic = if clinic.is_none() { None } else { Some(self.clinic_number(&clinic)?) };
+            versions.push((v.extract::<i64>()?, clinic, entry.get_item(1)?.extract::<i32>()?));
+        }
+        let insured: Vec<(i32, i32)> = state.getattr(intern!(py, "insured"))?.extract()?;
+        let visits: Vec<i32> = state.getattr(intern!(py, "visits"))?.extract()?;
+        Ok(Person { birth, sex, versions, insured, visits })
+    }
+
+    /// Adds sign x the person's calendar deltas from change k on (day deltas) and from month c0 on
+    /// (cell deltas of each month's first day), where every change before k falls before month
+    /// c0's first day. With k = 0 and c0 the month after the first change, that is the whole
+    /// timeline. Deltas after day `until` are left out: the caller knows they cancel (see diff); a
+    /// delta on day `until` itself, or on the first of a month that starts on or after it, still
+    /// counts, since the day before may differ.
+    fn add_from(&mut self, person: &Person, changes: &[(i32, State)], k: usize, c0: i32, sign: i32,
+                until: i32) -> PyResult<()> {
+        let mut prev: State = if k > 0 { changes[k - 1].1 } else { None };
+        for &(p, cur) in &changes[k..] {
+            if p > until {
+                break;
+            }
+            if let Some(s) = prev {
+                let d = self.days.entry((s.clinic, p)).or_insert([0; 3]);
+                d[0] -= sign;
+                d[1] -= sign * s.active as i32;
+                d[2] -= sign * s.insured as i32;
+            }
+            if let Some(s) = cur {
+                let d = self.days.entry((s.clinic, p)).or_insert([0; 3]);
+                d[0] += sign;
+                d[1] += sign * s.active as i32;
+                d[2] += sign * s.insured as i32;
+            }
+            prev = cur;
+        }
+        // Month m's cell changes only on the first month after a change of state or when an age
+        // band begins; month c0 is compared with the month before it, whose cell the common past
+        // decides.
+        let last = if until < FOREVER { month_after(until) } else { FOREVER };
+        let mut candidates: Vec<i32> = vec![c0];
+        for &(p, _) in &changes[k..] {
+            let idx = month_after(p);
+            if idx > last {
+                break;
+            }
+            candidates.push(idx);
+        }
+        let birth = person.birth.ok_or_else(|| PyValueError::new_err("a person with a history has no birth date"))?;
+        let effective_birth = month_after(birth); // age on the 1st of month m = (m - this) / 12
+        for &bound in &self.band_starts {
+            let idx = effective_birth + 12 * bound;
+            if c0 < idx && idx <= last {
+                candidates.push(idx);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let female: u16 = if person.sex.as_deref() == Some("F") { 4 } else { 0 };
+        let last_band = self.band_by_age.len() as i32 - 1;
+        let mut cur: State = None;
+        let mut j = 0;
+        let cell_on = |idx: i32, cur: &mut State, j: &mut usize| -> Option<(u32, u16)> {
+            let day = month_start(idx);
+            while *j < changes.len() && changes[*j].0 <= day {
+                *cur = changes[*j].1;
+                *j += 1;
+            }
+            let s = (*cur)?;
+            let age = (idx - effective_birth).div_euclid(12);
+            let band = if age < 0 {
+                0
+            } else if age > last_band {
+                self.band_by_age[last_band as usize]
+            } else {
+                self.band_by_age[age as usize]
+            } as u16;
+            Some((s.clinic, band * 8 + female + 2 * s.active as u16 + s.insured as u16))
+        };
+        let mut prev_cell = cell_on(c0 - 1, &mut cur, &mut j);
+        let mut changed: Vec<(i32, Option<(u32, u16)>, Option<(u32, u16)>)> = Vec::new();
+        for &idx in &candidates {
+            let cell = cell_on(idx, &mut cur, &mut j);
+            if cell != prev_cell {
+                changed.push((month_start(idx), prev_cell, cell));
+                prev_cell = cell;
+            }
+        }
+        for (day, before, after) in changed {
+            if let Some((clinic, cell)) = before {
+                *self.months.entry((clinic, day, cell)).or_insert(0) -= sign;
+            }
+            if let Some((clinic, cell)) = after {
+                *self.months.entry((clinic, day, cell)).or_insert(0) += sign;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_diff(&mut self, old: &Person, new: &Person) -> PyResult<()> {
+        let a = daily_states(old, self.window);
+        let b = daily_states(new, self.window);
+        let (k, until) = if old.birth != new.birth || old.sex != new.sex {
+            (0, FOREVER) // the cells of every month change
+        } else {
+            let n = a.len().min(b.len());
+            let mut k = 0;
+            while k < n && a[k] == b[k] {
+                k += 1;
+            }
+            if k == a.len() && k == b.len() {
+                return Ok(());
+            }
+            (k, meet_again(&a, &b, k))
+        };
+        let parted = [&a, &b].iter().filter(|x| k < x.len()).map(|x| x[k].0).min();
+        let Some(parted) = parted else { return Ok(()) };
+        let c0 = month_after(parted);
+        if !b.is_empty() {
+            self.add_from(new, &b, k, c0, 1, until)?;
+        }
+        if !a.is_empty() {
+            self.add_from(old, &a, k, c0, -1, until)?;
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Deltas {
+    /// `window`: the activity window in days; `band_by_age`: the band of each age in completed
+    /// years up to the last band's start; `band_starts`: the ages at which the bands after the
+    /// first begin.
+    #[new]
+    fn new(window: i32, band_by_age: Vec<u8>, band_starts: Vec<i32>) -> PyResult<Self> {
+        if band_by_age.is_empty() {
+            return Err(PyValueError::new_err("band_by_age is empty"));
+        }
+        Ok(Deltas {
+            window,
+            band_by_age,
+            band_starts,
+            clinic_numbers: FxHashMap::default(),
+            clinic_ids: Vec::new(),
+            days: FxHashMap::default(),
+            months: FxHashMap::default(),
+        })
+    }
+
+    /// Adds timeline(new) - timeline(old), computing both only between the day their daily states
+    /// part and the day they meet again for good: what the common past and the common future
+    /// contribute is the same in both and cancels. A visit or a status most often changes only a
+    /// few months of a long history.
+    fn diff(&mut self, old: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<()> {
+        let old = self.person(old)?;
+        let new = self.person(new)?;
+        self.add_diff(&old, &new)
+    }
+
+    /// Adds sign x everything the person adds to the calendars, from their first day on.
+    #[pyo3(signature = (state, sign = 1))]
+    fn timeline(&mut self, state: &Bound<'_, PyAny>, sign: i32) -> PyResult<()> {
+        let person = self.person(state)?;
+        let changes = daily_states(&person, self.window);
+        if let Some(&(first, _)) = changes.first() {
+            self.add_from(&person, &changes, 0, month_after(first), sign, FOREVER)?;
+        }
+        Ok(())
+    }
+
+    /// {(clinic, day): [attached, active, insured]}, non-zero deltas only.
+    fn days<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (&(c, day), v) in &self.days {
+            if *v != [0; 3] {
+                out.set_item((self.clinic_ids[c as usize].bind(py), day), v.to_vec())?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// {(clinic, month-start day, cell): people}, non-zero deltas only.
+    fn months<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (&(c, day, cell), &n) in &self.months {
+            if n != 0 {
+                out.set_item((self.clinic_ids[c as usize].bind(py), day, cell), n)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Day deltas -> rows of the three-grain calendar: (clinic, grain, bucket day, attached,
+    /// active, insured), where grain 0 buckets by year, 1 by month, 2 by day; zero rows dropped.
+    fn count_rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut acc: FxHashMap<(u32, i16, i32), [i32; 3]> = FxHashMap::default();
+        for (&(c, day), v) in &self.days {
+            if *v == [0; 3] {
+                continue;
+            }
+            let (idx, _) = month_index(day);
+            for key in [(c, 0, month_start(idx - idx.rem_euclid(12))), (c, 1, month_start(idx)), (c, 2, day)] {
+                let x = acc.entry(key).or_insert([0; 3]);
+                x[0] += v[0];
+                x[1] += v[1];
+                x[2] += v[2];
+            }
+        }
+        let out = PyList::empty(py);
+        for ((c, g, b), v) in acc {
+            if v != [0; 3] {
+                out.append((self.clinic_ids[c as usize].bind(py), g, b, v[0], v[1], v[2]))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Month-start cell deltas -> rows (clinic, grain, bucket day, cell, people): grain 0 by
+    /// year, 1 by month; zero rows dropped.
+    fn cell_rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut acc: FxHashMap<(u32, i16, i32, u16), i32> = FxHashMap::default();
+        for (&(c, day, cell), &n) in &self.months {
+            if n == 0 {
+                continue;
+            }
+            let (idx, _) = month_index(day);
+            *acc.entry((c, 0, month_start(idx - idx.rem_euclid(12)), cell)).or_insert(0) += n;
+            *acc.entry((c, 1, day, cell)).or_insert(0) += n;
+        }
+        let out = PyList::empty(py);
+        for ((c, g, b, cell), n) in acc {
+            if n != 0 {
+                out.append((self.clinic_ids[c as usize].bind(py), g, b, cell, n))?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// [(from day, (clinic, active, insured) or None)]: a projection.PersonState's state changes in day
+/// order, as the calendars count them.
+#[pyfunction]
+fn daily_states_of<'py>(py: Python<'py>, state: &Bound<'py, PyAny>, window: i32) -> PyResult<Bound<'py, PyList>> {
+    let mut deltas = Deltas::new(window, vec![0], Vec::new())?;
+    let person = deltas.person(state)?;
+    let out = PyList::empty(py);
+    for (day, s) in daily_states(&person, window) {
+        match s {
+            Some(s) => out.append((day, (deltas.clinic_ids[s.clinic as usize].bind(py), s.active, s.insured)))?,
+            None => out.append((day, py.None()))?,
+        }
+    }
+    Ok(out)
+}
+
+/// Exposed for the unit tests of the calendar arithmetic: (year * 12 + month - 1, is the 1st).
+#[pyfunction]
+fn month_index_of(day: i32) -> (i32, bool) {
+    month_index(day)
+}
+
+#[pymodule]
+fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Deltas>()?;
+    m.add_function(wrap_pyfunction!(daily_states_of, m)?)?;
+    m.add_function(wrap_pyfunction!(month_index_of, m)?)?;
+    m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;
+    Ok(())
+}

@@ -34,6 +34,26 @@ from services.common.settings import get_settings  # noqa: E402
 from services.financing import store  # noqa: E402
 
 
+class TimedConnection(asyncpg.Connection):
+    """Adds up the time each statement takes, by the statement's first words."""
+
+    spent: dict[str, float] = {}
+
+    async def _timed(self, call, query, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return await call(query, *args, **kwargs)
+        finally:
+            what = " ".join(query.split())[:90]
+            self.spent[what] = self.spent.get(what, 0.0) + time.perf_counter() - t
+
+    async def execute(self, query, *args, **kwargs):
+        return await self._timed(super().execute, query, *args, **kwargs)
+
+    async def fetch(self, query, *args, **kwargs):
+        return await self._timed(super().fetch, query, *args, **kwargs)
+
+
 def _cpu_of(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -45,6 +65,8 @@ async def main() -> None:
     parser.add_argument("--clinics", type=int, default=20)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--statements", action="store_true",
+                        help="also print the wall time of each SQL statement (mostly PostgreSQL's CPU)")
     args = parser.parse_args()
     settings = get_settings()
     await prepare_database(settings, "financing", Path(store.__file__).parent / "migrations")
@@ -55,7 +77,8 @@ async def main() -> None:
         payloads = [(e.topic, e.payload) for e in events]
         del events
         tune_gc()   # as the service does once started
-        conn = await asyncpg.connect(settings.database_dsn("financing"))
+        conn = await asyncpg.connect(settings.database_dsn("financing"),
+                                     connection_class=TimedConnection if args.statements else asyncpg.Connection)
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         decode_s = apply_s = 0.0
         cpu0, pg0, wall0 = time.process_time(), _cpu_of(backend), time.perf_counter()
@@ -77,6 +100,9 @@ async def main() -> None:
               f"(decode {decode_s:.2f} s, apply {apply_s:.2f} s)")
         print(f"per event: consumer CPU {cpu / n * 1e6:.0f} µs, PostgreSQL backend CPU {pg / n * 1e6:.0f} µs, "
               f"wall {wall / n * 1e6:.0f} µs")
+        if args.statements:
+            for what, seconds in sorted(TimedConnection.spent.items(), key=lambda x: -x[1]):
+                print(f"  {seconds / n * 1e6:5.1f} µs/event  {what}")
         await conn.close()
     finally:
         await remove_prefixed(settings)

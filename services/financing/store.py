@@ -199,22 +199,19 @@ async def _add_to_calendars(conn: asyncpg.Connection, count_rows: list, cell_row
             row = rows.setdefault((numbers[clinic_id], grain, bucket), {})
             row[cell] = row.get(cell, 0) + n
         keys = sorted(rows)
-        # One flat array of every row's cells, sliced per row, sent as its text literal and written
-        # from a row of zeros: a row has a few non-zero cells of CELLS.
-        chunks = []
+        # Each row's cells as the text of an int[] literal, parsed by PostgreSQL row by row: a row has
+        # a few non-zero cells of CELLS, written into a row of zeros.
+        literals = []
         for key in keys:
             parts = _ZEROS.copy()
             for cell, n in rows[key].items():
                 parts[cell] = str(n)
-            chunks.append(",".join(parts))
-        flat = "{" + ",".join(chunks) + "}"
+            literals.append("{" + ",".join(parts) + "}")
         await conn.execute(
-            f"""WITH v AS MATERIALIZED (SELECT $4::text::int[] AS a)    -- parsed once, not per row
-               INSERT INTO fin_cells AS t (clinic_no, grain, bucket, people)
-               SELECT c, g, b, v.a[(n - 1) * {CELLS} + 1 : n * {CELLS}]
-               FROM unnest($1::int[], $2::int2[], $3::date[]) WITH ORDINALITY AS u(c, g, b, n), v
+            f"""INSERT INTO fin_cells AS t (clinic_no, grain, bucket, people)
+               SELECT c, g, b, p::int[] FROM unnest($1::int[], $2::int2[], $3::date[], $4::text[]) AS u(c, g, b, p)
                ON CONFLICT (clinic_no, grain, bucket) DO UPDATE SET people = {_ADD_CELLS}""",
-            [k[0] for k in keys], [k[1] for k in keys], [date.fromordinal(k[2]) for k in keys], flat)
+            [k[0] for k in keys], [k[1] for k in keys], [date.fromordinal(k[2]) for k in keys], literals)
 
 
 # --- reading figures ------------------------------------------------------------------------------

@@ -42,7 +42,6 @@ from services.common.outbox import make_producer  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 from services.common.topics import ensure_topics  # noqa: E402
 from services.financing import rebuild, store  # noqa: E402
-from services.financing.domain import CELLS  # noqa: E402
 from services.financing.projection import PersonState, deltas  # noqa: E402
 
 TODAY = date(2026, 11, 25)
@@ -83,13 +82,11 @@ async def load(settings, pop: Population, people: int, keep: list | None = None,
             await conn.copy_records_to_table("fin_persons", columns=["iin", "history"], records=persons)
             await conn.copy_records_to_table(
                 "fin_counts", columns=["clinic_no", "grain", "bucket", "attached", "active", "insured"],
-                records=[(numbers[c], g, date.fromordinal(b), a, x, y) for c, g, b, a, x, y in calendars.count_rows()])
-            vectors: dict[tuple[int, int, int], list[int]] = {}
-            for c, g, b, cell, n in calendars.cell_rows():
-                vectors.setdefault((numbers[c], g, b), [0] * CELLS)[cell] += n
+                records=[(no, g, date.fromordinal(b), a, x, y)
+                         for no, g, b, a, x, y in zip(*calendars.count_columns(numbers))])
             await conn.copy_records_to_table(
                 "fin_cells", columns=["clinic_no", "grain", "bucket", "people"],
-                records=[(no, g, date.fromordinal(b), v) for (no, g, b), v in vectors.items()])
+                records=[(numbers[c], g, date.fromordinal(b), v) for c, g, b, v in calendars.cell_vectors()])
             persons, calendars = [], deltas()
 
         clinic = None

@@ -447,50 +447,108 @@ impl Deltas {
         Ok(out)
     }
 
-    /// Day deltas -> rows of the three-grain calendar: (clinic, grain, bucket day, attached,
-    /// active, insured), where grain 0 buckets by year, 1 by month, 2 by day; zero rows dropped.
-    fn count_rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let mut acc: FxHashMap<(u32, i16, i32), [i32; 3]> = FxHashMap::default();
+    /// Every clinic id the deltas have met.
+    fn clinic_ids<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyString>> {
+        self.clinic_ids.iter().map(|c| c.bind(py).clone()).collect()
+    }
+
+    /// The rows to add to fin_counts, as columns sorted by key (the lock order): clinic numbers
+    /// (`numbers` maps every clinic id to its clinic_no), grains, bucket ordinals, attached, active,
+    /// insured. Grain 0 buckets by year, 1 by month, 2 by day; zero rows dropped.
+    fn count_columns(&self, numbers: &Bound<'_, PyDict>) -> PyResult<CountColumns> {
+        let nos = self.numbers(numbers)?;
+        let mut acc: FxHashMap<(i32, i16, i32), [i32; 3]> = FxHashMap::default();
         for (&(c, day), v) in &self.days {
             if *v == [0; 3] {
                 continue;
             }
+            let no = nos[c as usize];
             let (idx, _) = month_index(day);
-            for key in [(c, 0, month_start(idx - idx.rem_euclid(12))), (c, 1, month_start(idx)), (c, 2, day)] {
+            for key in [(no, 0, month_start(idx - idx.rem_euclid(12))), (no, 1, month_start(idx)), (no, 2, day)] {
                 let x = acc.entry(key).or_insert([0; 3]);
                 x[0] += v[0];
                 x[1] += v[1];
                 x[2] += v[2];
             }
         }
-        let out = PyList::empty(py);
-        for ((c, g, b), v) in acc {
-            if v != [0; 3] {
-                out.append((self.clinic_ids[c as usize].bind(py), g, b, v[0], v[1], v[2]))?;
-            }
+        let mut rows: Vec<((i32, i16, i32), [i32; 3])> = acc.into_iter().filter(|(_, v)| *v != [0; 3]).collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        let mut out: CountColumns = Default::default();
+        for ((no, g, b), v) in rows {
+            out.0.push(no);
+            out.1.push(g);
+            out.2.push(b);
+            out.3.push(v[0]);
+            out.4.push(v[1]);
+            out.5.push(v[2]);
         }
         Ok(out)
     }
 
-    /// Month-start cell deltas -> rows (clinic, grain, bucket day, cell, people): grain 0 by
-    /// year, 1 by month; zero rows dropped.
-    fn cell_rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let mut acc: FxHashMap<(u32, i16, i32, u16), i32> = FxHashMap::default();
+    /// The rows to add to fin_cells, as columns sorted by key: clinic numbers, grains, bucket
+    /// ordinals, and each row's cells as the text of an int[] literal. Grain 0 buckets by year, 1 by
+    /// month; zero rows dropped.
+    fn cell_columns(&self, numbers: &Bound<'_, PyDict>) -> PyResult<(Vec<i32>, Vec<i16>, Vec<i32>, Vec<String>)> {
+        let nos = self.numbers(numbers)?;
+        let cells = (self.band_starts.len() + 1) * 8;
+        let mut acc: FxHashMap<(i32, i16, i32), Vec<i32>> = FxHashMap::default();
         for (&(c, day, cell), &n) in &self.months {
             if n == 0 {
                 continue;
             }
+            let no = nos[c as usize];
             let (idx, _) = month_index(day);
-            *acc.entry((c, 0, month_start(idx - idx.rem_euclid(12)), cell)).or_insert(0) += n;
-            *acc.entry((c, 1, day, cell)).or_insert(0) += n;
+            for key in [(no, 0, month_start(idx - idx.rem_euclid(12))), (no, 1, day)] {
+                acc.entry(key).or_insert_with(|| vec![0; cells])[cell as usize] += n;
+            }
+        }
+        let mut rows: Vec<((i32, i16, i32), Vec<i32>)> =
+            acc.into_iter().filter(|(_, v)| v.iter().any(|&n| n != 0)).collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        let mut out: (Vec<i32>, Vec<i16>, Vec<i32>, Vec<String>) = Default::default();
+        for ((no, g, b), v) in rows {
+            out.0.push(no);
+            out.1.push(g);
+            out.2.push(b);
+            let text: Vec<String> = v.iter().map(|n| n.to_string()).collect();
+            out.3.push(format!("{{{}}}", text.join(",")));
+        }
+        Ok(out)
+    }
+
+    /// (clinic_id, grain, bucket ordinal, people by cell) of every non-zero fin_cells row.
+    fn cell_vectors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let cells = (self.band_starts.len() + 1) * 8;
+        let mut acc: FxHashMap<(u32, i16, i32), Vec<i32>> = FxHashMap::default();
+        for (&(c, day, cell), &n) in &self.months {
+            let (idx, _) = month_index(day);
+            for key in [(c, 0, month_start(idx - idx.rem_euclid(12))), (c, 1, day)] {
+                acc.entry(key).or_insert_with(|| vec![0; cells])[cell as usize] += n;
+            }
         }
         let out = PyList::empty(py);
-        for ((c, g, b, cell), n) in acc {
-            if n != 0 {
-                out.append((self.clinic_ids[c as usize].bind(py), g, b, cell, n))?;
+        for ((c, g, b), v) in acc {
+            if v.iter().any(|&n| n != 0) {
+                out.append((self.clinic_ids[c as usize].bind(py), g, b, v))?;
             }
         }
         Ok(out)
+    }
+}
+
+type CountColumns = (Vec<i32>, Vec<i16>, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>);
+
+impl Deltas {
+    /// clinic number (this accumulator's) -> clinic_no of the store
+    fn numbers(&self, numbers: &Bound<'_, PyDict>) -> PyResult<Vec<i32>> {
+        let py = numbers.py();
+        self.clinic_ids
+            .iter()
+            .map(|c| match numbers.get_item(c.bind(py))? {
+                Some(no) => no.extract::<i32>(),
+                None => Err(PyValueError::new_err("a clinic without its number")),
+            })
+            .collect()
     }
 }
 

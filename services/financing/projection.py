@@ -176,9 +176,11 @@ refuse_a_stale_build(osms_native)
 def deltas() -> osms_native.Deltas:
     """A batch's calendar deltas, empty. `diff(old, new)` adds timeline(new) - timeline(old) of a
     PersonState, computing both only between where their daily states part and where they meet
-    again; `timeline(state, sign=1)` adds a whole timeline; `count_rows()` and `cell_rows()` give
-    the rows to add to fin_counts and fin_cells (clinic_id, grain, bucket ordinal, ...), and `days()`
-    and `months()` the non-zero deltas by (clinic_id, day) and (clinic_id, month-start day, cell)."""
+    again; `timeline(state, sign=1)` adds a whole timeline; `count_columns(numbers)` and
+    `cell_columns(numbers)` give the rows to add to fin_counts and fin_cells as sorted columns (clinic
+    numbers from `numbers`, bucket days as ordinals), `cell_vectors()` the fin_cells rows as lists,
+    and `days()` and `months()` the non-zero deltas by (clinic_id, day) and (clinic_id, month-start
+    day, cell)."""
     return osms_native.Deltas(ACTIVITY_WINDOW_DAYS, _BAND_BY_AGE, list(AGE_BAND_BOUNDS[1:]))
 
 

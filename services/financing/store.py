@@ -159,7 +159,7 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
             """UPDATE fin_persons p SET history = u.h
                FROM unnest($1::text[], $2::bytea[]) AS u(i, h) WHERE p.iin = u.i""",
             [u[0] for u in updates], [u[1] for u in updates])
-    await _add_to_calendars(conn, changes.count_rows(), changes.cell_rows())
+    await _add_to_calendars(conn, changes)
 
 
 async def _lock_persons(conn: asyncpg.Connection, iins: list[str]) -> dict[str, PersonState]:
@@ -178,40 +178,31 @@ async def _ensure_clinics(conn: asyncpg.Connection, clinic_ids) -> dict[str, int
     return {r["clinic_id"]: r["clinic_no"] for r in rows}
 
 
-async def _add_to_calendars(conn: asyncpg.Connection, count_rows: list, cell_rows: list) -> None:
-    if not count_rows and not cell_rows:
+async def _add_to_calendars(conn: asyncpg.Connection, changes) -> None:
+    """Adds a batch's calendar deltas (projection.deltas()), rows sorted by key: the lock order."""
+    ids = changes.clinic_ids()
+    if not ids:
         return
-    numbers = await _ensure_clinics(conn, {r[0] for r in count_rows} | {r[0] for r in cell_rows})
-    if count_rows:
-        count_rows.sort(key=lambda r: (numbers[r[0]], r[1], r[2]))
+    numbers = await _ensure_clinics(conn, ids)
+    counts = changes.count_columns(numbers)
+    if counts[0]:
         await conn.execute(
             """INSERT INTO fin_counts AS t (clinic_no, grain, bucket, attached, active, insured)
-               SELECT * FROM unnest($1::int[], $2::int2[], $3::date[], $4::int[], $5::int[], $6::int[])
+               SELECT c, g, date '0001-01-01' + (b - 1), x, y, z   -- b: the bucket's day ordinal
+               FROM unnest($1::int[], $2::int2[], $3::int[], $4::int[], $5::int[], $6::int[]) AS u(c, g, b, x, y, z)
                ON CONFLICT (clinic_no, grain, bucket) DO UPDATE
                  SET attached = t.attached + excluded.attached, active = t.active + excluded.active,
                      insured = t.insured + excluded.insured""",
-            [numbers[r[0]] for r in count_rows], [r[1] for r in count_rows],
-            [date.fromordinal(r[2]) for r in count_rows], [r[3] for r in count_rows],
-            [r[4] for r in count_rows], [r[5] for r in count_rows])
-    if cell_rows:
-        rows: dict[tuple[int, int, int], dict[int, int]] = {}   # (clinic_no, grain, bucket) -> {cell: delta}
-        for clinic_id, grain, bucket, cell, n in cell_rows:
-            row = rows.setdefault((numbers[clinic_id], grain, bucket), {})
-            row[cell] = row.get(cell, 0) + n
-        keys = sorted(rows)
-        # Each row's cells as the text of an int[] literal, parsed by PostgreSQL row by row: a row has
-        # a few non-zero cells of CELLS, written into a row of zeros.
-        literals = []
-        for key in keys:
-            parts = _ZEROS.copy()
-            for cell, n in rows[key].items():
-                parts[cell] = str(n)
-            literals.append("{" + ",".join(parts) + "}")
+            *counts)
+    cells = changes.cell_columns(numbers)
+    if cells[0]:
+        # Each row's cells come as the text of an int[] literal, parsed by PostgreSQL row by row.
         await conn.execute(
             f"""INSERT INTO fin_cells AS t (clinic_no, grain, bucket, people)
-               SELECT c, g, b, p::int[] FROM unnest($1::int[], $2::int2[], $3::date[], $4::text[]) AS u(c, g, b, p)
+               SELECT c, g, date '0001-01-01' + (b - 1), p::int[]
+               FROM unnest($1::int[], $2::int2[], $3::int[], $4::text[]) AS u(c, g, b, p)
                ON CONFLICT (clinic_no, grain, bucket) DO UPDATE SET people = {_ADD_CELLS}""",
-            [k[0] for k in keys], [k[1] for k in keys], [date.fromordinal(k[2]) for k in keys], literals)
+            *cells)
 
 
 # --- reading figures ------------------------------------------------------------------------------
@@ -241,7 +232,6 @@ FROM (
 ) x GROUP BY clinic_no
 """
 
-_ZEROS = ["0"] * CELLS
 # Cell arrays added and summed element by element, written out: plain expressions and aggregates
 # that PostgreSQL evaluates natively (an unnest / array_agg round per row costs several times more).
 _ADD_CELLS = "ARRAY[" + ", ".join(f"t.people[{i}] + excluded.people[{i}]" for i in range(1, CELLS + 1)) + "]"

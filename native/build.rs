@@ -1,5 +1,5 @@
 //! Stamps the module with a hash of its own sources, so that Python can refuse a build older than
-//! the checkout (services/financing/native.py computes the same hash: FNV-1a 64 over, for each
+//! the checkout (services/common/native.py computes the same hash: FNV-1a 64 over, for each
 //! file in name order, its path relative to this folder, a NUL byte and its bytes).
 use std::fs;
 use std::path::Path;

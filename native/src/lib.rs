@@ -1,5 +1,6 @@
 //! The financing projection's timeline core: a person's history -> what it adds to the per-clinic
-//! calendars, and the difference of that between two histories. Pure, no I/O, no clock.
+//! calendars, and the difference of that between two histories; and the IIN check digit. Pure, no
+//! I/O, no clock. Python imports it through services/common/native.py.
 //!
 //! services/financing/projection.py holds the rules' prose, the event folding and the history
 //! (PersonState); this module does the arithmetic of every batch, which in Python was about half of
@@ -574,11 +575,65 @@ fn month_index_of(day: i32) -> (i32, bool) {
     month_index(day)
 }
 
+// --- IIN and BIN check digits (services/common/ids.py) ---------------------------------------------
+// Every event a consumer decodes checks its IINs: a hot path, so the rule lives here.
+
+/// The 12th digit for these 11 digit values, or None when the algorithm gives 10 twice.
+fn check_digit_of(d: &[u8]) -> Option<u8> {
+    let first: u32 = d.iter().enumerate().map(|(i, &x)| (i as u32 + 1) * x as u32).sum::<u32>() % 11;
+    if first != 10 {
+        return Some(first as u8);
+    }
+    let second: u32 = d.iter().enumerate().map(|(i, &x)| ((i as u32 + 2) % 11 + 1) * x as u32).sum::<u32>() % 11;
+    if second != 10 {
+        Some(second as u8)
+    } else {
+        None
+    }
+}
+
+fn digits(value: &str, n: usize) -> Option<Vec<u8>> {
+    let b = value.as_bytes();
+    if b.len() != n || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().map(|c| c - b'0').collect())
+}
+
+/// The check digit for 11 digits, or None when no 12th digit makes a valid number.
+#[pyfunction]
+fn check_digit(first11: &str) -> PyResult<Option<u8>> {
+    let d = digits(first11, 11).ok_or_else(|| PyValueError::new_err("11 digits expected"))?;
+    Ok(check_digit_of(&d))
+}
+
+/// Why a string is not a valid IIN, or None when it is one.
+#[pyfunction]
+fn iin_problem(value: &str) -> Option<&'static str> {
+    let Some(d) = digits(value, 12) else { return Some("IIN must be 12 digits") };
+    if check_digit_of(&d[..11]) != Some(d[11]) {
+        return Some("IIN check digit is wrong");
+    }
+    let century = match d[6] {
+        1 | 2 => 1800,
+        3 | 4 => 1900,
+        5 | 6 => 2000,
+        _ => return Some("IIN does not encode a valid birth date, century and sex"),
+    };
+    let (y, m, day) = (century + (d[0] * 10 + d[1]) as i32, (d[2] * 10 + d[3]) as i32, (d[4] * 10 + d[5]) as i32);
+    if !(1..=12).contains(&m) || day < 1 || civil_from_ordinal(ordinal_from_civil(y, m, day)) != (y, m, day) {
+        return Some("IIN does not encode a valid birth date, century and sex");
+    }
+    None
+}
+
 #[pymodule]
 fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Deltas>()?;
     m.add_function(wrap_pyfunction!(daily_states_of, m)?)?;
     m.add_function(wrap_pyfunction!(month_index_of, m)?)?;
+    m.add_function(wrap_pyfunction!(check_digit, m)?)?;
+    m.add_function(wrap_pyfunction!(iin_problem, m)?)?;
     m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;
     Ok(())
 }

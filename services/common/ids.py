@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
+from services.common.native import osms_native
+
 # Seventh IIN digit: century and sex.
 _CENTURY_SEX = {"1": (1800, "M"), "2": (1800, "F"), "3": (1900, "M"), "4": (1900, "F"),
                 "5": (2000, "M"), "6": (2000, "F")}
@@ -13,14 +15,8 @@ _CENTURY_SEX = {"1": (1800, "M"), "2": (1800, "F"), "3": (1900, "M"), "4": (1900
 
 def check_digit(first11: str) -> int | None:
     """The 12th digit for these 11, or None when the algorithm gives 10 twice (no valid number).
-    Written out by hand: every event a consumer decodes checks its IINs, so this is a hot path."""
-    d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10 = (c - 48 for c in first11.encode())
-    total = (d0 + 2 * d1 + 3 * d2 + 4 * d3 + 5 * d4 + 6 * d5 + 7 * d6 + 8 * d7 + 9 * d8 + 10 * d9 + 11 * d10) % 11
-    if total == 10:
-        total = (3 * d0 + 4 * d1 + 5 * d2 + 6 * d3 + 7 * d4 + 8 * d5 + 9 * d6 + 10 * d7 + 11 * d8 + d9 + 2 * d10) % 11
-        if total == 10:
-            return None
-    return total
+    Weights 1..11, then 3..11, 1, 2 when the first sum gives 10 (native/src/lib.rs)."""
+    return osms_native.check_digit(first11)
 
 
 def has_valid_check_digit(value: str) -> bool:
@@ -49,16 +45,10 @@ def is_valid_iin(value: str) -> bool:
 
 
 def iin_problem(value: str) -> str | None:
-    """Why a string is not a valid IIN, or None when it is one."""
-    if len(value) != 12 or not value.isascii() or not value.isdigit():
-        return "IIN must be 12 digits"
-    if check_digit(value[:11]) != int(value[11]):
-        return "IIN check digit is wrong"
-    try:
-        iin_birth_date_sex(value)
-    except ValueError:
-        return "IIN does not encode a valid birth date, century and sex"
-    return None
+    """Why a string is not a valid IIN, or None when it is one: 12 digits, the check digit, and a
+    real birth date with a century-sex digit 1-6. Native (native/src/lib.rs): every event a consumer
+    decodes checks its IINs."""
+    return osms_native.iin_problem(value)
 
 
 def bin_problem(value: str) -> str | None:

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
-import osms_native
 
 from services.common.consumer import Event
 from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, PatientAttached, PatientDetached,
                                     VisitRecorded)
 from services.common.ids import iin_birth_date_sex
+from services.common.native import osms_native
 from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_of
 
 VOIDING_CATEGORY = "service_not_provided"
@@ -154,23 +153,6 @@ def fold(state: PersonState, iin: str, changes: PersonChanges | None,
 # CPU when it was Python. Its inputs are the rule table's window and age bands, given here.
 
 _BAND_BY_AGE = [band_of(age) for age in range(AGE_BAND_BOUNDS[-1] + 1)]
-
-
-def refuse_a_stale_build(module, root: Path = Path(__file__).resolve().parents[2] / "native") -> None:
-    """In a checkout, the module must have been built from the sources beside it (native/build.rs
-    stamps the same hash): a stale build would compute yesterday's rules without a word."""
-    if not (root / "src").is_dir():
-        return      # an installed package without the sources: nothing to compare
-    names = sorted(["Cargo.toml", "build.rs"] + [f"src/{f.name}" for f in (root / "src").glob("*.rs")])
-    h = 0xCBF29CE484222325
-    for name in names:
-        for b in name.encode() + b"\0" + (root / name).read_bytes():
-            h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    if f"{h:016x}" != module.SOURCE_HASH:
-        raise ImportError("osms_native was built from other sources than native/ holds: run `make install`")
-
-
-refuse_a_stale_build(osms_native)
 
 
 def deltas() -> osms_native.Deltas:

@@ -14,7 +14,8 @@ import pytest
 from services.common.consumer import Event
 from services.common.events import EventData
 from services.financing import domain
-from services.financing.projection import PersonState, deltas, fold, reduce_batch, refuse_a_stale_build
+from services.common.native import refuse_a_stale_build
+from services.financing.projection import PersonState, deltas, fold, reduce_batch
 from tests.support import financing_oracle as oracle
 from tests.support.financing_events import attached, detached, paid, random_population, upheld, visit
 from tests.support.people import iin, iins

@@ -15,8 +15,11 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write;
 
 /// An ordinal day after any real one.
 const FOREVER: i32 = 1_000_000_000;
@@ -69,6 +72,159 @@ fn month_after(day: i32) -> i32 {
 }
 
 // --- a person's history ---------------------------------------------------------------------------
+
+/// A person's whole history, what their calendar contributions are derived from (the row of
+/// fin_persons): every attachment version, the newest insured timeline, every non-voided visit day.
+/// Python knows it as projection.PersonState.
+#[pyclass(module = "osms_native", eq, name = "PersonState")]
+#[derive(Clone, PartialEq, Default, Debug)]
+struct History {
+    #[pyo3(get, set)]
+    birth: Option<i32>, // ordinal
+    #[pyo3(get, set)]
+    sex: Option<String>,
+    /// person_version -> (clinic_id, or None for a detachment; effective day)
+    #[pyo3(get, set)]
+    versions: BTreeMap<i64, (Option<String>, i32)>,
+    #[pyo3(get, set)]
+    status_version: i64,
+    /// [from, until + 1)
+    #[pyo3(get, set)]
+    insured: Vec<(i32, i32)>,
+    /// non-voided visit days, sorted, repeats kept
+    #[pyo3(get, set)]
+    visits: Vec<i32>,
+}
+
+/// fin_persons.history: JSON {"b": birth, "s": sex, "a": [[version, clinic, day]], "sv": status
+/// version, "i": [[from, until + 1]], "v": [visit days]}.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    b: Option<i32>,
+    s: Option<String>,
+    a: Vec<(i64, Option<String>, i32)>,
+    sv: i64,
+    i: Vec<(i32, i32)>,
+    v: Vec<i32>,
+}
+
+/// Birth day (ordinal) and sex encoded in an IIN (the IIN is valid: events are checked on decoding).
+fn iin_birth_sex(iin: &str) -> PyResult<(i32, &'static str)> {
+    let bad = || PyValueError::new_err("IIN does not encode a valid birth date, century and sex");
+    let d = digits(iin, 12).ok_or_else(bad)?;
+    let (century, sex) = match d[6] {
+        1 => (1800, "M"),
+        2 => (1800, "F"),
+        3 => (1900, "M"),
+        4 => (1900, "F"),
+        5 => (2000, "M"),
+        6 => (2000, "F"),
+        _ => return Err(bad()),
+    };
+    let (y, m, day) = (century + (d[0] * 10 + d[1]) as i32, (d[2] * 10 + d[3]) as i32, (d[4] * 10 + d[5]) as i32);
+    let ordinal = ordinal_from_civil(y, m, day);
+    if !(1..=12).contains(&m) || day < 1 || civil_from_ordinal(ordinal) != (y, m, day) {
+        return Err(bad());
+    }
+    Ok((ordinal, sex))
+}
+
+#[pymethods]
+impl History {
+    #[new]
+    #[pyo3(signature = (birth = None, sex = None, versions = None, status_version = 0, insured = None, visits = None))]
+    fn new(birth: Option<i32>, sex: Option<String>, versions: Option<BTreeMap<i64, (Option<String>, i32)>>,
+           status_version: i64, insured: Option<Vec<(i32, i32)>>, visits: Option<Vec<i32>>) -> Self {
+        History {
+            birth,
+            sex,
+            versions: versions.unwrap_or_default(),
+            status_version,
+            insured: insured.unwrap_or_default(),
+            visits: visits.unwrap_or_default(),
+        }
+    }
+
+    /// A history from fin_persons.history; an empty one from None or empty bytes.
+    #[staticmethod]
+    #[pyo3(signature = (data))]
+    fn loads(data: Option<&[u8]>) -> PyResult<History> {
+        let Some(data) = data.filter(|d| !d.is_empty()) else { return Ok(History::default()) };
+        let j: Stored = serde_json::from_slice(data)
+            .map_err(|e| PyValueError::new_err(format!("a stored history is not valid: {e}")))?;
+        Ok(History {
+            birth: j.b,
+            sex: j.s,
+            versions: j.a.into_iter().map(|(v, c, d)| (v, (c, d))).collect(),
+            status_version: j.sv,
+            insured: j.i,
+            visits: j.v,
+        })
+    }
+
+    fn dumps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let stored = Stored {
+            b: self.birth,
+            s: self.sex.clone(),
+            a: self.versions.iter().map(|(&v, (c, d))| (v, c.clone(), *d)).collect(),
+            sv: self.status_version,
+            i: self.insured.clone(),
+            v: self.visits.clone(),
+        };
+        let text = serde_json::to_vec(&stored).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(PyBytes::new(py, &text))
+    }
+
+    fn copy(&self) -> History {
+        self.clone()
+    }
+
+    /// The history after a batch: `changes` is what the batch says about the person
+    /// (projection.PersonChanges, or None), then the visit days it adds and removes. A version
+    /// already held is the same event again; a lower status_version is stale and dropped. A person
+    /// only visits have met gets the birth date and sex their IIN encodes.
+    #[pyo3(signature = (iin, changes, added_visits, removed_visits))]
+    fn fold(&self, iin: &str, changes: Option<&Bound<'_, PyAny>>, added_visits: Vec<i32>,
+            removed_visits: Vec<i32>) -> PyResult<History> {
+        let mut new = self.clone();
+        if let Some(c) = changes {
+            let py = c.py();
+            let birth: Option<i32> = c.getattr(intern!(py, "birth"))?.extract()?;
+            if birth.is_some() {
+                new.birth = birth;
+                new.sex = c.getattr(intern!(py, "sex"))?.extract()?;
+            }
+            let versions: BTreeMap<i64, (Option<String>, i32)> = c.getattr(intern!(py, "versions"))?.extract()?;
+            for (v, entry) in versions {
+                new.versions.entry(v).or_insert(entry);
+            }
+            let status_version: i64 = c.getattr(intern!(py, "status_version"))?.extract()?;
+            if status_version > new.status_version {
+                new.status_version = status_version;
+                new.insured = c.getattr(intern!(py, "insured"))?.extract()?;
+            }
+        }
+        if new.birth.is_none() {
+            let (birth, sex) = iin_birth_sex(iin)?;
+            new.birth = Some(birth);
+            new.sex = Some(sex.to_owned());
+        }
+        if !added_visits.is_empty() || !removed_visits.is_empty() {
+            new.visits.extend(added_visits);
+            new.visits.sort_unstable();
+            for day in removed_visits {
+                if let Ok(i) = new.visits.binary_search(&day) {
+                    new.visits.remove(i);
+                }
+            }
+        }
+        Ok(new)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PersonState({self:?})")
+    }
+}
 
 /// (clinic, active, insured) while attached; None when not attached.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -234,35 +390,24 @@ struct Deltas {
 }
 
 impl Deltas {
-    fn clinic_number(&mut self, id: &Bound<'_, PyAny>) -> PyResult<u32> {
-        let s = id.downcast::<PyString>()?;
-        let text = s.to_str()?;
-        if let Some(&n) = self.clinic_numbers.get(text) {
-            return Ok(n);
+    fn clinic_number(&mut self, py: Python<'_>, id: &str) -> u32 {
+        if let Some(&n) = self.clinic_numbers.get(id) {
+            return n;
         }
         let n = self.clinic_ids.len() as u32;
-        self.clinic_numbers.insert(text.to_owned(), n);
-        self.clinic_ids.push(s.clone().unbind());
-        Ok(n)
+        self.clinic_numbers.insert(id.to_owned(), n);
+        self.clinic_ids.push(PyString::new(py, id).unbind());
+        n
     }
 
-    /// Reads a projection.PersonState.
-    fn person(&mut self, state: &Bound<'_, PyAny>) -> PyResult<Person> {
-        let py = state.py();
-        let birth: Option<i32> = state.getattr(intern!(py, "birth"))?.extract()?;
-        let sex: Option<String> = state.getattr(intern!(py, "sex"))?.extract()?;
-        let raw = state.getattr(intern!(py, "versions"))?;
-        let held = raw.downcast::<PyDict>()?;
-        let mut versions = Vec::with_capacity(held.len());
-        for (v, entry) in held.iter() {
-            let entry = entry.downcast_into::<PyTuple>()?;
-            let clinic = entry.get_item(0)?;
-            let clinic = if clinic.is_none() { None } else { Some(self.clinic_number(&clinic)?) };
-            versions.push((v.extract::<i64>()?, clinic, entry.get_item(1)?.extract::<i32>()?));
-        }
-        let insured: Vec<(i32, i32)> = state.getattr(intern!(py, "insured"))?.extract()?;
-        let visits: Vec<i32> = state.getattr(intern!(py, "visits"))?.extract()?;
-        Ok(Person { birth, sex, versions, insured, visits })
+    /// A history with its clinics numbered.
+    fn person(&mut self, py: Python<'_>, h: &History) -> Person {
+        let versions = h
+            .versions
+            .iter()
+            .map(|(&v, (c, d))| (v, c.as_deref().map(|c| self.clinic_number(py, c)), *d))
+            .collect();
+        Person { birth: h.birth, sex: h.sex.clone(), versions, insured: h.insured.clone(), visits: h.visits.clone() }
     }
 
     /// Adds sign x the person's calendar deltas from change k on (day deltas) and from month c0 on
@@ -409,16 +554,16 @@ impl Deltas {
     /// part and the day they meet again for good: what the common past and the common future
     /// contribute is the same in both and cancels. A visit or a status most often changes only a
     /// few months of a long history.
-    fn diff(&mut self, old: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<()> {
-        let old = self.person(old)?;
-        let new = self.person(new)?;
+    fn diff(&mut self, py: Python<'_>, old: PyRef<'_, History>, new: PyRef<'_, History>) -> PyResult<()> {
+        let old = self.person(py, &old);
+        let new = self.person(py, &new);
         self.add_diff(&old, &new)
     }
 
     /// Adds sign x everything the person adds to the calendars, from their first day on.
     #[pyo3(signature = (state, sign = 1))]
-    fn timeline(&mut self, state: &Bound<'_, PyAny>, sign: i32) -> PyResult<()> {
-        let person = self.person(state)?;
+    fn timeline(&mut self, py: Python<'_>, state: PyRef<'_, History>, sign: i32) -> PyResult<()> {
+        let person = self.person(py, &state);
         let changes = daily_states(&person, self.window);
         if let Some(&(first, _)) = changes.first() {
             self.add_from(&person, &changes, 0, month_after(first), sign, FOREVER)?;
@@ -511,8 +656,20 @@ impl Deltas {
             out.0.push(no);
             out.1.push(g);
             out.2.push(b);
-            let text: Vec<String> = v.iter().map(|n| n.to_string()).collect();
-            out.3.push(format!("{{{}}}", text.join(",")));
+            let mut text = String::with_capacity(2 * cells + 16);
+            text.push('{');
+            for (i, &n) in v.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                if n == 0 {
+                    text.push('0');
+                } else {
+                    let _ = write!(text, "{n}");
+                }
+            }
+            text.push('}');
+            out.3.push(text);
         }
         Ok(out)
     }
@@ -556,9 +713,9 @@ impl Deltas {
 /// [(from day, (clinic, active, insured) or None)]: a projection.PersonState's state changes in day
 /// order, as the calendars count them.
 #[pyfunction]
-fn daily_states_of<'py>(py: Python<'py>, state: &Bound<'py, PyAny>, window: i32) -> PyResult<Bound<'py, PyList>> {
+fn daily_states_of<'py>(py: Python<'py>, state: PyRef<'py, History>, window: i32) -> PyResult<Bound<'py, PyList>> {
     let mut deltas = Deltas::new(window, vec![0], Vec::new())?;
-    let person = deltas.person(state)?;
+    let person = deltas.person(py, &state);
     let out = PyList::empty(py);
     for (day, s) in daily_states(&person, window) {
         match s {
@@ -630,6 +787,7 @@ fn iin_problem(value: &str) -> Option<&'static str> {
 #[pymodule]
 fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Deltas>()?;
+    m.add_class::<History>()?;
     m.add_function(wrap_pyfunction!(daily_states_of, m)?)?;
     m.add_function(wrap_pyfunction!(month_index_of, m)?)?;
     m.add_function(wrap_pyfunction!(check_digit, m)?)?;

@@ -15,47 +15,22 @@ which computes both only between the days where the two part and where they meet
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass, field
-
-import orjson
 
 from services.common.consumer import Event
 from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, PatientAttached, PatientDetached,
                                     VisitRecorded)
-from services.common.ids import iin_birth_date_sex
 from services.common.native import osms_native
 from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_of
 
 VOIDING_CATEGORY = "service_not_provided"
 
 
-@dataclass
-class PersonState:
-    birth: int | None = None                    # ordinal
-    sex: str | None = None
-    # person_version -> (clinic_id or None for a detachment, effective day)
-    versions: dict[int, tuple[str | None, int]] = field(default_factory=dict)
-    status_version: int = 0
-    insured: list[tuple[int, int]] = field(default_factory=list)   # [from, until + 1)
-    visits: list[int] = field(default_factory=list)                 # non-voided visit days, sorted, repeats kept
-
-    def dumps(self) -> bytes:
-        return orjson.dumps({"b": self.birth, "s": self.sex,
-                             "a": [[v, c, d] for v, (c, d) in sorted(self.versions.items())],
-                             "sv": self.status_version, "i": self.insured, "v": self.visits})
-
-    @classmethod
-    def loads(cls, data: bytes | str | None) -> "PersonState":
-        if not data:
-            return cls()
-        j = orjson.loads(data)
-        return cls(j["b"], j["s"], {v: (c, d) for v, c, d in j["a"]}, j["sv"],
-                   [(f, u) for f, u in j["i"]], j["v"])
-
-    def copy(self) -> "PersonState":
-        return PersonState(self.birth, self.sex, dict(self.versions), self.status_version,
-                           list(self.insured), list(self.visits))
+# A person's whole history (native: osms_native.PersonState): birth (ordinal) and sex; versions,
+# {person_version: (clinic_id or None for a detachment, effective day)}; status_version and insured,
+# the newest insured timeline [(from, until + 1)]; visits, the non-voided visit days, sorted,
+# repeats kept. PersonState.loads / .dumps read and write fin_persons.history (JSON); == compares.
+PersonState = osms_native.PersonState
 
 
 @dataclass
@@ -125,26 +100,9 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
 def fold(state: PersonState, iin: str, changes: PersonChanges | None,
          added_visits: list[int], removed_visits: list[int]) -> PersonState:
     """The person's history after this batch. A version already held is the same event again;
-    a lower status_version is stale and dropped."""
-    new = state.copy()
-    if changes is not None:
-        if changes.birth is not None:
-            new.birth, new.sex = changes.birth, changes.sex
-        for v, entry in changes.versions.items():
-            new.versions.setdefault(v, entry)
-        if changes.status_version > new.status_version:
-            new.status_version, new.insured = changes.status_version, list(changes.insured)
-    if new.birth is None:
-        born, sex = iin_birth_date_sex(iin)
-        new.birth, new.sex = born.toordinal(), sex
-    if added_visits or removed_visits:
-        visits = sorted(new.visits + added_visits)
-        for day in removed_visits:
-            i = bisect_right(visits, day) - 1
-            if i >= 0 and visits[i] == day:
-                del visits[i]
-        new.visits = visits
-    return new
+    a lower status_version is stale and dropped; a person only visits have met gets the birth date
+    and sex their IIN encodes."""
+    return state.fold(iin, changes, added_visits, removed_visits)
 
 
 # --- timeline: the native core ---------------------------------------------------------------------

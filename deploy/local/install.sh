@@ -16,12 +16,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PY" -m venv "$VENV"
   }
 fi
-# cargo builds native/; rustup puts it in ~/.cargo/bin, Debian's package in /usr/bin.
+# cargo (Rust 1.71 or later) builds native/; rustup puts it in ~/.cargo/bin. Debian 12's own
+# `cargo` is too old (1.63): its `cargo-web` package is a current one, in /usr/bin.
 [[ -x "$HOME/.cargo/bin/cargo" ]] && export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null; then
-  [[ $EUID -eq 0 ]] || die "cargo is missing (it builds native/): install Rust with rustup, or apt-get install cargo"
-  log "installing cargo from Debian's packages"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo >/dev/null
+  [[ $EUID -eq 0 ]] || die "cargo is missing (it builds native/): install Rust with rustup, or apt-get install cargo-web"
+  log "installing cargo from Debian's packages (cargo-web)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo-web >/dev/null
 fi
 log "installing Python dependencies into $VENV"
 "$VENV/bin/pip" install -q --upgrade pip

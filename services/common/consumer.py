@@ -86,7 +86,13 @@ class _Listener(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned):
         async with self.owner._lock:
-            await self.owner._seek_to_stored(list(assigned))
+            try:
+                await self.owner._seek_to_stored(list(assigned))
+            except Exception as exc:
+                # The database is unreachable, say: the run loop seeks these partitions before it
+                # applies anything from them (the client would only log a listener's failure).
+                log.warning("stored offsets not read on assignment; sought again before the next batch",
+                            group=self.owner.group_id, error=repr(exc))
 
 
 class BatchConsumer:
@@ -157,6 +163,7 @@ class BatchConsumer:
                     if not batch:
                         continue
                     async with self._lock:
+                        batch = await self._seek_unpositioned(batch)
                         await self._apply_with_retry(batch)
             except asyncio.CancelledError:
                 raise
@@ -172,6 +179,17 @@ class BatchConsumer:
                         pass
                     self.consumer = None
                 self._positions.clear()
+
+    async def _seek_unpositioned(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
+        """Partitions assigned whose stored offsets could not be read then are sought now (a failure
+        here restarts the consumer); what was fetched for them before is dropped, to be fetched
+        again from the stored offsets."""
+        assert self.consumer is not None
+        missing = [tp for tp in self.consumer.assignment() if tp not in self._positions]
+        if not missing:
+            return batch
+        await self._seek_to_stored(missing)
+        return {tp: messages for tp, messages in batch.items() if tp not in missing}
 
     async def _apply_with_retry(self, batch: dict[TopicPartition, list[Any]]) -> None:
         # Only partitions this instance still owns, from the position it expects.

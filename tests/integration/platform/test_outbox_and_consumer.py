@@ -161,6 +161,37 @@ async def test_consumer_crash_mid_batch_and_restart_applies_each_event_once(scra
     await asyncio.gather(task, return_exceptions=True)
 
 
+class _PoolDownAtFirst:
+    """The service's pool, with the database unreachable for the first `failures` acquisitions."""
+
+    def __init__(self, pool: asyncpg.Pool, failures: int):
+        self.pool, self.failures = pool, failures
+
+    def acquire(self):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionRefusedError(111, "Connection refused")
+        return self.pool.acquire()
+
+
+async def test_the_database_down_when_partitions_are_assigned_delays_but_loses_nothing(scratch, settings):
+    """The stored offsets cannot be read when the group hands this instance its partitions (the
+    database is down then): once it is back, every event is applied, once."""
+    prefix = "down"
+    await _produce_visits(scratch, settings, prefix, 500)
+    consumer = BatchConsumer(settings, _PoolDownAtFirst(scratch, failures=1), group=f"g-{prefix}",
+                             topics=["visit-recorded"], apply=_recording_apply("c", prefix), max_records=100)
+    task = asyncio.create_task(consumer.run())
+
+    async def all_applied():
+        twice, events = await _counts(scratch, prefix)
+        return (twice, events) if events == 500 else None
+
+    assert await eventually(all_applied, timeout=30) == (0, 500)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_messages_from_before_the_stored_offset_are_not_applied_again(scratch, settings):
     """Whatever the Kafka client hands back from before this instance's position (say, records it
     fetched before a seek) was applied already: it is skipped, and the rest applies once."""

@@ -674,7 +674,8 @@ impl Deltas {
         Ok(out)
     }
 
-    /// (clinic_id, grain, bucket ordinal, people by cell) of every non-zero fin_cells row.
+    /// (clinic_id, grain, bucket ordinal, people by cell) of every non-zero fin_cells row, a clinic's
+    /// rows together (in key order), as a bulk load should write them.
     fn cell_vectors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let cells = (self.band_starts.len() + 1) * 8;
         let mut acc: FxHashMap<(u32, i16, i32), Vec<i32>> = FxHashMap::default();
@@ -684,11 +685,12 @@ impl Deltas {
                 acc.entry(key).or_insert_with(|| vec![0; cells])[cell as usize] += n;
             }
         }
+        let mut rows: Vec<((u32, i16, i32), Vec<i32>)> =
+            acc.into_iter().filter(|(_, v)| v.iter().any(|&n| n != 0)).collect();
+        rows.sort_unstable_by_key(|r| r.0);
         let out = PyList::empty(py);
-        for ((c, g, b), v) in acc {
-            if v.iter().any(|&n| n != 0) {
-                out.append((self.clinic_ids[c as usize].bind(py), g, b, v))?;
-            }
+        for ((c, g, b), v) in rows {
+            out.append((self.clinic_ids[c as usize].bind(py), g, b, v))?;
         }
         Ok(out)
     }

@@ -55,3 +55,34 @@ def test_pydantic_types_reject_bad_values():
     good_bin = next(b for b in (make_bin(date(2010, 5, 1), 4, n) for n in range(100)) if b)
     assert TypeAdapter(BIN).validate_python(good_bin) == good_bin
     assert bin_problem(good_bin[:11] + str((int(good_bin[11]) + 1) % 10)) == "BIN check digit is wrong"
+
+
+def test_the_native_iin_rules_agree_with_the_birth_date_and_sex_python_reads():
+    """The IIN check is native while registry and contributions read birth date and sex in Python,
+    and financing's fold reads them natively for a person only visits have met: all three agree on
+    every century, sex, impossible date and leap day."""
+    import random
+
+    from services.financing.projection import PersonState, fold
+
+    rng = random.Random(17)
+    # 29 February of 1800, 1900 (no leap days), 2000 and 1904 (leap days); then random digits
+    leap_days = [f"000229{c}{n:04d}" for c in "123456" for n in range(20)] + [f"040229{c}0001" for c in "34"]
+    valid = 0
+    for i in range(20_000):
+        first11 = leap_days[i] if i < len(leap_days) else (
+            f"{rng.randrange(100):02d}{rng.randrange(0, 14):02d}{rng.randrange(0, 33):02d}"
+            f"{rng.randrange(0, 9)}{rng.randrange(10_000):04d}")
+        cd = check_digit(first11)
+        value = first11 + str(cd if cd is not None else 0)
+        try:
+            born, sex = iin_birth_date_sex(value)
+            python_valid = cd is not None
+        except ValueError:
+            python_valid = False
+        assert (iin_problem(value) is None) == python_valid, value
+        if python_valid:
+            valid += 1
+            state = fold(PersonState(), value, None, [], [])
+            assert (state.birth, state.sex) == (born.toordinal(), sex), value
+    assert valid > 5_000

@@ -218,16 +218,8 @@ async def apply_rate(settings, port: int, sample, clinics: list[str], n: int) ->
     """Events produced while the consumers run (the producer shares the cores): from the first send
     to the last applied."""
     events = list(event_mix(sample, clinics, n, random.Random(3), tag="live"))
-    producer = make_producer(settings)
-    await producer.start()
     started = time.perf_counter()
-    try:
-        futures = [await producer.send(settings.topic(e.topic), e.payload, key=e.key.encode()) for e in events]
-        for f in futures:
-            await f
-    finally:
-        await producer.stop()
-    produced = time.perf_counter() - started
+    produced = await produce(settings, events)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=AUTH) as client:
         while True:
             lag = (await client.get("/v1/consumer-lag")).json()

@@ -610,7 +610,7 @@ impl Deltas {
             }
             let no = nos[c as usize];
             let (idx, _) = month_index(day);
-            for key in [(no, 0, month_start(idx - idx.rem_euclid(12))), (no, 1, month_start(idx)), (no, 2, day)] {
+            for key in [(no, 0, year_start(idx)), (no, 1, month_start(idx)), (no, 2, day)] {
                 let x = acc.entry(key).or_insert([0; 3]);
                 x[0] += v[0];
                 x[1] += v[1];
@@ -636,27 +636,12 @@ impl Deltas {
     /// month; zero rows dropped.
     fn cell_columns(&self, numbers: &Bound<'_, PyDict>) -> PyResult<(Vec<i32>, Vec<i16>, Vec<i32>, Vec<String>)> {
         let nos = self.numbers(numbers)?;
-        let cells = (self.band_starts.len() + 1) * 8;
-        let mut acc: FxHashMap<(i32, i16, i32), Vec<i32>> = FxHashMap::default();
-        for (&(c, day, cell), &n) in &self.months {
-            if n == 0 {
-                continue;
-            }
-            let no = nos[c as usize];
-            let (idx, _) = month_index(day);
-            for key in [(no, 0, month_start(idx - idx.rem_euclid(12))), (no, 1, day)] {
-                acc.entry(key).or_insert_with(|| vec![0; cells])[cell as usize] += n;
-            }
-        }
-        let mut rows: Vec<((i32, i16, i32), Vec<i32>)> =
-            acc.into_iter().filter(|(_, v)| v.iter().any(|&n| n != 0)).collect();
-        rows.sort_unstable_by_key(|r| r.0);
         let mut out: (Vec<i32>, Vec<i16>, Vec<i32>, Vec<String>) = Default::default();
-        for ((no, g, b), v) in rows {
+        for ((no, g, b), v) in self.cell_sums(&nos) {
             out.0.push(no);
             out.1.push(g);
             out.2.push(b);
-            let mut text = String::with_capacity(2 * cells + 16);
+            let mut text = String::with_capacity(2 * v.len() + 16);
             text.push('{');
             for (i, &n) in v.iter().enumerate() {
                 if i > 0 {
@@ -677,28 +662,44 @@ impl Deltas {
     /// (clinic_id, grain, bucket ordinal, people by cell) of every non-zero fin_cells row, a clinic's
     /// rows together (in key order), as a bulk load should write them.
     fn cell_vectors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let cells = (self.band_starts.len() + 1) * 8;
-        let mut acc: FxHashMap<(u32, i16, i32), Vec<i32>> = FxHashMap::default();
-        for (&(c, day, cell), &n) in &self.months {
-            let (idx, _) = month_index(day);
-            for key in [(c, 0, month_start(idx - idx.rem_euclid(12))), (c, 1, day)] {
-                acc.entry(key).or_insert_with(|| vec![0; cells])[cell as usize] += n;
-            }
-        }
-        let mut rows: Vec<((u32, i16, i32), Vec<i32>)> =
-            acc.into_iter().filter(|(_, v)| v.iter().any(|&n| n != 0)).collect();
-        rows.sort_unstable_by_key(|r| r.0);
+        let own: Vec<i32> = (0..self.clinic_ids.len() as i32).collect();
         let out = PyList::empty(py);
-        for ((c, g, b), v) in rows {
+        for ((c, g, b), v) in self.cell_sums(&own) {
             out.append((self.clinic_ids[c as usize].bind(py), g, b, v))?;
         }
         Ok(out)
     }
 }
 
+/// The first day of the year of month `idx` (year * 12 + month - 1).
+fn year_start(idx: i32) -> i32 {
+    month_start(idx - idx.rem_euclid(12))
+}
+
 type CountColumns = (Vec<i32>, Vec<i16>, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>);
 
 impl Deltas {
+    /// The fin_cells rows, summed by (clinic number from `nos`, grain, bucket ordinal): grain 0 by
+    /// year, 1 by month; zero rows dropped, sorted by key.
+    fn cell_sums(&self, nos: &[i32]) -> Vec<((i32, i16, i32), Vec<i32>)> {
+        let cells = (self.band_starts.len() + 1) * 8;
+        let mut acc: FxHashMap<(i32, i16, i32), Vec<i32>> = FxHashMap::default();
+        for (&(c, day, cell), &n) in &self.months {
+            if n == 0 {
+                continue;
+            }
+            let no = nos[c as usize];
+            let (idx, _) = month_index(day);
+            for key in [(no, 0, year_start(idx)), (no, 1, day)] {
+                acc.entry(key).or_insert_with(|| vec![0; cells])[cell as usize] += n;
+            }
+        }
+        let mut rows: Vec<((i32, i16, i32), Vec<i32>)> =
+            acc.into_iter().filter(|(_, v)| v.iter().any(|&n| n != 0)).collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        rows
+    }
+
     /// clinic number (this accumulator's) -> clinic_no of the store
     fn numbers(&self, numbers: &Bound<'_, PyDict>) -> PyResult<Vec<i32>> {
         let py = numbers.py();

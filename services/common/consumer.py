@@ -6,6 +6,8 @@ exactly after the last applied batch. Each transaction locks the offset rows and
 they still hold the position this instance started from; an instance that lost a partition
 (a zombie after a rebalance) fails that check and rolls back instead of applying twice.
 Malformed messages are kept in `dead_letters` (same transaction) and skipped, never lost.
+A watchdog restarts the client when a partition has events waiting and its stored offset has not
+moved for `consumer_stall_seconds`, and logs where the consuming loop was stuck.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ BATCH_SECONDS = Histogram("osms_consumer_batch_seconds", "Time to apply one batc
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 SKIPPED = Counter("osms_consumer_already_applied_skipped_total",
                   "Messages below the stored offset handed back by the client (skipped, not applied twice)")
+STALLED = Counter("osms_consumer_stalls_total", "Consumers restarted by the watchdog: events waiting, none applied")
 FENCED = Counter("osms_consumer_fenced_total", "Batches rolled back: offsets moved by another instance")
 
 
@@ -68,6 +71,10 @@ class Event:
 
 
 ApplyBatch = Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]
+
+
+class ConsumerStalled(Exception):
+    """Events are waiting and the consumer has not applied any of them for too long."""
 
 
 class StaleOffsets(Exception):
@@ -152,19 +159,13 @@ class BatchConsumer:
                 try:
                     await consumer.start()
                 except BaseException:
-                    await consumer.stop()
+                    await _close(consumer, self.group_id)
                     raise
                 self.consumer = consumer      # only once started: lag() asks it for end offsets
                 self.consumer.subscribe([self.settings.topic(t) for t in self.topics],
                                         listener=_Listener(self))
                 backoff = 0.5
-                while True:
-                    batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                    if not batch:
-                        continue
-                    async with self._lock:
-                        batch = await self._seek_unpositioned(batch)
-                        await self._apply_with_retry(batch)
+                await self._consume_while_progressing()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -173,12 +174,80 @@ class BatchConsumer:
                 backoff = min(backoff * 2, 10.0)
             finally:
                 if self.consumer is not None:
-                    try:
-                        await self.consumer.stop()
-                    except Exception:
-                        pass
+                    await _close(self.consumer, self.group_id)
                     self.consumer = None
                 self._positions.clear()
+
+    async def _consume(self) -> None:
+        assert self.consumer is not None
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            if not batch:
+                continue
+            async with self._lock:
+                batch = await self._seek_unpositioned(batch)
+                await self._apply_with_retry(batch)
+
+    async def _consume_while_progressing(self) -> None:
+        """Consumes until a failure, or until the watchdog finds a partition that stopped moving
+        with events left on it; either way the caller restarts the client, which rejoins the group
+        and seeks to the stored offsets. Where the consuming loop was waiting is logged."""
+        consume = asyncio.create_task(self._consume())
+        watch = asyncio.create_task(self._watch_progress())
+        try:
+            done, _ = await asyncio.wait({consume, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if consume in done:
+                consume.result()
+            stalled = watch.result()
+            log.error("consumer stalled; restarting it", group=self.group_id, partitions=stalled,
+                      assigned=sorted(f"{tp.topic}/{tp.partition}" for tp in self.consumer.assignment())
+                      if self.consumer is not None else [],
+                      consuming_at=_awaiting(consume), coordinating_at=_awaiting(
+                          getattr(getattr(self.consumer, "_coordinator", None), "_coordination_task", None)))
+            STALLED.inc()
+            raise ConsumerStalled(f"no progress on {stalled}")
+        finally:
+            for task in (consume, watch):
+                task.cancel()
+            await asyncio.wait({consume, watch}, timeout=10)
+
+    async def _watch_progress(self) -> list[str]:
+        """Returns the partitions that have events not applied and whose stored offset has not moved
+        for `consumer_stall_seconds` (the whole group's, read from the database and the broker)."""
+        interval = min(5.0, self.settings.consumer_stall_seconds / 3)
+        probe: AIOKafkaConsumer | None = None
+        seen: dict[tuple[str, int], tuple[int, float]] = {}
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    if probe is None:
+                        probe = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+                                                 request_timeout_ms=5000)
+                        await asyncio.wait_for(probe.start(), timeout=10)
+                    lag = await asyncio.wait_for(
+                        group_lag(self.settings, self.pool, self.group_id, self.topics, probe, prefixed=True), 10)
+                except (asyncio.TimeoutError, Exception) as exc:
+                    # Kafka or the database is down: the consuming loop copes with that; this cannot judge.
+                    log.info("progress not checked", group=self.group_id, error=repr(exc))
+                    if probe is not None:
+                        await _close(probe, None)
+                        probe = None
+                    seen.clear()
+                    continue
+                now = time.monotonic()
+                stalled = []
+                for p in lag:
+                    key = (p["topic"], p["partition"])
+                    if p["lag"] == 0 or seen.get(key, (None,))[0] != p["applied_offset"]:
+                        seen[key] = (p["applied_offset"], now)
+                    elif now - seen[key][1] >= self.settings.consumer_stall_seconds:
+                        stalled.append(f"{key[0]}/{key[1]}@{p['applied_offset']} of {p['end_offset']}")
+                if stalled:
+                    return stalled
+        finally:
+            if probe is not None:
+                await _close(probe, None)
 
     async def _seek_unpositioned(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
         """Partitions assigned whose stored offsets could not be read then are sought now (a failure
@@ -283,6 +352,40 @@ class BatchConsumer:
         if self.consumer is None:
             raise RuntimeError("consumer is not running")
         return await group_lag(self.settings, self.pool, self.group_id, self.topics, self.consumer, prefixed=True)
+
+
+async def _close(consumer: AIOKafkaConsumer, group: str | None, timeout: float = 15) -> None:
+    """Stops a client for good. aiokafka's `stop()` waits for the group coordination task and can
+    fail or hang part way; then its heartbeat would go on, and the broker would keep a member that
+    holds partitions no one fetches. So after a failed stop its background tasks are cancelled."""
+    try:
+        await asyncio.wait_for(consumer.stop(), timeout)
+        return
+    except (asyncio.TimeoutError, Exception) as exc:
+        log.warning("consumer did not stop cleanly; its tasks are cancelled", group=group, error=repr(exc))
+    coordinator = getattr(consumer, "_coordinator", None)
+    tasks = [getattr(coordinator, name, None)
+             for name in ("_heartbeat_task", "_commit_refresh_task", "_coordination_task")]
+    for task in tasks:
+        if isinstance(task, asyncio.Task):
+            task.cancel()
+    try:
+        await asyncio.wait_for(consumer._client.close(), 5)
+    except (asyncio.TimeoutError, Exception) as exc:
+        log.warning("consumer's connections not closed", group=group, error=repr(exc))
+
+
+def _awaiting(task: asyncio.Task | None) -> list[str]:
+    """Where a task is suspended: the chain of coroutines it awaits, innermost last."""
+    out = []
+    coro = task.get_coro() if isinstance(task, asyncio.Task) and not task.done() else None
+    while coro is not None and len(out) < 30:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            out.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno})")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return out
+
 
 async def group_lag(settings: Settings, pool: asyncpg.Pool, group: str, topics: list[str],
                     probe: AIOKafkaConsumer, prefixed: bool = False) -> list[dict[str, Any]]:

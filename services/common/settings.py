@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # restarted instance takes its partitions back at once (static membership).
     consumer_session_timeout_ms: int = 10000
     consumer_instance_id: str | None = None
+    # A partition with events not applied whose stored offset has not moved for this long means a
+    # stalled consumer: it is restarted (rejoins the group, seeks to the stored offsets).
+    consumer_stall_seconds: float = 30.0
     relay_batch: int = 5000
     consumer_batch: int = 10000
     # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).

@@ -241,10 +241,49 @@ async def settle(settings: Settings, timeout: float = 180) -> float:
             if backlog == 0 and lag == 0:
                 return time.monotonic() - started
             await asyncio.sleep(0.25)
-        raise AssertionError(f"did not settle in {timeout}s: outbox {backlog}, lag {lag}")
+        stuck = [f"{p['topic']}/{p['partition']}: applied {p['applied_offset']} of {p['end_offset']}"
+                 for p in await group_lag(settings, pool, CONSUMER.group, CONSUMER.topics, probe) if p["lag"]]
+        raise AssertionError(f"did not settle in {timeout}s: outbox {backlog}, lag {lag}\n"
+                             f"partitions behind: {stuck}\n{await _group_members(settings, CONSUMER.group)}\n"
+                             f"financing consumer's log, last lines:\n{_log_tail('financing-consumer')}")
     finally:
         await probe.stop()
         await pool.close()
+
+
+async def _group_members(settings: Settings, group: str) -> str:
+    """Who the broker thinks is in the consumer group, and with which partitions (for a failure message)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.coordinator.protocol import ConsumerProtocol
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        await admin.start()
+        described = await admin.describe_consumer_groups([settings.group(group)])
+        lines = []
+        for response in described:
+            for g in response.groups:
+                lines.append(f"group {g[1]}: state {g[2]}, {len(g[5])} members")
+                for m in g[5]:
+                    assignment = ConsumerProtocol.ASSIGNMENT.decode(m[-1]) if m[-1] else None
+                    owned = sorted(f"{tp.topic}/{tp.partition}" for tp in assignment.partitions()) if assignment else []
+                    lines.append(f"  member {m[0]} from {m[-3]}: {owned}")
+        return "\n".join(lines)
+    except Exception as exc:
+        return f"group not described: {exc!r}"
+    finally:
+        await admin.close()
+
+
+def _log_tail(component: str, lines: int = 60) -> str:
+    from tests.support.processes import LOGS
+
+    path = LOGS / f"chaos-{component}.log"
+    if not path.exists():
+        return "(no log)"
+    kept = [line for line in path.read_text(errors="replace").splitlines()
+            if line.startswith("{") or "WARNING" in line or "ERROR" in line]
+    return "\n".join(line[:400] for line in kept[-lines:])
 
 
 async def verify(settings: Settings, load: Load, contributions_url: str, headers: dict) -> dict:

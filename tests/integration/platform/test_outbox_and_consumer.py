@@ -192,6 +192,39 @@ async def test_the_database_down_when_partitions_are_assigned_delays_but_loses_n
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_consumer_stuck_in_a_batch_is_restarted_and_loses_nothing(scratch, settings):
+    """A call that never returns (a hung connection, a lost wakeup) stops the consumer with events
+    waiting: the watchdog restarts it, the stuck batch is rolled back, and every event applies once."""
+    from services.common.consumer import STALLED
+
+    prefix = "stuck"
+    await _produce_visits(scratch, settings, prefix, 500)
+    recording = _recording_apply("c", prefix)
+    hung = asyncio.Event()
+
+    async def apply_hanging_once(conn, events):
+        await recording(conn, events)
+        if not hung.is_set() and any(e.data.visit_id.startswith(prefix + "-") for e in events):
+            hung.set()
+            await asyncio.Event().wait()      # never returns
+
+    stalls = STALLED._value.get()
+    consumer = BatchConsumer(settings.model_copy(update={"consumer_stall_seconds": 3.0}), scratch,
+                             group=f"g-{prefix}", topics=["visit-recorded"], apply=apply_hanging_once, max_records=100)
+    task = asyncio.create_task(consumer.run())
+
+    async def all_applied():
+        twice, events = await _counts(scratch, prefix)
+        return (twice, events) if events == 500 else None
+
+    try:
+        assert await eventually(all_applied, timeout=40) == (0, 500)
+        assert hung.is_set() and STALLED._value.get() == stalls + 1
+    finally:
+        task.cancel()       # also releases the connection of a batch still hanging
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_messages_from_before_the_stored_offset_are_not_applied_again(scratch, settings):
     """Whatever the Kafka client hands back from before this instance's position (say, records it
     fetched before a seek) was applied already: it is skipped, and the rest applies once."""

@@ -141,6 +141,25 @@ def start_service(port: int, consumers: int = 0) -> subprocess.Popen:
     raise RuntimeError("financing did not become ready")
 
 
+def stop_service(proc: subprocess.Popen | None) -> None:
+    if proc:
+        proc.terminate()
+    for w in WORKERS:
+        w.terminate()
+    for p in ([proc] if proc else []) + WORKERS:
+        p.wait(timeout=30)
+    WORKERS.clear()
+
+
+async def wait_applied(port: int) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=AUTH) as client:
+        while True:
+            r = await client.get("/v1/consumer-lag")
+            if r.status_code == 200 and sum(p["lag"] for p in r.json()) == 0:
+                return
+            await asyncio.sleep(0.05)
+
+
 def query_latency(port: int, clinics: list[str], n: int) -> dict:
     rng = random.Random(5)
     out = []
@@ -240,6 +259,9 @@ async def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database and topics")
     parser.add_argument("--consumers", type=int, default=0,
                         help="run the consumer as this many worker processes (0: inside the HTTP process)")
+    parser.add_argument("--warmup", type=int, default=0,
+                        help="first apply this many events (not timed), as a projection that has been live a "
+                             "while has them: PostgreSQL's caches then hold the pages events touch")
     args = parser.parse_args()
     settings = get_settings()
     pop = Population(Scale("bench", "national", args.people, args.clinics, insured_share=0.90))
@@ -251,14 +273,23 @@ async def main() -> None:
     proc = None
     try:
         sample = await load(settings, pop, args.people)
-        backlog = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(4), tag="backlog"))
-        await produce(settings, backlog)     # waiting on the topics for the consumers' first start
-        del backlog
         if not args.port:
             import socket
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 args.port = sock.getsockname()[1]
+        if args.warmup:
+            proc = start_service(args.port, args.consumers)
+            started = time.perf_counter()
+            await produce(settings, list(event_mix(sample, pop.clinic_ids, args.warmup, random.Random(6), tag="warm")))
+            await wait_applied(args.port)
+            print(f"warm-up: {args.warmup:,} events produced and applied in {time.perf_counter() - started:.1f} s "
+                  f"(not timed)", flush=True)
+            stop_service(proc)
+            proc = None
+        backlog = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(4), tag="backlog"))
+        await produce(settings, backlog)     # waiting on the topics for the consumers' first start
+        del backlog
         proc = start_service(args.port, args.consumers)
         d = await drain_rate(args.port, args.events)
         print(f"applied a backlog from Kafka: {d['events']:,} events in {d['seconds']:.2f} s: "
@@ -274,11 +305,7 @@ async def main() -> None:
         r = await rebuild.rebuild(settings, compare=False)
         print(f"rebuild from the topics: {r.events:,} events in {r.seconds:.1f} s: {r.rate:,.0f} events/s", flush=True)
     finally:
-        if proc:
-            proc.terminate()
-            for w in WORKERS:
-                w.terminate()
-            proc.wait(timeout=30)
+        stop_service(proc)
         if not args.keep:
             await remove_prefixed(settings)
 

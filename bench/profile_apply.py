@@ -6,13 +6,16 @@ into the consumer's own CPU, the PostgreSQL backend's CPU and waiting.
     .venv/bin/py-spy record -o apply.svg -- .venv/bin/python -m bench.profile_apply   # a flame graph
 
 A projection is bulk-loaded first (bench.bench_financing's loader); everything runs on its own
-database prefix, dropped afterwards.
+database prefix, dropped afterwards. To compare server settings on one national load (ten minutes
+to load): `--keep F` keeps the database and writes the people sample to F; later runs with
+`OSMS_DB_PREFIX=<the prefix it prints> ... --reuse F --seed N` apply a fresh mix to it.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import pickle
 import random
 import time
 from pathlib import Path
@@ -67,13 +70,22 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--statements", action="store_true",
                         help="also print the wall time of each SQL statement (mostly PostgreSQL's CPU)")
+    parser.add_argument("--keep", metavar="FILE", help="keep the loaded database; write the people sample to FILE")
+    parser.add_argument("--reuse", metavar="FILE", help="apply to a database kept by --keep (same OSMS_DB_PREFIX)")
+    parser.add_argument("--seed", type=int, default=3, help="of the event mix")
     args = parser.parse_args()
     settings = get_settings()
-    await prepare_database(settings, "financing", Path(store.__file__).parent / "migrations")
     pop = Population(Scale("bench", "national", args.people, args.clinics, insured_share=0.90))
     try:
-        sample = await load(settings, pop, args.people)
-        events = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(3)))
+        if args.reuse:
+            sample = pickle.loads(Path(args.reuse).read_bytes())
+        else:
+            await prepare_database(settings, "financing", Path(store.__file__).parent / "migrations")
+            sample = await load(settings, pop, args.people)
+        if args.keep:
+            Path(args.keep).write_bytes(pickle.dumps(sample))
+            print(f"kept: OSMS_DB_PREFIX={settings.db_prefix}")
+        events = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(args.seed), tag=f"s{args.seed}"))
         payloads = [(e.topic, e.payload) for e in events]
         del events
         tune_gc()   # as the service does once started
@@ -105,7 +117,8 @@ async def main() -> None:
                 print(f"  {seconds / n * 1e6:5.1f} µs/event  {what}")
         await conn.close()
     finally:
-        await remove_prefixed(settings)
+        if not (args.keep or args.reuse):
+            await remove_prefixed(settings)
 
 
 if __name__ == "__main__":

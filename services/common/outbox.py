@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
 
 from services.common.events import OutgoingEvent
@@ -36,6 +37,9 @@ CREATE INDEX outbox_publish_order ON outbox (txid, id);
 """
 
 NOTIFY_CHANNEL = "osms_outbox"
+# The producer's own partitioner (murmur2 of the key, as Java's): an event goes to the partition a
+# plain send() would have chosen, so a key's events stay in one partition, in outbox order.
+PARTITIONER = DefaultPartitioner()
 RELAY_LOCK_KEY = 7_401_001  # pg advisory lock: one relay per service database
 
 PUBLISHED = Counter("osms_outbox_published_total", "Events published from the outbox", ["topic"])
@@ -146,17 +150,34 @@ class OutboxRelay:
             BACKLOG.set(0)
             return 0
         assert self.producer is not None
-        futures = []
+        producer = self.producer
+        # Per partition, in outbox order, as the producer's own partitioner would place each key:
+        # one batch builder per partition instead of one send() (and one future) per event.
+        by_partition: dict[tuple[str, int], list] = {}
+        partitions: dict[str, list[int]] = {}
         per_topic: dict[str, int] = {}
         for row in rows:
             topic = row["topic"]
-            futures.append(await self.producer.send(
-                self.settings.topic(topic),
-                value=row["payload"],
-                key=row["key"].encode(),
-                headers=[("event_id", str(row["event_id"]).encode()), ("event_type", topic.encode())],
-            ))
+            name = self.settings.topic(topic)
+            if name not in partitions:
+                partitions[name] = sorted(await producer.partitions_for(name))
+            key = row["key"].encode()
+            p = PARTITIONER(key, partitions[name], partitions[name])
+            by_partition.setdefault((name, p), []).append((key, row))
             per_topic[topic] = per_topic.get(topic, 0) + 1
+        futures = []
+        for (name, p), items in by_partition.items():
+            batch = producer.create_batch()
+            for key, row in items:
+                headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["topic"].encode())]
+                if batch.append(key=key, value=row["payload"], timestamp=None, headers=headers) is None:
+                    batch.close()     # full: sent, and a new one takes the event (a batch takes its first)
+                    futures.append(await producer.send_batch(batch, name, partition=p))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=row["payload"], timestamp=None, headers=headers)
+            if batch.record_count():
+                batch.close()
+                futures.append(await producer.send_batch(batch, name, partition=p))
         await asyncio.gather(*futures)  # every event acknowledged by the broker (acks=all)
         await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         for topic, n in per_topic.items():

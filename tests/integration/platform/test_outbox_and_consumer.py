@@ -79,6 +79,50 @@ async def test_relay_never_skips_a_row_whose_transaction_commits_late(scratch, s
     await relay.close()
 
 
+async def test_relay_puts_a_key_s_events_in_one_partition_in_order_where_a_plain_send_would(scratch, settings):
+    """The relay sends batches per partition: each key must still land where the producer's own
+    send() puts it (events published before and after stay in one partition) and in outbox order."""
+    from aiokafka import AIOKafkaProducer
+
+    prefix = "order"
+    keys = [iin() for _ in range(8)]
+    async with scratch.acquire() as conn, conn.transaction():
+        events = []
+        for i in range(240):
+            key = keys[i % len(keys)]
+            events.append(new_event("visit-recorded", VisitRecorded(
+                clinic_id="C-PLAT", visit_id=f"{prefix}-{i:04d}", iin=key, date=date(2026, 3, 1), kind="x"),
+                producer="test", key=key))
+        await add_events(conn, events)
+    relay = OutboxRelay(settings, settings.database_dsn(SCRATCH))
+    task = asyncio.create_task(relay.run())
+    try:
+        async def published():
+            mine = [e for e in await read_topic("visit-recorded")
+                    if e["value"]["data"]["visit_id"].startswith(prefix + "-")]
+            return mine if len({e["value"]["data"]["visit_id"] for e in mine}) == 240 else None
+
+        mine = await eventually(published, timeout=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await relay.close()
+    plain = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    await plain.start()
+    try:
+        where = {k: (await plain.send_and_wait(settings.topic("visit-recorded"), b"{}", key=k.encode())).partition
+                 for k in keys}
+    finally:
+        await plain.stop()
+    for key in keys:
+        of_key = sorted((e for e in mine if e["key"] == key), key=lambda e: (e["partition"], e["offset"]))
+        assert {e["partition"] for e in of_key} == {where[key]}
+        ids = [e["value"]["data"]["visit_id"] for e in of_key]
+        assert ids == sorted(ids) and len(set(ids)) == 30
+        assert all(e["headers"]["event_type"] == b"visit-recorded" for e in of_key)
+    assert len({where[k] for k in keys}) > 1      # the keys spread over partitions: the check has teeth
+
+
 async def _produce_visits(scratch, settings, prefix: str, n: int) -> None:
     async with scratch.acquire() as conn, conn.transaction():
         await add_events(conn, [visit_event(f"{prefix}-{i}") for i in range(n)])

@@ -269,6 +269,51 @@ async def test_a_consumer_stuck_in_a_batch_is_restarted_and_loses_nothing(scratc
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_client_whose_stop_fails_leaves_its_partitions_to_the_other_instance(settings):
+    """aiokafka's stop() can fail part way (it first awaits the group coordination task); the client
+    must not stay in the group holding partitions that nobody fetches."""
+    from aiokafka import AIOKafkaConsumer
+
+    from services.common.consumer import _close
+    from services.common.events import TOPIC_PARTITIONS
+
+    topic = settings.topic("visit-recorded")
+
+    def client() -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.group("g-stopfail"),
+                                enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000)
+
+    first, second = client(), client()
+    try:
+        await first.start()
+        first.subscribe([topic])
+        await second.start()
+        second.subscribe([topic])
+
+        def owning(*clients):
+            async def check():
+                for c in clients:
+                    await c.getmany(timeout_ms=100)
+                return all(c.assignment() for c in clients)
+            return check
+
+        await eventually(owning(first, second), timeout=30)      # the partitions are split between them
+
+        async def stop_fails():
+            raise RuntimeError("stop failed part way")
+
+        first.stop = stop_fails
+        await _close(first, "g-stopfail")
+
+        async def second_owns_all():
+            await second.getmany(timeout_ms=100)
+            return len(second.assignment()) == TOPIC_PARTITIONS["visit-recorded"]
+
+        await eventually(second_owns_all, timeout=40)
+    finally:
+        await second.stop()
+
+
 async def test_messages_from_before_the_stored_offset_are_not_applied_again(scratch, settings):
     """Whatever the Kafka client hands back from before this instance's position (say, records it
     fetched before a seek) was applied already: it is skipped, and the rest applies once."""

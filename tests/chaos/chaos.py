@@ -230,6 +230,7 @@ async def settle(settings: Settings, timeout: float = 180) -> float:
     probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     await probe.start()
     pool = await asyncpg.create_pool(settings.database_dsn("financing"), min_size=1, max_size=2)
+    backlog = lag = None
     try:
         while time.monotonic() - started < timeout:
             backlog = 0
@@ -241,8 +242,11 @@ async def settle(settings: Settings, timeout: float = 180) -> float:
             if backlog == 0 and lag == 0:
                 return time.monotonic() - started
             await asyncio.sleep(0.25)
-        stuck = [f"{p['topic']}/{p['partition']}: applied {p['applied_offset']} of {p['end_offset']}"
-                 for p in await group_lag(settings, pool, CONSUMER.group, CONSUMER.topics, probe) if p["lag"]]
+        try:
+            stuck = [f"{p['topic']}/{p['partition']}: applied {p['applied_offset']} of {p['end_offset']}"
+                     for p in await group_lag(settings, pool, CONSUMER.group, CONSUMER.topics, probe) if p["lag"]]
+        except Exception as exc:
+            stuck = [f"not read: {exc!r}"]
         raise AssertionError(f"did not settle in {timeout}s: outbox {backlog}, lag {lag}\n"
                              f"partitions behind: {stuck}\n{await _group_members(settings, CONSUMER.group)}\n"
                              f"financing consumer's log, last lines:\n{_log_tail('financing-consumer')}")
@@ -272,7 +276,10 @@ async def _group_members(settings: Settings, group: str) -> str:
     except Exception as exc:
         return f"group not described: {exc!r}"
     finally:
-        await admin.close()
+        try:
+            await admin.close()
+        except Exception:
+            pass
 
 
 def _log_tail(component: str, lines: int = 60) -> str:

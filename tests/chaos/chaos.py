@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -219,7 +220,7 @@ async def chaos(comps: dict[str, Component], infra: Infra, cycles: int, rng: ran
     return log
 
 
-async def settle(settings: Settings, timeout: float = 180) -> float:
+async def settle(settings: Settings, consumer_log: Path, timeout: float = 180) -> float:
     """Waits until every outbox is empty and the financing consumer has applied everything."""
     from aiokafka import AIOKafkaConsumer
 
@@ -249,7 +250,7 @@ async def settle(settings: Settings, timeout: float = 180) -> float:
             stuck = [f"not read: {exc!r}"]
         raise AssertionError(f"did not settle in {timeout}s: outbox {backlog}, lag {lag}\n"
                              f"partitions behind: {stuck}\n{await _group_members(settings, CONSUMER.group)}\n"
-                             f"financing consumer's log, last lines:\n{_log_tail('financing-consumer')}")
+                             f"financing consumer's log, last lines:\n{_log_tail(consumer_log)}")
     finally:
         await probe.stop()
         await pool.close()
@@ -282,10 +283,7 @@ async def _group_members(settings: Settings, group: str) -> str:
             pass
 
 
-def _log_tail(component: str, lines: int = 60) -> str:
-    from tests.support.processes import LOGS
-
-    path = LOGS / f"chaos-{component}.log"
+def _log_tail(path: Path, lines: int = 60) -> str:
     if not path.exists():
         return "(no log)"
     kept = [line for line in path.read_text(errors="replace").splitlines()
@@ -401,7 +399,7 @@ async def run(cycles: int, seed: int = 2026, workers: int = 3) -> dict:
         load.stop.set()
         await asyncio.gather(*tasks)
         load_seconds = time.monotonic() - started
-        settle_s = await settle(settings)
+        settle_s = await settle(settings, comps["financing-consumer"].log_path)
         result = await verify(settings, load, urls["contributions"], headers)
         figures = await clinic_figures(urls["financing"], headers, load.clinics)
         truth = result.pop("clinic_truth")

@@ -167,6 +167,15 @@ async def _counts(scratch, prefix) -> tuple[int, int]:
     return row["twice"], row["events"]
 
 
+async def _all_applied(scratch, prefix, n: int, timeout: float) -> tuple[int, int]:
+    """Waits until `n` distinct events of `prefix` are applied; returns _counts then."""
+    async def check():
+        twice, events = await _counts(scratch, prefix)
+        return (twice, events) if events == n else None
+
+    return await eventually(check, timeout=timeout)
+
+
 async def test_consumer_crash_mid_batch_and_restart_applies_each_event_once(scratch, settings):
     prefix = "crash"
     await _produce_visits(scratch, settings, prefix, 3000)
@@ -187,11 +196,7 @@ async def test_consumer_crash_mid_batch_and_restart_applies_each_event_once(scra
                            apply=_recording_apply("second", prefix))
     task = asyncio.create_task(second.run())
 
-    async def all_applied():
-        twice, events = await _counts(scratch, prefix)
-        return (twice, events) if events == 3000 else None
-
-    twice, events = await eventually(all_applied, timeout=30)
+    twice, events = await _all_applied(scratch, prefix, 3000, timeout=30)
     assert twice == 0
 
     async def caught_up():
@@ -227,11 +232,7 @@ async def test_the_database_down_when_partitions_are_assigned_delays_but_loses_n
                              topics=["visit-recorded"], apply=_recording_apply("c", prefix), max_records=100)
     task = asyncio.create_task(consumer.run())
 
-    async def all_applied():
-        twice, events = await _counts(scratch, prefix)
-        return (twice, events) if events == 500 else None
-
-    assert await eventually(all_applied, timeout=30) == (0, 500)
+    assert await _all_applied(scratch, prefix, 500, timeout=30) == (0, 500)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
@@ -257,12 +258,8 @@ async def test_a_consumer_stuck_in_a_batch_is_restarted_and_loses_nothing(scratc
                              group=f"g-{prefix}", topics=["visit-recorded"], apply=apply_hanging_once, max_records=100)
     task = asyncio.create_task(consumer.run())
 
-    async def all_applied():
-        twice, events = await _counts(scratch, prefix)
-        return (twice, events) if events == 500 else None
-
     try:
-        assert await eventually(all_applied, timeout=40) == (0, 500)
+        assert await _all_applied(scratch, prefix, 500, timeout=40) == (0, 500)
         assert hung.is_set() and STALLED._value.get() == stalls + 1
     finally:
         task.cancel()       # also releases the connection of a batch still hanging
@@ -349,11 +346,7 @@ async def test_two_instances_share_partitions_and_apply_each_event_once(scratch,
     await asyncio.sleep(3)  # both joined: the partitions are split between them
     await _produce_visits(scratch, settings, prefix, 2000)
 
-    async def all_applied():
-        twice, events = await _counts(scratch, prefix)
-        return (twice, events) if events == 2000 else None
-
-    await eventually(all_applied, timeout=40)
+    await _all_applied(scratch, prefix, 2000, timeout=40)
     await asyncio.sleep(1)
     assert await _counts(scratch, prefix) == (0, 2000)
     async with scratch.acquire() as conn:

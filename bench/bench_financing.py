@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import statistics
@@ -64,6 +65,12 @@ def synthetic_state(pop: Population, person, rng: random.Random) -> PersonState:
     return s
 
 
+# People the event mixes are drawn from: as many as a few hundred thousand events meet, so that, as in
+# a real day, most events of a batch are about different people (a small sample put several events of
+# one person into each batch, and kept their rows in the caches: both flattered the rates).
+SAMPLE = 500_000
+
+
 async def load(settings, pop: Population, people: int, keep: list | None = None, keep_max: int = 0) -> list:
     """COPY persons, clinics and calendars; returns a sample of people for the event mix (and puts
     the first `keep_max` people into `keep`)."""
@@ -99,7 +106,7 @@ async def load(settings, pop: Population, people: int, keep: list | None = None,
             state = synthetic_state(pop, person, rng)
             calendars.timeline(state)
             persons.append((person.iin, state.dumps()))
-            if rng.random() < 20_000 / people:
+            if rng.random() < SAMPLE / people:
                 sample.append(person)
             if keep is not None and len(keep) < keep_max:
                 keep.append(person)
@@ -177,26 +184,56 @@ def query_latency(port: int, clinics: list[str], n: int) -> dict:
             "mean_ms": statistics.fmean(out) * 1000}
 
 
-def event_mix(sample, clinics: list[str], n: int, rng: random.Random, tag: str = ""):
-    """80% visits, 10% contribution statuses, 10% moves, all for loaded people (ids carry `tag`)."""
+# Versions of the moves and statuses the mixes make: each newer than any before it, as the registry's
+# person_version and the contributions service's status_version are, so that no event of a mix is
+# outranked by one of an earlier mix on the same people (a later process starts from a later clock).
+_versions = itertools.count(time.time_ns() // 1000)
+
+# (visits, contribution statuses, moves between clinics): shares of the events.
+# STRESS_MIX, the benchmarks' default since they began, is heavy in moves, the costliest event (a
+# move rewrites the future of the person's cells in two clinics). REAL_MIX follows a year of the
+# nation: 20.5 million people x 4.5 visits = 92 million visits; a status for each insured person
+# each month their contributions arrive, 83.6% x 20.5 million x 12 = 206 million; about a million
+# changes of clinic (the annual campaign, new addresses, newborns).
+STRESS_MIX = (0.8, 0.1, 0.1)
+REAL_MIX = (0.307, 0.690, 0.003)
+
+
+def parse_mix(text: str) -> tuple[float, float, float]:
+    """'0.8,0.1,0.1' -> shares of visits, statuses and moves (they must add up to 1); 'real': REAL_MIX."""
+    if text == "real":
+        return REAL_MIX
+    shares = tuple(float(x) for x in text.split(","))
+    if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1) > 1e-9:
+        raise argparse.ArgumentTypeError("three shares (visits, statuses, moves) that add up to 1")
+    return shares
+
+
+def event_mix(sample, clinics: list[str], n: int, rng: random.Random, tag: str = "",
+              mix: tuple[float, float, float] = STRESS_MIX):
+    """Visits, contribution statuses and moves in the shares `mix` gives, for loaded people (ids
+    carry `tag`)."""
+    visits, statuses = mix[0], mix[0] + mix[1]
     for i in range(n):
         p = rng.choice(sample)
         u = rng.random()
-        if u < 0.8:
+        if u < visits:
             data = VisitRecorded(clinic_id=p.clinic_id, visit_id=f"b{RUN}{tag}-{i}", iin=p.iin,
                                  date=TODAY - timedelta(days=rng.randrange(30)), kind="consultation")
             yield new_event("visit-recorded", data, producer="bench", key=p.iin)
-        elif u < 0.9:
+        elif u < statuses:
+            # a new end of cover each time, as each month's contribution moves it
+            until = TODAY + timedelta(days=rng.randrange(30, 400))
             data = ContributionPaid(iin=p.iin, payer_kind="self", status="insured", reason="paid",
-                                    status_as_of=TODAY, insured_until=TODAY + timedelta(days=90),
-                                    last_covered_month="2026-11", status_version=1000 + i,
+                                    status_as_of=TODAY, insured_until=until, last_covered_month="2026-11",
+                                    status_version=next(_versions),
                                     insured_periods=[InsuredPeriod(**{"from": TODAY - timedelta(days=700),
-                                                                      "until": TODAY + timedelta(days=90)})])
+                                                                      "until": until})])
             yield new_event("contribution-paid", data, producer="bench", key=p.iin)
         else:
             data = PatientAttached(attachment_id=f"b{RUN}{tag}-{i}", iin=p.iin, clinic_id=rng.choice(clinics),
                                    reason="choice", effective_date=TODAY - timedelta(days=rng.randrange(60)),
-                                   birth_date=p.birth_date, sex=p.sex, person_version=1000 + i)
+                                   birth_date=p.birth_date, sex=p.sex, person_version=next(_versions))
             yield new_event("patient-attached", data, producer="bench", key=p.iin)
 
 
@@ -229,14 +266,17 @@ async def drain_rate(port: int, n: int) -> dict:
             if first is not None and lag == 0:
                 break
             await asyncio.sleep(0.02)
+    if first[1] == 0:
+        raise SystemExit(f"the backlog of {n:,} events was applied before its first look at the lag: "
+                         "too small to time; give --events more")
     took = now - first[0]
     return {"events": first[1], "seconds": took, "events_per_s": first[1] / took}
 
 
-async def apply_rate(settings, port: int, sample, clinics: list[str], n: int) -> dict:
+async def apply_rate(settings, port: int, sample, clinics: list[str], n: int, mix=STRESS_MIX) -> dict:
     """Events produced while the consumers run (the producer shares the cores): from the first send
     to the last applied."""
-    events = list(event_mix(sample, clinics, n, random.Random(3), tag="live"))
+    events = list(event_mix(sample, clinics, n, random.Random(3), tag="live", mix=mix))
     started = time.perf_counter()
     produced = await produce(settings, events)     # every event acknowledged: the lag counts them all
     await wait_applied(port)
@@ -257,10 +297,14 @@ async def main() -> None:
     parser.add_argument("--warmup", type=int, default=0,
                         help="first apply this many events (not timed), as a projection that has been live a "
                              "while has them: PostgreSQL's caches then hold the pages events touch")
+    parser.add_argument("--mix", type=parse_mix, default=STRESS_MIX,
+                        help="shares of visits, contribution statuses and moves; 'real' for a year of the "
+                             "nation's shares (REAL_MIX); default 0.8,0.1,0.1")
     args = parser.parse_args()
     settings = get_settings()
     pop = Population(Scale("bench", "national", args.people, args.clinics, insured_share=0.90))
-    print(f"financing bench: {args.people:,} people, {args.clinics:,} clinics "
+    print(f"financing bench: {args.people:,} people, {args.clinics:,} clinics, event mix "
+          f"{'/'.join(f'{x:g}' for x in args.mix)} (visits/statuses/moves) "
           f"(db prefix {settings.db_prefix}, topic prefix {settings.topic_prefix})", flush=True)
     await ensure_topics(settings)
     await prepare_database(settings, "financing", Path(store.__file__).parent / "migrations")
@@ -276,13 +320,14 @@ async def main() -> None:
         if args.warmup:
             proc = start_service(args.port, args.consumers)
             started = time.perf_counter()
-            await produce(settings, list(event_mix(sample, pop.clinic_ids, args.warmup, random.Random(6), tag="warm")))
+            await produce(settings, list(event_mix(sample, pop.clinic_ids, args.warmup, random.Random(6), tag="warm",
+                                                          mix=args.mix)))
             await wait_applied(args.port)
             print(f"warm-up: {args.warmup:,} events produced and applied in {time.perf_counter() - started:.1f} s "
                   f"(not timed)", flush=True)
             stop_service(proc)
             proc = None
-        backlog = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(4), tag="backlog"))
+        backlog = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(4), tag="backlog", mix=args.mix))
         await produce(settings, backlog)     # waiting on the topics for the consumers' first start
         del backlog
         proc = start_service(args.port, args.consumers)
@@ -292,7 +337,7 @@ async def main() -> None:
         q = query_latency(args.port, pop.clinic_ids, args.queries)
         print(f"clinic query over HTTP ({args.queries} sequential): p50 {q['p50_ms']:.2f} ms, "
               f"p99 {q['p99_ms']:.2f} ms, mean {q['mean_ms']:.2f} ms", flush=True)
-        a = await apply_rate(settings, args.port, sample, pop.clinic_ids, args.events)
+        a = await apply_rate(settings, args.port, sample, pop.clinic_ids, args.events, args.mix)
         print(f"produced and applied at once: {a['events']:,} events in {a['seconds']:.1f} s: "
               f"{a['events_per_s']:,.0f} events/s (producing took {a['produce_s']:.1f} s)", flush=True)
         q2 = query_latency(args.port, pop.clinic_ids, min(args.queries, 500))

@@ -26,7 +26,7 @@ os.environ.setdefault("OSMS_TOPIC_PREFIX", f"prof{RUN}.")   # no topics are made
 
 import asyncpg  # noqa: E402
 
-from bench.bench_financing import event_mix, load  # noqa: E402
+from bench.bench_financing import STRESS_MIX, event_mix, load, parse_mix  # noqa: E402
 from bench.population import Population, Scale  # noqa: E402
 from services.common.app import tune_gc  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
@@ -73,6 +73,8 @@ async def main() -> None:
     parser.add_argument("--keep", metavar="FILE", help="keep the loaded database; write the people sample to FILE")
     parser.add_argument("--reuse", metavar="FILE", help="apply to a database kept by --keep (same OSMS_DB_PREFIX)")
     parser.add_argument("--seed", type=int, default=3, help="of the event mix")
+    parser.add_argument("--mix", type=parse_mix, default=STRESS_MIX,
+                        help="shares of visits, contribution statuses and moves; real: a year of the nation (default 0.8,0.1,0.1)")
     args = parser.parse_args()
     settings = get_settings()
     pop = Population(Scale("bench", "national", args.people, args.clinics, insured_share=0.90))
@@ -85,7 +87,8 @@ async def main() -> None:
         if args.keep:
             Path(args.keep).write_bytes(pickle.dumps(sample))
             print(f"kept: OSMS_DB_PREFIX={settings.db_prefix}")
-        events = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(args.seed), tag=f"s{args.seed}"))
+        events = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(args.seed), tag=f"s{args.seed}",
+                             mix=args.mix))
         payloads = [(e.topic, e.payload) for e in events]
         del events
         tune_gc()   # as the service does once started

@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     # stalled consumer: it is restarted (rejoins the group, seeks to the stored offsets).
     consumer_stall_seconds: float = 30.0
     relay_batch: int = 5000
-    consumer_batch: int = 10000
+    # Events a consumer applies in one transaction at most (fewer when fewer wait). A national
+    # projection's events rarely share a person or a calendar row; large batches let more of them
+    # share the year and month rows (bench.profile_apply, nation loaded: 40,000 applies about 13%
+    # more events a second than 10,000).
+    consumer_batch: int = 40000
     # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).
     max_body_bytes: int = 8 * 1024 * 1024
 

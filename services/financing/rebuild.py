@@ -1,7 +1,7 @@
 """Rebuilds the financing projection from the topics, from their beginning, into a fresh schema of the
 financing database, and compares it with the live projection cell by cell.
 
-    python -m services.financing.rebuild [--keep] [--batch 10000] [--show 20]
+    python -m services.financing.rebuild [--keep] [--batch N] [--show 20]
 
 The topics keep every event (services.common.topics creates them with retention.ms = -1), so the
 projection can always be built again. The end offsets are captured at the start and the rebuild
@@ -94,9 +94,10 @@ async def _fresh_schema(settings: Settings, schema: str) -> None:
         await conn.close()
 
 
-async def rebuild(settings: Settings | None = None, *, schema: str | None = None, batch: int = 10000,
+async def rebuild(settings: Settings | None = None, *, schema: str | None = None, batch: int | None = None,
                   keep: bool = False, compare: bool = True) -> RebuildReport:
     settings = settings or get_settings()
+    batch = batch or settings.consumer_batch
     schema = schema or f"rebuild_{time.strftime('%Y%m%d_%H%M%S')}"
     report = RebuildReport(schema=schema, compared=compare)
     await _fresh_schema(settings, schema)
@@ -172,7 +173,7 @@ def _print(report: RebuildReport, show: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the rebuilt schema")
-    parser.add_argument("--batch", type=int, default=10000)
+    parser.add_argument("--batch", type=int, help="events a transaction (default: OSMS_CONSUMER_BATCH)")
     parser.add_argument("--show", type=int, default=20, help="differences to print")
     parser.add_argument("--no-compare", action="store_true",
                         help="only rebuild and time it (a live projection bulk-loaded by a benchmark is not on the topics)")

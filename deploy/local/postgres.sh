@@ -48,13 +48,19 @@ start() {
   # made before it; postgresql.conf only includes it.
   grep -qx "include_if_exists = 'osms.conf'" "$PG_DATA/postgresql.conf" ||
     echo "include_if_exists = 'osms.conf'" >>"$PG_DATA/postgresql.conf"
+  # A quarter of the memory (at most 8 GB): a national projection's batches touch gigabytes of
+  # pages, and each one missing from the buffers is copied in from the kernel's cache, and a
+  # changed one out again (measured: two consumers 22,000 events/s with 512 MB, 27,500 with 6 GB).
+  local mem_mb buffers
+  mem_mb=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))
+  buffers="${OSMS_PG_SHARED_BUFFERS:-$(( mem_mb / 4 > 8192 ? 8192 : (mem_mb / 4 < 128 ? 128 : mem_mb / 4) ))MB}"
   cat >"$PG_DATA/osms.conf" <<CONF
 # osms local settings (deploy/local/postgres.sh writes this file at every start)
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$LOCAL/pg'
 max_connections = 200
-shared_buffers = 512MB
+shared_buffers = $buffers
 work_mem = 16MB
 maintenance_work_mem = 256MB
 wal_level = replica

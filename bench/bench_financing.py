@@ -71,9 +71,10 @@ def synthetic_state(pop: Population, person, rng: random.Random) -> PersonState:
 SAMPLE = 500_000
 
 
-async def load(settings, pop: Population, people: int, keep: list | None = None, keep_max: int = 0) -> list:
-    """COPY persons, clinics and calendars; returns a sample of people for the event mix (and puts
-    the first `keep_max` people into `keep`)."""
+async def load(settings, pop: Population, people: int, keep: list | None = None, keep_max: int = 0,
+               sample_size: int = SAMPLE) -> list:
+    """COPY persons, clinics and calendars; returns a sample of about `sample_size` people for the
+    event mix (and puts the first `keep_max` people into `keep`)."""
     conn = await asyncpg.connect(settings.database_dsn("financing"))
     rng = random.Random(11)
     numbers = {c: i + 1 for i, c in enumerate(pop.clinic_ids)}
@@ -106,7 +107,7 @@ async def load(settings, pop: Population, people: int, keep: list | None = None,
             state = synthetic_state(pop, person, rng)
             calendars.timeline(state)
             persons.append((person.iin, state.dumps()))
-            if rng.random() < SAMPLE / people:
+            if rng.random() < sample_size / people:    # drawn even when 0: the same data at any size
                 sample.append(person)
             if keep is not None and len(keep) < keep_max:
                 keep.append(person)

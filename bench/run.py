@@ -176,7 +176,7 @@ class Bench:
 
         started = time.perf_counter()
         self.people = []
-        await load(self.settings, self.pop, self.scale.people, keep=self.people, keep_max=3_000_000)
+        await load(self.settings, self.pop, self.scale.people, keep=self.people, keep_max=3_000_000, sample_size=0)
         loaded = time.perf_counter()
         await self.put_clinics(client)
         await self.lag_zero(client)

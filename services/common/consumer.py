@@ -227,7 +227,7 @@ class BatchConsumer:
                         await asyncio.wait_for(probe.start(), timeout=10)
                     lag = await asyncio.wait_for(
                         group_lag(self.settings, self.pool, self.group_id, self.topics, probe, prefixed=True), 10)
-                except (asyncio.TimeoutError, Exception) as exc:
+                except Exception as exc:   # asyncio.TimeoutError among them
                     # Kafka or the database is down: the consuming loop copes with that; this cannot judge.
                     log.info("progress not checked", group=self.group_id, error=repr(exc))
                     if probe is not None:
@@ -361,7 +361,7 @@ async def _close(consumer: AIOKafkaConsumer, group: str | None, timeout: float =
     try:
         await asyncio.wait_for(consumer.stop(), timeout)
         return
-    except (asyncio.TimeoutError, Exception) as exc:
+    except Exception as exc:   # asyncio.TimeoutError among them
         log.warning("consumer did not stop cleanly; its tasks are cancelled", group=group, error=repr(exc))
     coordinator = getattr(consumer, "_coordinator", None)
     tasks = [getattr(coordinator, name, None)
@@ -371,7 +371,7 @@ async def _close(consumer: AIOKafkaConsumer, group: str | None, timeout: float =
             task.cancel()
     try:
         await asyncio.wait_for(consumer._client.close(), 5)
-    except (asyncio.TimeoutError, Exception) as exc:
+    except Exception as exc:   # asyncio.TimeoutError among them
         log.warning("consumer's connections not closed", group=group, error=repr(exc))
 
 

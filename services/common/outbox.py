@@ -169,12 +169,13 @@ class OutboxRelay:
         for (name, p), items in by_partition.items():
             batch = producer.create_batch()
             for key, row in items:
-                headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["topic"].encode())]
-                if batch.append(key=key, value=row["payload"], timestamp=None, headers=headers) is None:
+                record = {"key": key, "value": row["payload"], "timestamp": None,
+                          "headers": [("event_id", str(row["event_id"]).encode()), ("event_type", row["topic"].encode())]}
+                if batch.append(**record) is None:
                     batch.close()     # full: sent, and a new one takes the event (a batch takes its first)
                     futures.append(await producer.send_batch(batch, name, partition=p))
                     batch = producer.create_batch()
-                    batch.append(key=key, value=row["payload"], timestamp=None, headers=headers)
+                    batch.append(**record)
             if batch.record_count():
                 batch.close()
                 futures.append(await producer.send_batch(batch, name, partition=p))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import itertools
 import os
 import random
@@ -58,11 +59,32 @@ def synthetic_state(pop: Population, person, rng: random.Random) -> PersonState:
     since = max(person.birth_date, TODAY - timedelta(days=rng.randrange(6 * 365)))
     s.versions = {1: (person.clinic_id, since.toordinal())}
     s.visits = [d.toordinal() for d in pop.visits_of(person, rng, days=3 * 365) if d >= since]
-    start = since - timedelta(days=rng.randrange(400))
-    end = TODAY + timedelta(days=60) if person.insured else TODAY - timedelta(days=rng.randrange(30, 900))
+    # Cover runs in whole months (domain.md): from the first of a month to the last day of the month
+    # that ends the grace after the latest covered month. The insured paid October (due by 25
+    # November): covered until the end of February 2027; the others stopped 1 to 30 months ago.
+    start = month_start(since - timedelta(days=rng.randrange(400)))
+    if person.insured:
+        end = month_end(TODAY.year, TODAY.month - 1 + COVER_AFTER)
+    else:
+        end = month_end(TODAY.year, TODAY.month - rng.randrange(1, 31))
     if end > start:
         s.status_version, s.insured = 1, [(start.toordinal(), end.toordinal() + 1)]
     return s
+
+
+# A person is insured through the month after the latest covered month L, then has 3 months of grace
+# (domain.md, "Insured status"): cover ends on the last day of L + 4.
+COVER_AFTER = 4
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def month_end(year: int, month: int) -> date:
+    """The last day of a month; `month` may run past 12 or below 1."""
+    y, m = divmod(year * 12 + month - 1, 12)
+    return date(y, m + 1, calendar.monthrange(y, m + 1)[1])
 
 
 # People the event mixes are drawn from: as many as a few hundred thousand events meet, so that, as in
@@ -210,10 +232,38 @@ def parse_mix(text: str) -> tuple[float, float, float]:
     return shares
 
 
+async def read_cover(settings, sample) -> dict[str, list[tuple[int, int]]]:
+    """The sample's insured timelines as the projection holds them now: what the next contribution
+    status of each person extends."""
+    conn = await asyncpg.connect(settings.database_dsn("financing"))
+    try:
+        rows = await conn.fetch("SELECT iin, history FROM fin_persons WHERE iin = ANY($1::text[])",
+                                [p.iin for p in sample])
+    finally:
+        await conn.close()
+    return {r["iin"]: PersonState.loads(r["history"]).insured for r in rows}
+
+
+def next_cover(periods: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The insured timeline ([from, until + 1) ordinals) after the person's next monthly contribution:
+    a person covered today has the end of cover moved to the end of the next month, as a month's
+    payroll wave does for nearly everyone at once; a person whose cover lapsed pays the current month
+    and is covered from its first day to the end of the month COVER_AFTER months later."""
+    if periods and periods[-1][1] > TODAY.toordinal():
+        last = date.fromordinal(periods[-1][1] - 1)
+        return periods[:-1] + [(periods[-1][0], month_end(last.year, last.month + 1).toordinal() + 1)]
+    start, end = month_start(TODAY), month_end(TODAY.year, TODAY.month + COVER_AFTER)
+    if periods and periods[-1][1] >= start.toordinal():       # the lapse ended this month: one stretch
+        return periods[:-1] + [(periods[-1][0], end.toordinal() + 1)]
+    return periods + [(start.toordinal(), end.toordinal() + 1)]
+
+
 def event_mix(sample, clinics: list[str], n: int, rng: random.Random, tag: str = "",
-              mix: tuple[float, float, float] = STRESS_MIX):
+              mix: tuple[float, float, float] = STRESS_MIX, cover: dict | None = None):
     """Visits, contribution statuses and moves in the shares `mix` gives, for loaded people (ids
-    carry `tag`)."""
+    carry `tag`). `cover` (read_cover) holds the sample's insured timelines; each status extends the
+    person's as the contributions service would, and the new timeline is kept there for the next."""
+    cover = {} if cover is None else cover
     visits, statuses = mix[0], mix[0] + mix[1]
     for i in range(n):
         p = rng.choice(sample)
@@ -223,13 +273,15 @@ def event_mix(sample, clinics: list[str], n: int, rng: random.Random, tag: str =
                                  date=TODAY - timedelta(days=rng.randrange(30)), kind="consultation")
             yield new_event("visit-recorded", data, producer="bench", key=p.iin)
         elif u < statuses:
-            # a new end of cover each time, as each month's contribution moves it
-            until = TODAY + timedelta(days=rng.randrange(30, 400))
-            data = ContributionPaid(iin=p.iin, payer_kind="self", status="insured", reason="paid",
-                                    status_as_of=TODAY, insured_until=until, last_covered_month="2026-11",
+            periods = cover[p.iin] = next_cover(cover.get(p.iin, []))
+            until = date.fromordinal(periods[-1][1] - 1)
+            data = ContributionPaid(iin=p.iin, payer_kind="self", status="insured", reason="current_coverage",
+                                    status_as_of=TODAY, insured_until=until,
+                                    last_covered_month=f"{month_end(until.year, until.month - COVER_AFTER):%Y-%m}",
                                     status_version=next(_versions),
-                                    insured_periods=[InsuredPeriod(**{"from": TODAY - timedelta(days=700),
-                                                                      "until": until})])
+                                    insured_periods=[InsuredPeriod(**{"from": date.fromordinal(a),
+                                                                      "until": date.fromordinal(b - 1)})
+                                                     for a, b in periods])
             yield new_event("contribution-paid", data, producer="bench", key=p.iin)
         else:
             data = PatientAttached(attachment_id=f"b{RUN}{tag}-{i}", iin=p.iin, clinic_id=rng.choice(clinics),
@@ -274,10 +326,11 @@ async def drain_rate(port: int, n: int) -> dict:
     return {"events": first[1], "seconds": took, "events_per_s": first[1] / took}
 
 
-async def apply_rate(settings, port: int, sample, clinics: list[str], n: int, mix=STRESS_MIX) -> dict:
+async def apply_rate(settings, port: int, sample, clinics: list[str], n: int, mix=STRESS_MIX,
+                     cover: dict | None = None) -> dict:
     """Events produced while the consumers run (the producer shares the cores): from the first send
     to the last applied."""
-    events = list(event_mix(sample, clinics, n, random.Random(3), tag="live", mix=mix))
+    events = list(event_mix(sample, clinics, n, random.Random(3), tag="live", mix=mix, cover=cover))
     started = time.perf_counter()
     produced = await produce(settings, events)     # every event acknowledged: the lag counts them all
     await wait_applied(port)
@@ -313,6 +366,7 @@ async def main() -> None:
     proc = None
     try:
         sample = await load(settings, pop, args.people)
+        cover = await read_cover(settings, sample)
         if not args.port:
             import socket
             with socket.socket() as sock:
@@ -322,13 +376,14 @@ async def main() -> None:
             proc = start_service(args.port, args.consumers)
             started = time.perf_counter()
             await produce(settings, list(event_mix(sample, pop.clinic_ids, args.warmup, random.Random(6), tag="warm",
-                                                          mix=args.mix)))
+                                                          mix=args.mix, cover=cover)))
             await wait_applied(args.port)
             print(f"warm-up: {args.warmup:,} events produced and applied in {time.perf_counter() - started:.1f} s "
                   f"(not timed)", flush=True)
             stop_service(proc)
             proc = None
-        backlog = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(4), tag="backlog", mix=args.mix))
+        backlog = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(4), tag="backlog", mix=args.mix,
+                                 cover=cover))
         await produce(settings, backlog)     # waiting on the topics for the consumers' first start
         del backlog
         proc = start_service(args.port, args.consumers)
@@ -338,7 +393,7 @@ async def main() -> None:
         q = query_latency(args.port, pop.clinic_ids, args.queries)
         print(f"clinic query over HTTP ({args.queries} sequential): p50 {q['p50_ms']:.2f} ms, "
               f"p99 {q['p99_ms']:.2f} ms, mean {q['mean_ms']:.2f} ms", flush=True)
-        a = await apply_rate(settings, args.port, sample, pop.clinic_ids, args.events, args.mix)
+        a = await apply_rate(settings, args.port, sample, pop.clinic_ids, args.events, args.mix, cover)
         print(f"produced and applied at once: {a['events']:,} events in {a['seconds']:.1f} s: "
               f"{a['events_per_s']:,.0f} events/s (producing took {a['produce_s']:.1f} s)", flush=True)
         q2 = query_latency(args.port, pop.clinic_ids, min(args.queries, 500))

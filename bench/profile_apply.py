@@ -26,7 +26,7 @@ os.environ.setdefault("OSMS_TOPIC_PREFIX", f"prof{RUN}.")   # no topics are made
 
 import asyncpg  # noqa: E402
 
-from bench.bench_financing import STRESS_MIX, event_mix, load, parse_mix  # noqa: E402
+from bench.bench_financing import STRESS_MIX, event_mix, load, parse_mix, read_cover  # noqa: E402
 from bench.population import Population, Scale  # noqa: E402
 from services.common.app import tune_gc  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
@@ -55,6 +55,9 @@ class TimedConnection(asyncpg.Connection):
 
     async def fetch(self, query, *args, **kwargs):
         return await self._timed(super().fetch, query, *args, **kwargs)
+
+    async def fetchval(self, query, *args, **kwargs):
+        return await self._timed(super().fetchval, query, *args, **kwargs)
 
 
 def _cpu_of(pid: int) -> float:
@@ -87,8 +90,9 @@ async def main() -> None:
         if args.keep:
             Path(args.keep).write_bytes(pickle.dumps(sample))
             print(f"kept: OSMS_DB_PREFIX={settings.db_prefix}")
+        cover = await read_cover(settings, sample)
         events = list(event_mix(sample, pop.clinic_ids, args.events, random.Random(args.seed), tag=f"s{args.seed}",
-                             mix=args.mix))
+                                mix=args.mix, cover=cover))
         payloads = [(e.topic, e.payload) for e in events]
         del events
         tune_gc()   # as the service does once started

@@ -81,6 +81,11 @@ class StaleOffsets(Exception):
     """Another instance moved this partition's offsets: this instance no longer owns it."""
 
 
+class ChangedMeanwhile(Exception):
+    """apply() found rows it read changed by another transaction before it could write them (it reads
+    without locking): the batch is rolled back and applied again."""
+
+
 class _Listener(ConsumerRebalanceListener):
     def __init__(self, owner: "BatchConsumer"):
         self.owner = owner
@@ -274,7 +279,7 @@ class BatchConsumer:
                 await self._seek_to_stored(list(batch))
                 return
             except (asyncpg.PostgresConnectionError, OSError, asyncpg.InterfaceError, asyncpg.InternalClientError,
-                    asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:
+                    asyncpg.SerializationError, asyncpg.DeadlockDetectedError, ChangedMeanwhile) as exc:
                 attempt += 1
                 log.warning("batch failed; retrying", error=repr(exc), attempt=attempt)
                 await asyncio.sleep(min(0.2 * 2**attempt, 5.0))

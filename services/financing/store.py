@@ -16,7 +16,7 @@ from datetime import date
 
 import asyncpg
 
-from services.common.consumer import Event
+from services.common.consumer import ChangedMeanwhile, Event
 from services.financing.domain import CELLS
 from services.financing.projection import PersonState, deltas, fold, reduce_batch
 
@@ -81,7 +81,12 @@ CREATE TABLE fin_cells (
 
 async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
     """Applies one batch inside the consumer's transaction. Lock order (clinics, visits, persons,
-    calendars; each sorted) keeps two instances sharing the partitions from deadlocking."""
+    calendars; each sorted) keeps two instances sharing the partitions from deadlocking.
+
+    Histories are read without locking them and written back only where they still hold what was
+    read (another instance may share a person: after a rebalance, or through an appeal's partition);
+    otherwise ChangedMeanwhile rolls the batch back to be applied again. Locking each history as it was
+    read (SELECT ... FOR UPDATE) cost a WAL record and a dirtied page per person."""
     batch = reduce_batch(events)
     added: dict[str, list[int]] = defaultdict(list)
     removed: dict[str, list[int]] = defaultdict(list)
@@ -125,11 +130,11 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
     iins = sorted(set(batch.persons) | set(added) | set(removed))
     if not iins:
         return
-    held = await _lock_persons(conn, iins)
+    held = await _read_persons(conn, iins)
     missing = [i for i in iins if i not in held]
     if missing:
         # New people: insert their first history; one that another instance created meanwhile
-        # is locked and folded like the others.
+        # is read and folded like the others.
         first = {i: fold(PersonState(), i, batch.persons.get(i), added.get(i, []), removed.get(i, []))
                  for i in missing}
         created = {r["iin"] for r in await conn.fetch(
@@ -139,34 +144,46 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
             missing, [first[i].dumps() for i in missing])}
         raced = [i for i in missing if i not in created]
         if raced:
-            held.update(await _lock_persons(conn, raced))
+            held.update(await _read_persons(conn, raced))
     else:
         first, created = {}, set()
     changes = deltas()
-    updates: list[tuple[str, str]] = []
+    tids, olds, news = [], [], []
     for iin in iins:
         if iin in created:
             changes.diff(PersonState(), first[iin])
             continue
-        old = held[iin]
+        tid, xmin, old = held[iin]
         new = fold(old, iin, batch.persons.get(iin), added.get(iin, []), removed.get(iin, []))
         if new == old:
-            continue   # a duplicate or a stale status: nothing changes
+            # A duplicate or a stale status: nothing changes, whatever another instance wrote since
+            # (versions, the status version and visits only grow; a void's visit is in what was read).
+            continue
         changes.diff(old, new)
-        updates.append((iin, new.dumps()))
-    if updates:
-        await conn.execute(
-            """UPDATE fin_persons p SET history = u.h
-               FROM unnest($1::text[], $2::bytea[]) AS u(i, h) WHERE p.iin = u.i""",
-            [u[0] for u in updates], [u[1] for u in updates])
+        tids.append(tid)
+        olds.append(xmin)
+        news.append(new.dumps())
+    if tids:
+        # By the row version's address (no index lookup), and only where that version is still the
+        # current one: a version another transaction replaced meanwhile is skipped, whether the writer
+        # committed before this statement or while it waited (then PostgreSQL rechecks the newest
+        # version, which is at another address; xmin is checked too, in case a server does not
+        # recheck the address). Both cases: test_financing_concurrent_writes.
+        written = await conn.fetchval(
+            """WITH w AS (UPDATE fin_persons p SET history = u.h
+                          FROM unnest($1::tid[], $2::xid[], $3::bytea[]) AS u(t, x, h)
+                          WHERE p.ctid = u.t AND p.xmin = u.x RETURNING 1)
+               SELECT count(*) FROM w""",
+            tids, olds, news)
+        if written != len(tids):
+            raise ChangedMeanwhile(f"{len(tids) - written} of {len(tids)} histories changed since they were read")
     await _add_to_calendars(conn, changes)
 
 
-async def _lock_persons(conn: asyncpg.Connection, iins: list[str]) -> dict[str, PersonState]:
-    rows = await conn.fetch(
-        "SELECT iin, history AS h FROM fin_persons WHERE iin = ANY($1::text[]) ORDER BY iin FOR UPDATE",
-        iins)
-    return {r["iin"]: PersonState.loads(r["h"]) for r in rows}
+async def _read_persons(conn: asyncpg.Connection, iins: list[str]) -> dict[str, tuple[tuple, int, PersonState]]:
+    """iin -> (the row version's address and xmin, the history) of the people found."""
+    rows = await conn.fetch("SELECT iin, ctid, xmin, history FROM fin_persons WHERE iin = ANY($1::text[])", iins)
+    return {r[0]: (r[1], r[2], PersonState.loads(r[3])) for r in rows}
 
 
 async def _ensure_clinics(conn: asyncpg.Connection, clinic_ids) -> dict[str, int]:

@@ -1,0 +1,111 @@
+"""Two transactions applying events about the same person at once, against the real PostgreSQL: the
+consumer reads histories without locking them, so a history another instance wrote meanwhile must
+make the batch fail (ChangedMeanwhile, which the consumer retries) rather than be overwritten; the
+retried batch then gives the figures of applying both."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import date
+
+import pytest
+
+from services.common.consumer import ChangedMeanwhile, Event
+from services.financing import store
+from tests.integration.financing.test_financing_consumers import fresh_projection
+from tests.support import financing_oracle as oracle
+from tests.support.financing_events import attached, paid, visit
+from tests.support.people import clinic_id, iins
+
+ON = date(2026, 6, 15)
+
+
+def batch(*events) -> list[Event]:
+    return [Event("t", 0, i, None, e) for i, e in enumerate(events)]
+
+
+async def figures(pool, clinic: str, on: date = ON):
+    async with pool.acquire() as conn:
+        (f,) = await store.figures(conn, [await store.clinic(conn, clinic)], on)
+    return f.attached, f.active, f.insured, f.cells
+
+
+def expected(events, clinic: str, on: date = ON):
+    want = oracle.figures(events, clinic, on)
+    return want.attached, want.active, want.insured, want.cells
+
+
+_names = itertools.count()
+
+
+@pytest.fixture
+async def projection(settings):
+    own, pool = await fresh_projection(settings, f"concurrent{next(_names)}")
+    yield pool
+    await pool.close()
+
+
+async def test_a_history_written_between_read_and_write_fails_the_batch_and_the_retry_counts_both(
+        projection, monkeypatch):
+    pool = projection
+    (iin,), clinic = iins(1), clinic_id()
+    first = [attached(iin, clinic, date(2026, 1, 1), 1)]
+    async with pool.acquire() as conn, conn.transaction():
+        await store.apply_events(conn, batch(*first))
+
+    other = [paid(iin, 1, [(date(2026, 1, 1), date(2026, 12, 31))])]
+    mine = [visit(iin, clinic, "v1", date(2026, 5, 1))]
+    read = store._read_persons
+
+    async def read_then_another_instance_writes(conn, wanted):
+        held = await read(conn, wanted)
+        monkeypatch.setattr(store, "_read_persons", read)        # the other instance reads as usual
+        async with pool.acquire() as other_conn, other_conn.transaction():
+            await store.apply_events(other_conn, batch(*other))   # commits before this batch writes
+        return held
+
+    monkeypatch.setattr(store, "_read_persons", read_then_another_instance_writes)
+    with pytest.raises(ChangedMeanwhile):
+        async with pool.acquire() as conn, conn.transaction():
+            await store.apply_events(conn, batch(*mine))
+    assert await figures(pool, clinic) == expected(first + other, clinic)   # the failed batch left nothing
+
+    async with pool.acquire() as conn, conn.transaction():      # the consumer's retry
+        await store.apply_events(conn, batch(*mine))
+    assert await figures(pool, clinic) == expected(first + other + mine, clinic)
+    assert (await figures(pool, clinic))[1:3] == (1, 1)          # the visit and the cover, both counted
+
+
+async def test_a_writer_still_open_when_the_batch_writes_is_waited_for_and_fails_the_batch(projection):
+    pool = projection
+    (iin,), clinic = iins(1), clinic_id()
+    first = [attached(iin, clinic, date(2026, 1, 1), 1)]
+    async with pool.acquire() as conn, conn.transaction():
+        await store.apply_events(conn, batch(*first))
+
+    other = [paid(iin, 1, [(date(2026, 1, 1), date(2026, 12, 31))])]
+    mine = [visit(iin, clinic, "v1", date(2026, 5, 1))]
+    async with pool.acquire() as writer:
+        open_tx = writer.transaction()
+        await open_tx.start()
+        await store.apply_events(writer, batch(*other))        # written, not yet committed
+
+        async def apply_mine():
+            async with pool.acquire() as conn, conn.transaction():
+                await store.apply_events(conn, batch(*mine))
+        task = asyncio.create_task(apply_mine())
+        async with pool.acquire() as watcher:                   # this batch waits for the writer's row lock
+            for _ in range(200):
+                if await watcher.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                pytest.fail("the batch never waited for the open writer")
+        await open_tx.commit()
+        with pytest.raises(ChangedMeanwhile):
+            await task
+    assert await figures(pool, clinic) == expected(first + other, clinic)
+
+    async with pool.acquire() as conn, conn.transaction():
+        await store.apply_events(conn, batch(*mine))
+    assert await figures(pool, clinic) == expected(first + other + mine, clinic)

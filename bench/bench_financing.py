@@ -259,11 +259,10 @@ def next_cover(periods: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def event_mix(sample, clinics: list[str], n: int, rng: random.Random, tag: str = "",
-              mix: tuple[float, float, float] = STRESS_MIX, cover: dict | None = None):
+              mix: tuple[float, float, float] = STRESS_MIX, *, cover: dict):
     """Visits, contribution statuses and moves in the shares `mix` gives, for loaded people (ids
     carry `tag`). `cover` (read_cover) holds the sample's insured timelines; each status extends the
     person's as the contributions service would, and the new timeline is kept there for the next."""
-    cover = {} if cover is None else cover
     visits, statuses = mix[0], mix[0] + mix[1]
     for i in range(n):
         p = rng.choice(sample)
@@ -326,8 +325,7 @@ async def drain_rate(port: int, n: int) -> dict:
     return {"events": first[1], "seconds": took, "events_per_s": first[1] / took}
 
 
-async def apply_rate(settings, port: int, sample, clinics: list[str], n: int, mix=STRESS_MIX,
-                     cover: dict | None = None) -> dict:
+async def apply_rate(settings, port: int, sample, clinics: list[str], n: int, mix, cover: dict) -> dict:
     """Events produced while the consumers run (the producer shares the cores): from the first send
     to the last applied."""
     events = list(event_mix(sample, clinics, n, random.Random(3), tag="live", mix=mix, cover=cover))

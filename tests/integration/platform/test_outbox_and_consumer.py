@@ -7,7 +7,7 @@ from datetime import date
 import asyncpg
 import pytest
 
-from services.common.consumer import CONSUMER_DDL, BatchConsumer, Event
+from services.common.consumer import CONSUMER_DDL, BatchConsumer, ChangedMeanwhile, Event
 from services.common.events import VisitRecorded, new_event
 from services.common.outbox import OUTBOX_DDL, OutboxRelay, add_events
 from services.common.settings import Settings
@@ -233,6 +233,30 @@ async def test_the_database_down_when_partitions_are_assigned_delays_but_loses_n
     task = asyncio.create_task(consumer.run())
 
     assert await _all_applied(scratch, prefix, 500, timeout=30) == (0, 500)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_batch_that_finds_its_rows_changed_meanwhile_is_applied_again_in_place(scratch, settings):
+    """A projection that reads without locking raises ChangedMeanwhile when another transaction
+    changed what it read: the batch's writes are rolled back and the batch is applied again by the same
+    client (no restart, no rejoin), each event once."""
+    prefix = "meanwhile"
+    await _produce_visits(scratch, settings, prefix, 500)
+    record = _recording_apply("c", prefix)
+    conflicts = []
+
+    async def apply(conn, events):
+        await record(conn, events)               # written, then found stale: must not stay
+        if not conflicts:
+            conflicts.append(consumer.consumer)
+            raise ChangedMeanwhile("a row changed since it was read")
+
+    consumer = BatchConsumer(settings, scratch, group=f"g-{prefix}", topics=["visit-recorded"], apply=apply,
+                             max_records=100)
+    task = asyncio.create_task(consumer.run())
+    assert await _all_applied(scratch, prefix, 500, timeout=30) == (0, 500)
+    assert conflicts and conflicts[0] is not None and consumer.consumer is conflicts[0]
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 

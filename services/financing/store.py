@@ -148,7 +148,7 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
     else:
         first, created = {}, set()
     changes = deltas()
-    tids, olds, news = [], [], []
+    tids, xmins, news = [], [], []
     for iin in iins:
         if iin in created:
             changes.diff(PersonState(), first[iin])
@@ -161,7 +161,7 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
             continue
         changes.diff(old, new)
         tids.append(tid)
-        olds.append(xmin)
+        xmins.append(xmin)
         news.append(new.dumps())
     if tids:
         # By the row version's address (no index lookup), and only where that version is still the
@@ -174,7 +174,7 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
                           FROM unnest($1::tid[], $2::xid[], $3::bytea[]) AS u(t, x, h)
                           WHERE p.ctid = u.t AND p.xmin = u.x RETURNING 1)
                SELECT count(*) FROM w""",
-            tids, olds, news)
+            tids, xmins, news)
         if written != len(tids):
             raise ChangedMeanwhile(f"{len(tids) - written} of {len(tids)} histories changed since they were read")
     await _add_to_calendars(conn, changes)

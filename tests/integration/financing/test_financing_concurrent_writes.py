@@ -35,6 +35,21 @@ def expected(events, clinic: str, on: date = ON):
     return want.attached, want.active, want.insured, want.cells
 
 
+async def apply(pool, events) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await store.apply_events(conn, batch(*events))
+
+
+async def attached_person(pool):
+    """A person attached to a clinic (applied), the status another instance applies, and the visit this
+    batch applies: (clinic, first, other, mine)."""
+    (iin,), clinic = iins(1), clinic_id()
+    first = [attached(iin, clinic, date(2026, 1, 1), 1)]
+    await apply(pool, first)
+    return (clinic, first, [paid(iin, 1, [(date(2026, 1, 1), date(2026, 12, 31))])],
+            [visit(iin, clinic, "v1", date(2026, 5, 1))])
+
+
 _names = itertools.count()
 
 
@@ -48,52 +63,34 @@ async def projection(settings):
 async def test_a_history_written_between_read_and_write_fails_the_batch_and_the_retry_counts_both(
         projection, monkeypatch):
     pool = projection
-    (iin,), clinic = iins(1), clinic_id()
-    first = [attached(iin, clinic, date(2026, 1, 1), 1)]
-    async with pool.acquire() as conn, conn.transaction():
-        await store.apply_events(conn, batch(*first))
-
-    other = [paid(iin, 1, [(date(2026, 1, 1), date(2026, 12, 31))])]
-    mine = [visit(iin, clinic, "v1", date(2026, 5, 1))]
+    clinic, first, other, mine = await attached_person(pool)
     read = store._read_persons
 
     async def read_then_another_instance_writes(conn, wanted):
         held = await read(conn, wanted)
         monkeypatch.setattr(store, "_read_persons", read)        # the other instance reads as usual
-        async with pool.acquire() as other_conn, other_conn.transaction():
-            await store.apply_events(other_conn, batch(*other))   # commits before this batch writes
+        await apply(pool, other)                                 # commits before this batch writes
         return held
 
     monkeypatch.setattr(store, "_read_persons", read_then_another_instance_writes)
     with pytest.raises(ChangedMeanwhile):
-        async with pool.acquire() as conn, conn.transaction():
-            await store.apply_events(conn, batch(*mine))
+        await apply(pool, mine)
     assert await figures(pool, clinic) == expected(first + other, clinic)   # the failed batch left nothing
 
-    async with pool.acquire() as conn, conn.transaction():      # the consumer's retry
-        await store.apply_events(conn, batch(*mine))
+    await apply(pool, mine)                                     # the consumer's retry
     assert await figures(pool, clinic) == expected(first + other + mine, clinic)
     assert (await figures(pool, clinic))[1:3] == (1, 1)          # the visit and the cover, both counted
 
 
 async def test_a_writer_still_open_when_the_batch_writes_is_waited_for_and_fails_the_batch(projection):
     pool = projection
-    (iin,), clinic = iins(1), clinic_id()
-    first = [attached(iin, clinic, date(2026, 1, 1), 1)]
-    async with pool.acquire() as conn, conn.transaction():
-        await store.apply_events(conn, batch(*first))
-
-    other = [paid(iin, 1, [(date(2026, 1, 1), date(2026, 12, 31))])]
-    mine = [visit(iin, clinic, "v1", date(2026, 5, 1))]
+    clinic, first, other, mine = await attached_person(pool)
     async with pool.acquire() as writer:
         open_tx = writer.transaction()
         await open_tx.start()
         await store.apply_events(writer, batch(*other))        # written, not yet committed
 
-        async def apply_mine():
-            async with pool.acquire() as conn, conn.transaction():
-                await store.apply_events(conn, batch(*mine))
-        task = asyncio.create_task(apply_mine())
+        task = asyncio.create_task(apply(pool, mine))
         async with pool.acquire() as watcher:                   # this batch waits for the writer's row lock
             for _ in range(200):
                 if await watcher.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
@@ -106,6 +103,5 @@ async def test_a_writer_still_open_when_the_batch_writes_is_waited_for_and_fails
             await task
     assert await figures(pool, clinic) == expected(first + other, clinic)
 
-    async with pool.acquire() as conn, conn.transaction():
-        await store.apply_events(conn, batch(*mine))
+    await apply(pool, mine)
     assert await figures(pool, clinic) == expected(first + other + mine, clinic)

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+mod events;
+
 /// An ordinal day after any real one.
 const FOREVER: i32 = 1_000_000_000;
 /// date(1970, 1, 1).toordinal()
@@ -795,6 +797,7 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(month_index_of, m)?)?;
     m.add_function(wrap_pyfunction!(check_digit, m)?)?;
     m.add_function(wrap_pyfunction!(iin_problem, m)?)?;
+    m.add_function(wrap_pyfunction!(events::financing_event, m)?)?;
     m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;
     Ok(())
 }

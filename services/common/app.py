@@ -18,8 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.auth import KeyStore, authenticate
-from services.common.consumer import ApplyBatch, BatchConsumer
+from services.common.consumer import ApplyBatch, BatchConsumer, Decode
 from services.common.db import create_pool, prepare_database
+from services.common.events import decode
 from services.common.logs import get_logger, setup_logging
 from services.common.outbox import OutboxRelay
 from services.common.problems import Problem, problem_response
@@ -45,6 +46,8 @@ class ConsumerSpec:
     topics: list[str]
     # Built once the pool exists, so the projection may keep its own state (rule tables...).
     make_apply: Callable[["ServiceContext"], ApplyBatch]
+    # How a message is read: by default with the event models of services/common/events.py.
+    decode: Decode = decode
 
 
 @dataclass
@@ -171,7 +174,8 @@ def start_background(ctx: ServiceContext, topics_ready: asyncio.Task, *, relay: 
         ctx.tasks.append(asyncio.create_task(_after(topics_ready, ctx.relay.run)))
     if consumers:
         for cs in spec.consumers:
-            consumer = BatchConsumer(settings, ctx.pool, group=cs.group, topics=cs.topics, apply=cs.make_apply(ctx))
+            consumer = BatchConsumer(settings, ctx.pool, group=cs.group, topics=cs.topics, apply=cs.make_apply(ctx),
+                                     decode=cs.decode)
             ctx.consumers.append(consumer)
             ctx.tasks.append(asyncio.create_task(_after(topics_ready, consumer.run)))
 

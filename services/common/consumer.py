@@ -66,11 +66,13 @@ class Event:
     topic: str          # the event name, without any test prefix
     partition: int
     offset: int
-    envelope: Envelope
-    data: EventData
+    envelope: Envelope | None   # None from a decoder that reads the data only
+    data: EventData | Any       # the model, or what the consumer's own decoder reads of it
 
 
 ApplyBatch = Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]
+# (message value, event name) -> (envelope, data); raises ValueError when the message is malformed.
+Decode = Callable[[bytes, str], tuple[Envelope | None, Any]]
 
 
 class ConsumerStalled(Exception):
@@ -109,8 +111,9 @@ class _Listener(ConsumerRebalanceListener):
 
 class BatchConsumer:
     def __init__(self, settings: Settings, pool: asyncpg.Pool, *, group: str, topics: list[str],
-                 apply: ApplyBatch, max_records: int | None = None):
+                 apply: ApplyBatch, max_records: int | None = None, decode: Decode = decode):
         self.settings = settings
+        self.decode = decode
         self.pool = pool
         self.group_id = settings.group(group)
         self.topics = topics
@@ -308,7 +311,7 @@ class BatchConsumer:
                     continue
             for msg in messages:
                 try:
-                    envelope, data = decode(msg.value, topic)   # another event_type is malformed here
+                    envelope, data = self.decode(msg.value, topic)   # another event_type is malformed here
                     events.append(Event(topic, tp.partition, msg.offset, envelope, data))
                 except Exception as exc:
                     dead.append((topic, tp.partition, msg.offset, msg.key, msg.value, str(exc)[:2000]))

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import Any
+
 from services.common.consumer import Event
-from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, PatientAttached, PatientDetached,
-                                    VisitRecorded)
+from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, EventData, PatientAttached,
+                                    PatientDetached, VisitRecorded, decode)
 from services.common.native import osms_native
 from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_of
 
@@ -31,6 +33,59 @@ VOIDING_CATEGORY = "service_not_provided"
 # the newest insured timeline [(from, until + 1)]; visits, the non-voided visit days, sorted,
 # repeats kept. PersonState.loads / .dumps read and write fin_persons.history (JSON); == compares.
 PersonState = osms_native.PersonState
+
+
+# --- reading events --------------------------------------------------------------------------------
+# What the projection reads of an event, as a tuple whose first item names its kind (days as ordinals):
+#   (VISIT, clinic_id, visit_id, iin, day)
+#   (ATTACHED, iin, person_version, clinic_id, effective day, birth day, sex)
+#   (DETACHED, iin, person_version, day)
+#   (STATUS, iin, status_version, [(from, until + 1)] of insured_periods)
+#   (RESOLVED, status, category, clinic_id, visit_id)
+#   (CLINIC, clinic_id, clinic_version, region, name)
+VISIT, ATTACHED, DETACHED, STATUS, RESOLVED, CLINIC = range(6)
+
+
+def read_event(payload: bytes, topic: str) -> tuple:
+    """The projection's tuple of a message on `topic`; ValueError when it is malformed. The native
+    fast path (native/src/events.rs) reads canonical events and checks them as the pydantic models
+    would; whatever it does not take is decoded by the models."""
+    fast = osms_native.financing_event(topic, payload)
+    if fast is not None:
+        return fast
+    return reading_of(decode(payload, topic)[1])
+
+
+def decode_for_consumer(payload: bytes, topic: str) -> tuple[None, tuple]:
+    """The consumer's decoder (BatchConsumer's `decode`): no envelope, the projection's tuple."""
+    return None, read_event(payload, topic)
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def reading_of(d: EventData) -> tuple:
+    """The projection's tuple of a decoded event. A version beyond 64 bits, which the models take and
+    the stored history cannot hold, makes the event malformed (ValueError), not a batch that fails."""
+    t = type(d)
+    for name in ("person_version", "status_version", "clinic_version"):
+        if getattr(d, name, 0) not in _INT64:
+            raise ValueError(f"{name} is beyond 64 bits")
+    if t is VisitRecorded:
+        return (VISIT, d.clinic_id, d.visit_id, d.iin, d.date.toordinal())
+    if t is PatientAttached:
+        return (ATTACHED, d.iin, d.person_version, d.clinic_id, d.effective_date.toordinal(),
+                d.birth_date.toordinal(), d.sex)
+    if t is PatientDetached:
+        return (DETACHED, d.iin, d.person_version, d.date.toordinal())
+    if t is ContributionPaid:
+        return (STATUS, d.iin, d.status_version,
+                [(x.from_.toordinal(), x.until.toordinal() + 1) for x in d.insured_periods])
+    if t is AppealResolved:
+        return (RESOLVED, d.status, d.category, d.clinic_id, d.visit_id)
+    if t is ClinicRegistered:
+        return (CLINIC, d.clinic_id, d.clinic_version, d.region, d.name)
+    raise ValueError(f"the financing projection does not read {t.__name__} events")
 
 
 @dataclass
@@ -69,31 +124,33 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
         return p
 
     for e in events:
-        d = e.data
-        t = type(d)   # exact types: isinstance on pydantic models goes through ABCMeta, slowly
-        if t is VisitRecorded:
-            visits.setdefault((d.clinic_id, d.visit_id), (d.iin, d.date.toordinal()))
-            clinics.add(d.clinic_id)
-        elif t is PatientAttached:
-            p = person(d.iin)
-            p.versions[d.person_version] = (d.clinic_id, d.effective_date.toordinal())
-            p.birth, p.sex = d.birth_date.toordinal(), d.sex
-            clinics.add(d.clinic_id)
-        elif t is PatientDetached:
-            person(d.iin).versions[d.person_version] = (None, d.date.toordinal())
-        elif t is ContributionPaid:
-            p = person(d.iin)
-            if d.status_version > p.status_version:
-                p.status_version = d.status_version
-                p.insured = [(x.from_.toordinal(), x.until.toordinal() + 1) for x in d.insured_periods]
-        elif t is AppealResolved:
-            if (d.status == "upheld" and d.category == VOIDING_CATEGORY
-                    and d.clinic_id and d.visit_id):
-                voids.add((d.clinic_id, d.visit_id))
-        elif t is ClinicRegistered:
-            held = references.get(d.clinic_id)
-            if held is None or d.clinic_version > held[0]:
-                references[d.clinic_id] = (d.clinic_version, d.region, d.name)
+        r: Any = e.data if type(e.data) is tuple else reading_of(e.data)
+        kind = r[0]
+        if kind == VISIT:
+            _, clinic_id, visit_id, iin, day = r
+            visits.setdefault((clinic_id, visit_id), (iin, day))
+            clinics.add(clinic_id)
+        elif kind == ATTACHED:
+            _, iin, version, clinic_id, effective, birth, sex = r
+            p = person(iin)
+            p.versions[version] = (clinic_id, effective)
+            p.birth, p.sex = birth, sex
+            clinics.add(clinic_id)
+        elif kind == DETACHED:
+            person(r[1]).versions[r[2]] = (None, r[3])
+        elif kind == STATUS:
+            p = person(r[1])
+            if r[2] > p.status_version:
+                p.status_version, p.insured = r[2], r[3]
+        elif kind == RESOLVED:
+            _, status, category, clinic_id, visit_id = r
+            if status == "upheld" and category == VOIDING_CATEGORY and clinic_id and visit_id:
+                voids.add((clinic_id, visit_id))
+        elif kind == CLINIC:
+            _, clinic_id, version, region, name = r
+            held = references.get(clinic_id)
+            if held is None or version > held[0]:
+                references[clinic_id] = (version, region, name)
     return BatchChanges(persons, visits, voids, clinics, references)
 
 

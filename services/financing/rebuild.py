@@ -21,7 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.common.consumer import Event
-from services.common.events import decode
+from services.financing.projection import read_event
 from services.common.settings import Settings, get_settings
 from services.financing import store
 from services.financing.consumer import CONSUMER, TOPICS
@@ -128,11 +128,11 @@ async def rebuild(settings: Settings | None = None, *, schema: str | None = None
                     if m.offset >= ends[tp]:
                         continue
                     try:
-                        envelope, data = decode(m.value, topic)
+                        data = read_event(m.value, topic)
                     except Exception:
                         report.malformed += 1   # the live consumer keeps them in dead_letters
                         continue
-                    events.append(Event(topic, tp.partition, m.offset, envelope, data))
+                    events.append(Event(topic, tp.partition, m.offset, None, data))
             if events:
                 async with pool.acquire() as conn, conn.transaction():
                     await store.apply_events(conn, events)

@@ -1,0 +1,321 @@
+//! The financing consumer's reading of an event: the fields the projection uses, as a tuple
+//! (services/financing/projection.py, `read_event`), parsed and checked here for speed. Pydantic's
+//! decoding (services/common/events.py) was about 40% of the consumer's own CPU.
+//!
+//! This is a fast path, not a second schema: it accepts a strict subset of what the pydantic models
+//! accept (canonical forms only: JSON strings, integers and nulls where the models take them, ISO
+//! dates, hyphenated UUIDs, `YYYY-MM-DDTHH:MM:SS[.ffffff][Z|±HH:MM]` times), checks every field the
+//! models declare, and returns None for anything else. Then the caller decodes the event with pydantic,
+//! which either accepts it (and the same tuple is built from the model) or finds it malformed.
+//! tests/unit/financing/test_financing_read_event.py holds the two to that on valid and broken events.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use pyo3::IntoPyObjectExt;
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+
+use crate::{civil_from_ordinal, iin_problem, ordinal_from_civil};
+
+// The tuples' first item (projection.py names them).
+const VISIT: i32 = 0;
+const ATTACHED: i32 = 1;
+const DETACHED: i32 = 2;
+const STATUS: i32 = 3;
+const RESOLVED: i32 = 4;
+const CLINIC: i32 = 5;
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Envelope<'a, D> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(default = "one")]
+    schema_version: i64,
+    #[serde(borrow)]
+    occurred_at: Cow<'a, str>,
+    #[serde(borrow)]
+    producer: Cow<'a, str>,
+    data: D,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// A field the model requires but lets be null (`x: T | None` without a default): serde would take
+/// a missing Option as None, pydantic does not.
+fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Option::<Cow<'de, str>>::deserialize(d)
+}
+
+fn death() -> Cow<'static, str> {
+    Cow::Borrowed("death")
+}
+
+#[derive(Deserialize)]
+struct Visit<'a> {
+    #[serde(borrow)]
+    clinic_id: Cow<'a, str>,
+    #[serde(borrow)]
+    visit_id: Cow<'a, str>,
+    #[serde(borrow)]
+    iin: Cow<'a, str>,
+    #[serde(borrow)]
+    date: Cow<'a, str>,
+    #[allow(dead_code)]
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[serde(borrow)]
+    practitioner_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Attached<'a> {
+    #[serde(borrow)]
+    attachment_id: Cow<'a, str>,
+    #[serde(borrow)]
+    iin: Cow<'a, str>,
+    #[serde(borrow)]
+    clinic_id: Cow<'a, str>,
+    #[serde(default)]
+    #[serde(borrow)]
+    previous_clinic_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reason: Cow<'a, str>,
+    #[serde(borrow)]
+    effective_date: Cow<'a, str>,
+    #[serde(borrow)]
+    birth_date: Cow<'a, str>,
+    #[serde(borrow)]
+    sex: Cow<'a, str>,
+    person_version: i64,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Detached<'a> {
+    #[serde(borrow)]
+    iin: Cow<'a, str>,
+    #[serde(borrow)]
+    clinic_id: Cow<'a, str>,
+    #[serde(default)]
+    #[serde(borrow)]
+    attachment_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    date: Cow<'a, str>,
+    #[serde(default = "death")]
+    #[serde(borrow)]
+    reason: Cow<'a, str>,
+    person_version: i64,
+}
+
+#[derive(Deserialize)]
+struct Period<'a> {
+    #[serde(borrow)]
+    from: Cow<'a, str>,
+    #[serde(borrow)]
+    until: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Status<'a> {
+    #[serde(borrow)]
+    iin: Cow<'a, str>,
+    #[serde(borrow)]
+    payer_kind: Cow<'a, str>,
+    #[serde(default)]
+    covered_months: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(borrow)]
+    reason: Cow<'a, str>,
+    #[serde(borrow)]
+    status_as_of: Cow<'a, str>,
+    #[serde(deserialize_with = "nullable")]
+    #[serde(borrow)]
+    insured_until: Option<Cow<'a, str>>,
+    #[serde(deserialize_with = "nullable")]
+    #[serde(borrow)]
+    last_covered_month: Option<Cow<'a, str>>,
+    status_version: i64,
+    #[serde(default)]
+    insured_periods: Vec<Period<'a>>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Resolved<'a> {
+    #[serde(borrow)]
+    appeal_id: Cow<'a, str>,
+    #[serde(borrow)]
+    registration_number: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    #[serde(borrow)]
+    category: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
+    #[serde(default)]
+    #[serde(borrow)]
+    clinic_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    #[serde(borrow)]
+    visit_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    resolved_on: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Clinic<'a> {
+    #[serde(borrow)]
+    clinic_id: Cow<'a, str>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
+    #[serde(borrow)]
+    settlement: Cow<'a, str>,
+    clinic_version: i64,
+}
+
+fn number(b: &[u8]) -> Option<i32> {
+    b.iter().try_fold(0i32, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as i32))
+}
+
+/// The ordinal of a `YYYY-MM-DD` day (years 1-9999), or None.
+fn day(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (number(&b[0..4])?, number(&b[5..7])?, number(&b[8..10])?);
+    if y < 1 || !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    let ordinal = ordinal_from_civil(y, m, d);
+    (civil_from_ordinal(ordinal) == (y, m, d)).then_some(ordinal)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,6}][Z|±HH:MM]`, a real day and time.
+fn timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 19 || day(&s[..10]).is_none() || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return false;
+    }
+    match (number(&b[11..13]), number(&b[14..16]), number(&b[17..19])) {
+        (Some(h), Some(m), Some(sec)) if h < 24 && m < 60 && sec < 60 => {}
+        _ => return false,
+    }
+    let mut rest = &b[19..];
+    if rest.first() == Some(&b'.') {
+        let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=6).contains(&digits) {
+            return false;
+        }
+        rest = &rest[1 + digits..];
+    }
+    match rest {
+        [] | [b'Z'] => true,
+        [sign, h1, h2, b':', m1, m2] if *sign == b'+' || *sign == b'-' => {
+            matches!((number(&[*h1, *h2]), number(&[*m1, *m2])), (Some(h), Some(m)) if h < 24 && m < 60)
+        }
+        _ => false,
+    }
+}
+
+/// 8-4-4-4-12 hexadecimal digits.
+fn uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+}
+
+fn iin(s: &str) -> bool {
+    iin_problem(s).is_none()
+}
+
+fn envelope<'a, D: Deserialize<'a>>(payload: &'a [u8], topic: &str) -> Option<D> {
+    let e: Envelope<'a, D> = serde_json::from_slice(payload).ok()?;
+    (e.event_type == topic && uuid(&e.event_id) && timestamp(&e.occurred_at)).then_some(e.data)
+}
+
+/// The projection's tuple of an event on `topic` (the topic's name without a test prefix), or None
+/// when this fast path does not take it: then decode it with pydantic (see the module's comment).
+#[pyfunction]
+pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<Option<PyObject>> {
+    let t = |items: Vec<PyObject>| -> PyResult<Option<PyObject>> { Ok(Some(PyTuple::new(py, items)?.into_any().unbind())) };
+    macro_rules! o {
+        ($v:expr) => {
+            $v.into_py_any(py)?
+        };
+    }
+    match topic {
+        "visit-recorded" => {
+            let Some(d) = envelope::<Visit<'_>>(payload, topic) else { return Ok(None) };
+            let (Some(on), true) = (day(&d.date), iin(&d.iin)) else { return Ok(None) };
+            t(vec![o!(VISIT), o!(d.clinic_id), o!(d.visit_id), o!(d.iin), o!(on)])
+        }
+        "patient-attached" => {
+            let Some(d) = envelope::<Attached<'_>>(payload, topic) else { return Ok(None) };
+            let (Some(effective), Some(birth)) = (day(&d.effective_date), day(&d.birth_date)) else { return Ok(None) };
+            if !iin(&d.iin)
+                || !matches!(d.reason.as_ref(), "choice" | "address_change" | "newborn" | "campaign")
+                || !matches!(d.sex.as_ref(), "M" | "F")
+            {
+                return Ok(None);
+            }
+            t(vec![o!(ATTACHED), o!(d.iin), o!(d.person_version), o!(d.clinic_id), o!(effective), o!(birth), o!(d.sex)])
+        }
+        "patient-detached" => {
+            let Some(d) = envelope::<Detached<'_>>(payload, topic) else { return Ok(None) };
+            let Some(on) = day(&d.date) else { return Ok(None) };
+            if !iin(&d.iin) || !matches!(d.reason.as_ref(), "death" | "other") {
+                return Ok(None);
+            }
+            t(vec![o!(DETACHED), o!(d.iin), o!(d.person_version), o!(on)])
+        }
+        "contribution-paid" => {
+            let Some(d) = envelope::<Status<'_>>(payload, topic) else { return Ok(None) };
+            if !iin(&d.iin)
+                || !matches!(d.status.as_ref(), "insured" | "grace" | "not_insured")
+                || day(&d.status_as_of).is_none()
+                || d.insured_until.as_deref().is_some_and(|u| day(u).is_none())
+            {
+                return Ok(None);
+            }
+            let mut periods = Vec::with_capacity(d.insured_periods.len());
+            for p in &d.insured_periods {
+                let (Some(from), Some(until)) = (day(&p.from), day(&p.until)) else { return Ok(None) };
+                periods.push((from, until + 1));
+            }
+            let periods = PyList::new(py, periods)?;
+            t(vec![o!(STATUS), o!(d.iin), o!(d.status_version), periods.into_any().unbind()])
+        }
+        "appeal-resolved" => {
+            let Some(d) = envelope::<Resolved<'_>>(payload, topic) else { return Ok(None) };
+            if day(&d.resolved_on).is_none() || !matches!(d.kind.as_ref(), "consultation" | "complaint") {
+                return Ok(None);
+            }
+            t(vec![o!(RESOLVED), o!(d.status), o!(d.category), o!(d.clinic_id), o!(d.visit_id)])
+        }
+        "clinic-registered" => {
+            let Some(d) = envelope::<Clinic<'_>>(payload, topic) else { return Ok(None) };
+            if !matches!(d.settlement.as_ref(), "urban" | "rural") {
+                return Ok(None);
+            }
+            t(vec![o!(CLINIC), o!(d.clinic_id), o!(d.clinic_version), o!(d.region), o!(d.name)])
+        }
+        _ => Ok(None),
+    }
+}

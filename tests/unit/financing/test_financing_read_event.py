@@ -1,0 +1,142 @@
+"""The financing consumer reads events with a native fast path (native/src/events.rs) and falls back
+to the pydantic models for what it does not take. Held here to one rule: whatever the fast path
+accepts, the models accept too and read the same; whatever the models reject is malformed (a
+ValueError, so a dead letter) either way; and canonical events do take the fast path."""
+from __future__ import annotations
+
+import copy
+import json
+import random
+from datetime import date
+
+import orjson
+import pytest
+
+from services.common.events import ClinicRegistered, decode, new_event
+from services.common.native import osms_native
+from services.financing.projection import read_event, reading_of
+from tests.support.financing_events import TOPIC_OF, attached, detached, paid, random_population, upheld, visit
+from tests.support.people import iins
+
+
+def _valid_events() -> list[tuple[str, bytes]]:
+    rng = random.Random(11)
+    people = iins(40)
+    events = random_population(rng, people, ["C1", "C2", "C3"])
+    events += [
+        attached(people[0], "C2", date(2026, 1, 5), 9, reason="newborn").model_copy(update={"previous_clinic_id": "C1"}),
+        detached(people[1], "C2", date(2026, 2, 1), 9).model_copy(update={"attachment_id": "A-9", "reason": "other"}),
+        visit(people[2], "C1", "V-p", date(2026, 3, 1)).model_copy(update={"practitioner_id": "P-1"}),
+        paid(people[3], 4, []),
+        upheld("C1", "V-x").model_copy(update={"category": None, "clinic_id": None, "visit_id": None}),
+    ]
+    out = [(TOPIC_OF[type(e)], new_event(TOPIC_OF[type(e)], e, producer="test", key="k").payload) for e in events]
+    clinic = ClinicRegistered(clinic_id="C1", name="Поликлиника №1", region="kyzylorda", settlement="rural",
+                              clinic_version=3)
+    out.append(("clinic-registered", new_event("clinic-registered", clinic, producer="registry", key="C1").payload))
+    return out
+
+
+def _by_models(topic: str, payload: bytes) -> tuple | None:
+    """What the pydantic models read, or None when they find the event malformed."""
+    try:
+        return reading_of(decode(payload, topic)[1])
+    except ValueError:
+        return None
+
+
+def test_canonical_events_of_every_kind_take_the_fast_path_and_read_as_the_models_do():
+    kinds = set()
+    for topic, payload in _valid_events():
+        fast = osms_native.financing_event(topic, payload)
+        assert fast is not None, payload
+        assert fast == _by_models(topic, payload)
+        assert [type(x) for x in fast] == [type(x) for x in _by_models(topic, payload)]
+        kinds.add(topic)
+    assert kinds == {"patient-attached", "patient-detached", "visit-recorded", "contribution-paid", "appeal-resolved",
+                     "clinic-registered"}
+
+
+# Values put in place of each field in turn: wrong types, nulls, forms only the models' lax mode
+# takes, dates, times and ids out of range or not in canonical form.
+_REPLACEMENTS = [
+    None, 0, 7, -1, 7.0, 3.5, "7", "", "x", True, [], {}, "2026-02-29", "2024-02-29", "2026-1-5", "0000-01-01",
+    "2026-01-05T00:00:00", "2026-01-05T10:00:00", "2026-01-01 10:00:00", "2026-01-01t10:00:00z",
+    "2026-01-01T24:00:00Z", "2026-01-01T10:00:00.1234567+00:00", "2026-01-01T10:00:00+24:00",
+    "2026-01-01T10:00:00-05:30", "12345678123456781234123456789abc", "{12345678-1234-1234-1234-123456789abc}",
+    "12345678-1234-1234-1234-123456789ABC", "900101300017", "900101300018", "901301300010", "upheld",
+    "service_not_provided", "M", "f", "campaign", "other", "urban", "grace", "complaint", 2**63, -(2**63) - 1,
+]
+
+
+def _paths(doc, prefix=()):
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield prefix + (key,)
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(doc, list) and doc:
+        yield prefix + (0,)
+        yield from _paths(doc[0], prefix + (0,))
+
+
+def _mutants(topic: str, payload: bytes):
+    doc = orjson.loads(payload)
+    for path in _paths(doc):
+        for value in ["<deleted>"] + _REPLACEMENTS:
+            mutant = copy.deepcopy(doc)
+            parent = mutant
+            for key in path[:-1]:
+                parent = parent[key]
+            if value == "<deleted>":
+                if isinstance(parent, list):
+                    parent.pop(path[-1])
+                else:
+                    del parent[path[-1]]
+            else:
+                parent[path[-1]] = value
+            yield json.dumps(mutant, ensure_ascii=False).encode()   # json: integers beyond 64 bits too
+    text = payload.decode()
+    yield (text[:-1] + ', "extra": {"a": [1, null]}}').encode()       # an unknown field: ignored by both
+    yield text.replace('"data":{', '"data":{"unknown":1,', 1).encode()   # kept by the models, unused
+    yield text.replace('"from":', '"from_":', 1).encode()                # the models also take the name
+    yield text.replace('"producer":', '"producer":"a","producer":', 1).encode()   # a key twice
+    yield (text + " x").encode()
+    yield text[:-1].encode()
+    yield text.replace('"event_type":"', '"event_type":"x', 1).encode()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_what_the_fast_path_takes_the_models_take_and_read_the_same(seed):
+    events = _valid_events()
+    rng = random.Random(seed)
+    taken = rejected = 0
+    for topic, payload in rng.sample(events, 12) + [e for e in events if e[0] == "clinic-registered"]:
+        for mutant in _mutants(topic, payload):
+            fast = osms_native.financing_event(topic, mutant)
+            expected = _by_models(topic, mutant)
+            if fast is not None:
+                taken += 1
+                assert expected is not None, mutant          # never applies what the models call malformed
+                assert fast == expected, mutant
+            if expected is None:
+                rejected += 1
+                with pytest.raises(ValueError):
+                    read_event(mutant, topic)
+            else:
+                assert read_event(mutant, topic) == expected, mutant
+    assert taken > 100 and rejected > 100      # both sides of the rule were exercised
+
+
+def test_an_event_on_another_topic_is_malformed_for_both():
+    topic, payload = next(e for e in _valid_events() if e[0] == "visit-recorded")
+    assert osms_native.financing_event("patient-attached", payload) is None
+    with pytest.raises(ValueError):
+        read_event(payload, "patient-attached")
+
+
+def test_a_version_beyond_64_bits_is_malformed_not_a_batch_that_fails():
+    topic, payload = next(e for e in _valid_events() if e[0] == "patient-attached")
+    doc = orjson.loads(payload)
+    doc["data"]["person_version"] = 2**63
+    with pytest.raises(ValueError, match="64 bits"):
+        read_event(json.dumps(doc).encode(), topic)

@@ -32,15 +32,18 @@ from services.common.app import tune_gc  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.consumer import Event  # noqa: E402
 from services.common.db import prepare_database  # noqa: E402
-from services.common.events import decode  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 from services.financing import store  # noqa: E402
+from services.common.events import decode  # noqa: E402
+from services.financing.projection import read_event, reading_of  # noqa: E402
 
 
 class TimedConnection(asyncpg.Connection):
-    """Adds up the time each statement takes, by the statement's first words."""
+    """Adds up the time each statement takes, and the rows it is sent (the length of its first array
+    argument), by the statement's first words."""
 
     spent: dict[str, float] = {}
+    rows: dict[str, int] = {}
 
     async def _timed(self, call, query, *args, **kwargs):
         t = time.perf_counter()
@@ -49,6 +52,8 @@ class TimedConnection(asyncpg.Connection):
         finally:
             what = " ".join(query.split())[:90]
             self.spent[what] = self.spent.get(what, 0.0) + time.perf_counter() - t
+            if args and isinstance(args[0], list):
+                self.rows[what] = self.rows.get(what, 0) + len(args[0])
 
     async def execute(self, query, *args, **kwargs):
         return await self._timed(super().execute, query, *args, **kwargs)
@@ -76,6 +81,8 @@ async def main() -> None:
     parser.add_argument("--keep", metavar="FILE", help="keep the loaded database; write the people sample to FILE")
     parser.add_argument("--reuse", metavar="FILE", help="apply to a database kept by --keep (same OSMS_DB_PREFIX)")
     parser.add_argument("--seed", type=int, default=3, help="of the event mix")
+    parser.add_argument("--decoder", choices=("native", "models"), default="native",
+                        help="read events as the consumer does (native, models as fallback), or with the models only")
     parser.add_argument("--mix", type=parse_mix, default=STRESS_MIX,
                         help="shares of visits, contribution statuses and moves; real: a year of the nation (default 0.8,0.1,0.1)")
     args = parser.parse_args()
@@ -100,13 +107,13 @@ async def main() -> None:
                                      connection_class=TimedConnection if args.statements else asyncpg.Connection)
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         decode_s = apply_s = 0.0
+        read = read_event if args.decoder == "native" else (lambda payload, topic: reading_of(decode(payload, topic)[1]))
         cpu0, pg0, wall0 = time.process_time(), _cpu_of(backend), time.perf_counter()
         for i in range(0, len(payloads), args.batch):
             t = time.perf_counter()
             batch = []
             for offset, (topic, payload) in enumerate(payloads[i:i + args.batch], start=i):
-                envelope, data = decode(payload, topic)
-                batch.append(Event(topic, 0, offset, envelope, data))
+                batch.append(Event(topic, 0, offset, None, read(payload, topic)))
             decode_s += time.perf_counter() - t
             t = time.perf_counter()
             async with conn.transaction():
@@ -121,7 +128,9 @@ async def main() -> None:
               f"wall {wall / n * 1e6:.0f} µs")
         if args.statements:
             for what, seconds in sorted(TimedConnection.spent.items(), key=lambda x: -x[1]):
-                print(f"  {seconds / n * 1e6:5.1f} µs/event  {what}")
+                rows = TimedConnection.rows.get(what)
+                per_row = f"{rows / n:5.2f} rows/event {seconds / rows * 1e6:5.1f} µs/row" if rows else " " * 32
+                print(f"  {seconds / n * 1e6:5.1f} µs/event {per_row}  {what}")
         await conn.close()
     finally:
         if not (args.keep or args.reuse):

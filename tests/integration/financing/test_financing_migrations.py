@@ -1,6 +1,7 @@
-"""Migrations 0002 and 0003 on a database made before them: each person's history, kept as jsonb until
+"""Migrations 0002 to 0004 on a database made before them: each person's history, kept as jsonb until
 then, is bytes afterwards and reads back the same; the age-sex cells, one row per cell until then, are
-one array row per clinic and bucket with the same numbers."""
+one array row per clinic and bucket with the same numbers; the keys of people and visits, in the
+database's collation until then, are in byte order (COLLATE "C") and still find their rows."""
 from __future__ import annotations
 
 from datetime import date
@@ -27,7 +28,12 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
                  (2, 1, date(2026, 2, 1), 0, 4)]
     conn = await asyncpg.connect(own.database_dsn("financing"))
     try:
-        # The database as revision 0001 left it: histories as jsonb, a row per cell; one person, some cells.
+        # The database as revision 0001 left it: keys in the default collation, histories as jsonb, a
+        # row per cell; one person, one visit, some cells.
+        for table, column in (("fin_persons", "iin"), ("fin_visits", "clinic_id"), ("fin_visits", "visit_id")):
+            await conn.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"')
+        await conn.execute("INSERT INTO fin_visits (clinic_id, visit_id, iin, day) VALUES ('KZ-1', 'V-1', $1, $2)",
+                           "900303400001", date(2025, 5, 5))
         await conn.execute("ALTER TABLE fin_persons ALTER COLUMN history TYPE jsonb "
                            "USING convert_from(history, 'UTF8')::jsonb")
         await conn.execute("INSERT INTO fin_persons (iin, history) VALUES ($1, $2::text::jsonb)",
@@ -51,6 +57,11 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
         stored = await conn.fetchval("SELECT history FROM fin_persons WHERE iin = '900303400001'")
         rows = await conn.fetch("SELECT clinic_no, grain, bucket, people FROM fin_cells ORDER BY 1, 2, 3")
         versions = {r["version_num"] for r in await conn.fetch("SELECT version_num FROM alembic_version")}
+        collations = {(r[0], r[1]): r[2] for r in await conn.fetch(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name IN ('fin_persons', 'fin_visits') "
+            "AND data_type = 'text'")}
+        visit = await conn.fetchrow("SELECT iin, day FROM fin_visits WHERE (clinic_id, visit_id) = ('KZ-1', 'V-1')")
     finally:
         await conn.close()
     assert kind == "bytea"
@@ -59,4 +70,7 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
     for no, grain, bucket, cell, n in old_cells:
         expected.setdefault((no, grain, bucket), [0] * CELLS)[cell] = n
     assert {(r["clinic_no"], r["grain"], r["bucket"]): list(r["people"]) for r in rows} == expected
-    assert "0003" in versions
+    assert "0004" in versions
+    assert collations == {("fin_persons", "iin"): "C", ("fin_visits", "clinic_id"): "C",
+                          ("fin_visits", "visit_id"): "C", ("fin_visits", "iin"): None}
+    assert tuple(visit) == ("900303400001", date(2025, 5, 5))

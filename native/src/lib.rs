@@ -604,25 +604,8 @@ impl Deltas {
     /// (`numbers` maps every clinic id to its clinic_no), grains, bucket ordinals, attached, active,
     /// insured. Grain 0 buckets by year, 1 by month, 2 by day; zero rows dropped.
     fn count_columns(&self, numbers: &Bound<'_, PyDict>) -> PyResult<CountColumns> {
-        let nos = self.numbers(numbers)?;
-        let mut acc: FxHashMap<(i32, i16, i32), [i32; 3]> = FxHashMap::default();
-        for (&(c, day), v) in &self.days {
-            if *v == [0; 3] {
-                continue;
-            }
-            let no = nos[c as usize];
-            let (idx, _) = month_index(day);
-            for key in [(no, 0, year_start(idx)), (no, 1, month_start(idx)), (no, 2, day)] {
-                let x = acc.entry(key).or_insert([0; 3]);
-                x[0] += v[0];
-                x[1] += v[1];
-                x[2] += v[2];
-            }
-        }
-        let mut rows: Vec<((i32, i16, i32), [i32; 3])> = acc.into_iter().filter(|(_, v)| *v != [0; 3]).collect();
-        rows.sort_unstable_by_key(|r| r.0);
         let mut out: CountColumns = Default::default();
-        for ((no, g, b), v) in rows {
+        for ((no, g, b), v) in self.count_sums(&self.numbers(numbers)?) {
             out.0.push(no);
             out.1.push(g);
             out.2.push(b);
@@ -633,32 +616,42 @@ impl Deltas {
         Ok(out)
     }
 
-    /// The rows to add to fin_cells, as columns sorted by key: clinic numbers, grains, bucket
-    /// ordinals, and each row's cells as the text of an int[] literal. Grain 0 buckets by year, 1 by
-    /// month; zero rows dropped.
-    fn cell_columns(&self, numbers: &Bound<'_, PyDict>) -> PyResult<(Vec<i32>, Vec<i16>, Vec<i32>, Vec<String>)> {
-        let nos = self.numbers(numbers)?;
-        let mut out: (Vec<i32>, Vec<i16>, Vec<i32>, Vec<String>) = Default::default();
-        for ((no, g, b), v) in self.cell_sums(&nos) {
-            out.0.push(no);
-            out.1.push(g);
-            out.2.push(b);
-            let mut text = String::with_capacity(2 * v.len() + 16);
-            text.push('{');
-            for (i, &n) in v.iter().enumerate() {
-                if i > 0 {
-                    text.push(',');
-                }
-                if n == 0 {
-                    text.push('0');
-                } else {
-                    let _ = write!(text, "{n}");
-                }
+    /// count_columns as (rows, the text of an array literal per column): what the store sends, so
+    /// that PostgreSQL parses the arrays rather than the driver encoding them element by element.
+    fn count_arrays(&self, numbers: &Bound<'_, PyDict>) -> PyResult<(usize, [String; 6])> {
+        let rows = self.count_sums(&self.numbers(numbers)?);
+        Ok((rows.len(), [
+            literal(rows.iter().map(|r| r.0 .0)),
+            literal(rows.iter().map(|r| r.0 .1)),
+            literal(rows.iter().map(|r| r.0 .2)),
+            literal(rows.iter().map(|r| r.1[0])),
+            literal(rows.iter().map(|r| r.1[1])),
+            literal(rows.iter().map(|r| r.1[2])),
+        ]))
+    }
+
+    /// The rows to add to fin_cells, sorted by key, as (rows, the text of an array literal per
+    /// column): clinic numbers, grains, bucket ordinals, and a text[] whose items are each row's cells
+    /// as an int[] literal. Grain 0 buckets by year, 1 by month; zero rows dropped.
+    fn cell_arrays(&self, numbers: &Bound<'_, PyDict>) -> PyResult<(usize, [String; 4])> {
+        let rows = self.cell_sums(&self.numbers(numbers)?);
+        let mut people = String::with_capacity(rows.len() * 200 + 2);
+        people.push('{');
+        for (i, (_, v)) in rows.iter().enumerate() {
+            if i > 0 {
+                people.push(',');
             }
-            text.push('}');
-            out.3.push(text);
+            people.push('"');     // an int[] literal inside a text[] one: quoted, nothing to escape
+            people.push_str(&literal(v.iter()));
+            people.push('"');
         }
-        Ok(out)
+        people.push('}');
+        Ok((rows.len(), [
+            literal(rows.iter().map(|r| r.0 .0)),
+            literal(rows.iter().map(|r| r.0 .1)),
+            literal(rows.iter().map(|r| r.0 .2)),
+            people,
+        ]))
     }
 
     /// (clinic_id, grain, bucket ordinal, people by cell) of every non-zero fin_cells row, a clinic's
@@ -680,7 +673,43 @@ fn year_start(idx: i32) -> i32 {
 
 type CountColumns = (Vec<i32>, Vec<i16>, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>);
 
+/// `{1,-2,3}`: the text of a PostgreSQL array of numbers.
+fn literal<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    let mut text = String::with_capacity(64);
+    text.push('{');
+    for (i, x) in items.enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        let _ = write!(text, "{x}");
+    }
+    text.push('}');
+    text
+}
+
 impl Deltas {
+    /// The fin_counts rows, summed by (clinic number from `nos`, grain, bucket ordinal): grain 0 by
+    /// year, 1 by month, 2 by day; zero rows dropped, sorted by key.
+    fn count_sums(&self, nos: &[i32]) -> Vec<((i32, i16, i32), [i32; 3])> {
+        let mut acc: FxHashMap<(i32, i16, i32), [i32; 3]> = FxHashMap::default();
+        for (&(c, day), v) in &self.days {
+            if *v == [0; 3] {
+                continue;
+            }
+            let no = nos[c as usize];
+            let (idx, _) = month_index(day);
+            for key in [(no, 0, year_start(idx)), (no, 1, month_start(idx)), (no, 2, day)] {
+                let x = acc.entry(key).or_insert([0; 3]);
+                x[0] += v[0];
+                x[1] += v[1];
+                x[2] += v[2];
+            }
+        }
+        let mut rows: Vec<((i32, i16, i32), [i32; 3])> = acc.into_iter().filter(|(_, v)| *v != [0; 3]).collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        rows
+    }
+
     /// The fin_cells rows, summed by (clinic number from `nos`, grain, bucket ordinal): grain 0 by
     /// year, 1 by month; zero rows dropped, sorted by key.
     fn cell_sums(&self, nos: &[i32]) -> Vec<((i32, i16, i32), Vec<i32>)> {

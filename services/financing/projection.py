@@ -173,9 +173,10 @@ _BAND_BY_AGE = [band_of(age) for age in range(AGE_BAND_BOUNDS[-1] + 1)]
 def deltas() -> osms_native.Deltas:
     """A batch's calendar deltas, empty. `diff(old, new)` adds timeline(new) - timeline(old) of a
     PersonState, computing both only between where their daily states part and where they meet
-    again; `timeline(state, sign=1)` adds a whole timeline; `count_columns(numbers)` and
-    `cell_columns(numbers)` give the rows to add to fin_counts and fin_cells as sorted columns (clinic
-    numbers from `numbers`, bucket days as ordinals), `cell_vectors()` the fin_cells rows as lists,
+    again; `timeline(state, sign=1)` adds a whole timeline; `count_columns(numbers)` gives the rows to add
+    to fin_counts as sorted columns (clinic numbers from `numbers`, bucket days as ordinals), and
+    `count_arrays(numbers)` and `cell_arrays(numbers)` those of fin_counts and fin_cells as (rows, the
+    text of an array literal per column); `cell_vectors()` gives the fin_cells rows as lists,
     and `days()` and `months()` the non-zero deltas by (clinic_id, day) and (clinic_id, month-start
     day, cell)."""
     return osms_native.Deltas(ACTIVITY_WINDOW_DAYS, _BAND_BY_AGE, list(AGE_BAND_BOUNDS[1:]))

@@ -108,6 +108,7 @@ async def main() -> None:
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         decode_s = apply_s = 0.0
         read = read_event if args.decoder == "native" else (lambda payload, topic: reading_of(decode(payload, topic)[1]))
+        print(f"applying {len(payloads):,} events", flush=True)
         cpu0, pg0, wall0 = time.process_time(), _cpu_of(backend), time.perf_counter()
         for i in range(0, len(payloads), args.batch):
             t = time.perf_counter()

@@ -79,6 +79,44 @@ async def test_relay_never_skips_a_row_whose_transaction_commits_late(scratch, s
     await relay.close()
 
 
+async def test_relay_publishes_an_outbox_longer_than_its_batch_each_row_once(scratch, settings):
+    """Batches of 3 from 14 rows in three transactions, one still open while the first batches go: each
+    batch deletes only what it published (the range of rows up to the last one it read)."""
+    relay = OutboxRelay(settings.model_copy(update={"relay_batch": 3}), settings.database_dsn(SCRATCH))
+    async with scratch.acquire() as conn, conn.transaction():
+        await add_events(conn, [visit_event(f"batched-a{i}") for i in range(5)])
+    late = await scratch.acquire()
+    relay_task = asyncio.create_task(relay.run())
+    try:
+        tx = late.transaction()
+        await tx.start()
+        await add_events(late, [visit_event(f"batched-c{i}") for i in range(2)])
+        async with scratch.acquire() as conn, conn.transaction():
+            await add_events(conn, [visit_event(f"batched-b{i}") for i in range(7)])
+        await asyncio.sleep(1.0)
+        await tx.commit()
+    finally:
+        await scratch.release(late)
+    expected = sorted([f"batched-a{i}" for i in range(5)] + [f"batched-b{i}" for i in range(7)]
+                      + [f"batched-c{i}" for i in range(2)])
+
+    async def all_published():
+        async with scratch.acquire() as conn:
+            if await conn.fetchval("SELECT count(*) FROM outbox") != 0:
+                return None
+        ids = sorted(e["value"]["data"]["visit_id"] for e in await read_topic("visit-recorded"))
+        return [i for i in ids if i.startswith("batched-")] == expected or None
+
+    try:
+        await eventually(all_published)
+    finally:
+        relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
+        await relay.close()
+    ids = [e["value"]["data"]["visit_id"] for e in await read_topic("visit-recorded")]
+    assert sorted(i for i in ids if i.startswith("batched-")) == expected    # each once
+
+
 async def test_relay_puts_a_key_s_events_in_one_partition_in_order_where_a_plain_send_would(scratch, settings):
     """The relay sends batches per partition: each key must still land where the producer's own
     send() puts it (events published before and after stay in one partition) and in outbox order."""

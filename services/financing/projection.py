@@ -3,7 +3,9 @@ history into what it adds to the per-clinic calendars. No I/O, no clock.
 
 A person's history is kept whole (every attachment version, the newest insured timeline, every
 non-voided visit day), so the result does not depend on the order events arrive in, and an event seen
-twice changes nothing. Days are proleptic ordinals (date.toordinal()) for speed.
+twice changes nothing. Days are proleptic ordinals (date.toordinal()) for speed. Events are read into
+tuples of the fields the projection uses (`read_event`: natively, native/src/events.rs, with the event
+models as fallback).
 
 From a history, the native core (native/src/lib.rs, through `deltas()`) derives:
 - day deltas: on each day the person's (clinic, active, insured) changes, -1 from the old clinic's
@@ -16,7 +18,6 @@ which computes both only between the days where the two part and where they meet
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from services.common.consumer import Event

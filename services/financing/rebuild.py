@@ -21,10 +21,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.common.consumer import Event
-from services.financing.projection import read_event
 from services.common.settings import Settings, get_settings
 from services.financing import store
 from services.financing.consumer import CONSUMER, TOPICS
+from services.financing.projection import read_event
 
 SERVICE = "financing"
 

@@ -32,9 +32,9 @@ from services.common.app import tune_gc  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.consumer import Event  # noqa: E402
 from services.common.db import prepare_database  # noqa: E402
+from services.common.events import decode  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 from services.financing import store  # noqa: E402
-from services.common.events import decode  # noqa: E402
 from services.financing.projection import read_event, reading_of  # noqa: E402
 
 

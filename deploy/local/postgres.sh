@@ -34,6 +34,40 @@ as_owner() {
   fi
 }
 
+# Shared buffers in huge pages: a national projection's batches touch pages all over gigabytes of
+# buffers, and with 4 kB pages most of those touches also miss the processor's address cache
+# (measured: applying national events took 25-26 µs of PostgreSQL's CPU an event in huge pages,
+# 27-29 µs without). Reserving them takes root; the pages this script adds are given back at stop,
+# and PostgreSQL (huge_pages = try) takes ordinary pages when there are not enough.
+reserve_huge_pages() {
+  local value=$1 mb size_kb total free reserved need
+  [[ $EUID -eq 0 && -w /proc/sys/vm/nr_hugepages ]] || return 0
+  case "$value" in
+    *GB) mb=$(( ${value%GB} * 1024 )) ;;
+    *MB) mb=${value%MB} ;;
+    *) return 0 ;;
+  esac
+  [[ "$mb" =~ ^[0-9]+$ ]] || return 0
+  size_kb=$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)
+  [[ "$size_kb" =~ ^[0-9]+$ && "$size_kb" -gt 0 ]] || return 0
+  need=$(( mb * 1024 * 105 / 100 / size_kb + 64 ))   # and PostgreSQL's other shared memory
+  total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
+  free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+  reserved=$(awk '/^HugePages_Rsvd:/ {print $2}' /proc/meminfo)
+  (( free - reserved >= need )) && return 0
+  echo $(( total + need - (free - reserved) )) >/proc/sys/vm/nr_hugepages 2>/dev/null || return 0
+  echo $(( $(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo) - total )) >"$LOCAL/pg/huge_pages_added"
+}
+
+release_huge_pages() {
+  [[ $EUID -eq 0 && -f "$LOCAL/pg/huge_pages_added" ]] || return 0
+  local added total
+  added=$(cat "$LOCAL/pg/huge_pages_added")
+  total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
+  [[ "$added" =~ ^[0-9]+$ ]] && (( total >= added )) && echo $(( total - added )) >/proc/sys/vm/nr_hugepages 2>/dev/null
+  rm -f "$LOCAL/pg/huge_pages_added"
+}
+
 start() {
   install
   local bin; bin="$(find_bindir)"
@@ -62,6 +96,7 @@ port = $PG_PORT
 unix_socket_directories = '$LOCAL/pg'
 max_connections = 200
 shared_buffers = $buffers
+huge_pages = try
 work_mem = 16MB
 maintenance_work_mem = 256MB
 wal_level = replica
@@ -82,6 +117,7 @@ CONF
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return 0
   fi
   port_open "$PG_PORT" && die "port $PG_PORT is taken by another program (set OSMS_PG_PORT)"
+  reserve_huge_pages "$buffers"
   as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null
   log "PostgreSQL on 127.0.0.1:$PG_PORT (data $PG_DATA)"
 }
@@ -90,6 +126,7 @@ stop() {
   local bin; bin="$(find_bindir)" || return 0
   [[ -f "$PG_DATA/PG_VERSION" ]] || return 0
   as_owner "$bin/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 && log "PostgreSQL stopped" || true
+  release_huge_pages || true
 }
 
 status() {

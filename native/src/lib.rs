@@ -19,7 +19,6 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 mod events;
 
@@ -642,7 +641,7 @@ impl Deltas {
                 people.push(',');
             }
             people.push('"');     // an int[] literal inside a text[] one: quoted, nothing to escape
-            people.push_str(&literal(v.iter()));
+            push_literal(&mut people, v.iter().copied());
             people.push('"');
         }
         people.push('}');
@@ -674,17 +673,43 @@ fn year_start(idx: i32) -> i32 {
 type CountColumns = (Vec<i32>, Vec<i16>, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>);
 
 /// `{1,-2,3}`: the text of a PostgreSQL array of numbers.
-fn literal<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+fn literal<T: Into<i64>>(items: impl Iterator<Item = T>) -> String {
     let mut text = String::with_capacity(64);
+    push_literal(&mut text, items);
+    text
+}
+
+fn push_literal<T: Into<i64>>(text: &mut String, items: impl Iterator<Item = T>) {
     text.push('{');
     for (i, x) in items.enumerate() {
         if i > 0 {
             text.push(',');
         }
-        let _ = write!(text, "{x}");
+        push_int(text, x.into());
     }
     text.push('}');
-    text
+}
+
+/// The decimal digits of x. By hand: a cell row is mostly zeros and small numbers, and `write!`'s
+/// formatting machinery cost more than the rest of building the batch's cell rows.
+fn push_int(text: &mut String, x: i64) {
+    if (0..10).contains(&x) {
+        text.push((b'0' + x as u8) as char);
+        return;
+    }
+    if x < 0 {
+        text.push('-');
+    }
+    let mut n = x.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    while n > 0 {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    // ASCII digits only
+    text.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 impl Deltas {

@@ -223,6 +223,44 @@ def test_the_partial_diff_equals_the_difference_of_whole_timelines(seed):
     assert checked > 300
 
 
+def _read_literal(text: str) -> list:
+    """A PostgreSQL array literal of integers, or of quoted integer-array literals, read back."""
+    assert text[0] == "{" and text[-1] == "}", text
+    inner = text[1:-1]
+    if not inner:
+        return []
+    if inner.startswith('"'):
+        return [_read_literal(item) for item in inner[1:-1].split('","')]
+    return [int(x) for x in inner.split(",")]
+
+
+def test_the_calendar_rows_sent_as_array_literals_are_the_rows_of_the_batch():
+    """count_arrays and cell_arrays write the numbers themselves (not with Rust's formatting): read
+    back, they must be exactly the rows count_columns and cell_vectors give, negatives included."""
+    rng = random.Random(7)
+    people = iins(300)
+    events = random_population(rng, people, ["C-A", "C-B", "C-C"])
+    batch = reduce_batch([Event("t", 0, j, None, e) for j, e in enumerate(events)])
+    changes = deltas()
+    for person in people:
+        old = fold(PersonState(), person, batch.persons.get(person), [], [])
+        new = fold(old, person, None, [day for (_, _), (who, day) in batch.visits.items() if who == person], [])
+        changes.timeline(new)
+        changes.timeline(old, -1)                # a visit-only diff: negative deltas too
+        changes.timeline(new)
+    numbers = {c: 1000 + n * 977 for n, c in enumerate(sorted(changes.clinic_ids()))}
+    columns = changes.count_columns(numbers)
+    rows, texts = changes.count_arrays(numbers)
+    assert rows == len(columns[0]) > 100
+    assert [_read_literal(t) for t in texts] == [list(c) for c in columns]
+    assert any(x < 0 for x in columns[3]) and any(x >= 10 for x in columns[3])
+    vectors = changes.cell_vectors()
+    rows, (nos, grains, buckets, people_by_cell) = changes.cell_arrays(numbers)
+    assert rows == len(vectors) > 10
+    assert list(zip(_read_literal(nos), _read_literal(grains), _read_literal(buckets), _read_literal(people_by_cell))) == \
+        sorted((numbers[c], g, b, list(v)) for c, g, b, v in vectors)     # in key order: the lock order
+
+
 def test_the_native_calendar_arithmetic_agrees_with_pythons_dates():
     day = date(1890, 1, 1)
     while day < date(2110, 1, 1):

@@ -40,7 +40,7 @@ from services.financing.projection import read_event, reading_of  # noqa: E402
 
 class TimedConnection(asyncpg.Connection):
     """Adds up the time each statement takes, and the rows it is sent (the length of its first array
-    argument), by the statement's first words."""
+    argument, a list or an array literal's text), by the statement's first words."""
 
     spent: dict[str, float] = {}
     rows: dict[str, int] = {}
@@ -52,8 +52,8 @@ class TimedConnection(asyncpg.Connection):
         finally:
             what = " ".join(query.split())[:90]
             self.spent[what] = self.spent.get(what, 0.0) + time.perf_counter() - t
-            if args and isinstance(args[0], list):
-                self.rows[what] = self.rows.get(what, 0) + len(args[0])
+            if args:
+                self.rows[what] = self.rows.get(what, 0) + _length(args[0])
 
     async def execute(self, query, *args, **kwargs):
         return await self._timed(super().execute, query, *args, **kwargs)
@@ -63,6 +63,17 @@ class TimedConnection(asyncpg.Connection):
 
     async def fetchval(self, query, *args, **kwargs):
         return await self._timed(super().fetchval, query, *args, **kwargs)
+
+
+def _length(first) -> int:
+    """Rows a statement is sent: its first argument's length, a list or the text of an array literal."""
+    if isinstance(first, list):
+        return len(first)
+    if isinstance(first, str) and first.startswith('{"'):    # quoted items (row addresses hold a comma)
+        return first.count('","') + 1
+    if isinstance(first, str) and first.startswith("{"):
+        return 0 if first == "{}" else first.count(",") + 1
+    return 0
 
 
 def _cpu_of(pid: int) -> float:

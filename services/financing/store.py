@@ -159,16 +159,16 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
         if iin in created:
             changes.diff(PersonState(), first[iin])
             continue
-        tid, xmin, old = held[iin]
-        new = fold(old, iin, batch.persons.get(iin), added.get(iin, []), removed.get(iin, []))
-        if new == old:
+        tid, xmin, stored = held[iin]
+        # fold, diff into `changes` and dump, in one native call (projection.fold and deltas())
+        new = changes.step(stored, iin, batch.persons.get(iin), added.get(iin, []), removed.get(iin, []))
+        if new is None:
             # A duplicate or a stale status: nothing changes, whatever another instance wrote since
             # (versions, the status version and visits only grow; a void's visit is in what was read).
             continue
-        changes.diff(old, new)
         tids.append(tid)
         xmins.append(xmin)
-        news.append(new.dumps())
+        news.append(new)
     if tids:
         # By the row version's address (no index lookup), and only where that version is still the
         # current one: a version another transaction replaced meanwhile is skipped, whether the writer
@@ -186,14 +186,14 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
     await _add_to_calendars(conn, changes)
 
 
-async def _read_persons(conn: asyncpg.Connection, iins: list[str]) -> dict[str, tuple[str, str, PersonState]]:
-    """iin -> (the row version's address and xmin, as text, and the history) of the people found."""
+async def _read_persons(conn: asyncpg.Connection, iins: list[str]) -> dict[str, tuple[str, str, bytes]]:
+    """iin -> (the row version's address and xmin, as text, and the stored history) of the people found."""
     # A join, not `iin = ANY($1)`: a plan that scans the table (chosen while it was small, as in a
     # rebuild's fresh schema) would test each row against the whole array: 83 s for one batch was seen.
     rows = await conn.fetch("""SELECT p.iin, p.ctid::text, p.xmin::text, p.history
                                FROM unnest($1::text::text[]) AS k(iin) JOIN fin_persons p ON p.iin = k.iin""",
                             _iin_array(iins))
-    return {r[0]: (r[1], r[2], PersonState.loads(r[3])) for r in rows}
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 def _iin_array(iins: list[str]) -> str:

@@ -201,7 +201,7 @@ def test_the_partial_diff_equals_the_difference_of_whole_timelines(seed):
     by_person: dict[str, list] = {}
     for e in events:
         by_person.setdefault(e.iin if hasattr(e, "iin") else None, []).append(e)
-    checked = 0
+    checked = unchanged = 0
     for person, own in by_person.items():
         if person is None:
             continue
@@ -218,9 +218,19 @@ def test_the_partial_diff_equals_the_difference_of_whole_timelines(seed):
             got = deltas()
             got.diff(state, new)
             assert (got.days(), got.months()) == (expected.days(), expected.months()), (person, i)
+            # The consumer's one-call form: from the stored bytes to the bytes to store, same deltas.
+            stepped = deltas()
+            stored = stepped.step(None if state == PersonState() else state.dumps(), person,
+                                  batch.persons.get(person), added, removed)
+            if new == state:
+                assert stored is None and not stepped.days() and not stepped.months()
+                unchanged += 1
+            else:
+                assert PersonState.loads(stored) == new
+                assert (stepped.days(), stepped.months()) == (expected.days(), expected.months()), (person, i)
             state = new
             checked += 1
-    assert checked > 300
+    assert checked > 300 and unchanged > 0
 
 
 def _read_literal(text: str) -> list:

@@ -501,6 +501,12 @@ impl Deltas {
         Ok(())
     }
 
+    /// add_diff of two histories, their clinics numbered.
+    fn add_history_diff(&mut self, py: Python<'_>, old: &History, new: &History) -> PyResult<()> {
+        let (old, new) = (self.person(py, old), self.person(py, new));
+        self.add_diff(&old, &new)
+    }
+
     fn add_diff(&mut self, old: &Person, new: &Person) -> PyResult<()> {
         let a = daily_states(old, self.window);
         let b = daily_states(new, self.window);
@@ -556,9 +562,7 @@ impl Deltas {
     /// contribute is the same in both and cancels. A visit or a status most often changes only a
     /// few months of a long history.
     fn diff(&mut self, py: Python<'_>, old: PyRef<'_, History>, new: PyRef<'_, History>) -> PyResult<()> {
-        let old = self.person(py, &old);
-        let new = self.person(py, &new);
-        self.add_diff(&old, &new)
+        self.add_history_diff(py, &old, &new)
     }
 
     /// A person's whole step of a batch in one call: the stored history (fin_persons.history; None
@@ -574,8 +578,7 @@ impl Deltas {
         if new == old {
             return Ok(None);
         }
-        let (a, b) = (self.person(py, &old), self.person(py, &new));
-        self.add_diff(&a, &b)?;
+        self.add_history_diff(py, &old, &new)?;
         Ok(Some(new.dumps(py)?))
     }
 

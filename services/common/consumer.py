@@ -53,6 +53,10 @@ APPLIED = Counter("osms_consumer_events_applied_total", "Events applied", ["topi
 DEAD = Counter("osms_consumer_dead_letters_total", "Malformed events set aside", ["topic"])
 BATCH_SECONDS = Histogram("osms_consumer_batch_seconds", "Time to apply one batch",
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+# How full the batches are: a projection's rows are shared by the events of a batch, so the apply rate
+# rises with the batch (a batch takes what is waiting, up to `consumer_batch`).
+BATCH_EVENTS = Histogram("osms_consumer_batch_events", "Messages applied in one batch (events and dead letters)",
+                         buckets=(1, 10, 100, 1_000, 10_000, 25_000, 50_000, 100_000, 200_000))
 SKIPPED = Counter("osms_consumer_already_applied_skipped_total",
                   "Messages below the stored offset handed back by the client (skipped, not applied twice)")
 STALLED = Counter("osms_consumer_stalls_total", "Consumers restarted by the watchdog: events waiting, none applied")
@@ -346,6 +350,7 @@ class BatchConsumer:
         self._positions.update(new_positions)
         self.last_batch_at = time.time()
         BATCH_SECONDS.observe(time.perf_counter() - started)
+        BATCH_EVENTS.observe(len(events) + len(dead))
         counts: dict[str, int] = {}
         for e in events:
             counts[e.topic] = counts.get(e.topic, 0) + 1

@@ -6,6 +6,7 @@ from datetime import date
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from services.common.consumer import CONSUMER_DDL, BatchConsumer, ChangedMeanwhile, Event
 from services.common.events import VisitRecorded, new_event
@@ -390,13 +391,20 @@ async def test_messages_from_before_the_stored_offset_are_not_applied_again(scra
                               VALUES ($1, 'visit-recorded', 0, 2)""", consumer.group_id)
     consumer._positions[tp] = 2      # as _seek_to_stored leaves it
     messages = [SimpleNamespace(offset=i, key=b"k", value=visit_event(f"{prefix}-{i}").payload) for i in range(5)]
+    batches, applied_messages = _batch_metric("count"), _batch_metric("sum")
     await consumer.apply_batch({tp: messages})
+    # one batch of the 3 messages it applied, in the metric of how full batches are
+    assert (_batch_metric("count") - batches, _batch_metric("sum") - applied_messages) == (1, 3)
     async with scratch.acquire() as conn:
         applied = sorted(r["visit_id"] for r in await conn.fetch(
             "SELECT visit_id FROM applied WHERE visit_id LIKE $1", prefix + "-%"))
         stored = await conn.fetchval("SELECT next_offset FROM consumer_offsets WHERE group_id = $1", consumer.group_id)
     assert applied == [f"{prefix}-2", f"{prefix}-3", f"{prefix}-4"]
     assert stored == 5 and consumer._positions[tp] == 5
+
+
+def _batch_metric(which: str) -> float:
+    return REGISTRY.get_sample_value(f"osms_consumer_batch_events_{which}") or 0.0
 
 
 async def test_two_instances_share_partitions_and_apply_each_event_once(scratch, settings):

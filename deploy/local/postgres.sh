@@ -34,6 +34,9 @@ as_owner() {
   fi
 }
 
+# A field of /proc/meminfo (its number).
+meminfo() { awk -v key="$1:" '$1 == key {print $2}' /proc/meminfo; }
+
 # Shared buffers in huge pages: a national projection's batches touch pages all over gigabytes of
 # buffers, and with 4 kB pages most of those touches also miss the processor's address cache
 # (measured: applying national events took 25-26 µs of PostgreSQL's CPU an event in huge pages,
@@ -48,22 +51,22 @@ reserve_huge_pages() {
     *) return 0 ;;
   esac
   [[ "$mb" =~ ^[0-9]+$ ]] || return 0
-  size_kb=$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)
+  size_kb=$(meminfo Hugepagesize)
   [[ "$size_kb" =~ ^[0-9]+$ && "$size_kb" -gt 0 ]] || return 0
   need=$(( mb * 1024 * 105 / 100 / size_kb + 64 ))   # and PostgreSQL's other shared memory
-  total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
-  free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-  reserved=$(awk '/^HugePages_Rsvd:/ {print $2}' /proc/meminfo)
+  total=$(meminfo HugePages_Total)
+  free=$(meminfo HugePages_Free)
+  reserved=$(meminfo HugePages_Rsvd)
   (( free - reserved >= need )) && return 0
   echo $(( total + need - (free - reserved) )) >/proc/sys/vm/nr_hugepages 2>/dev/null || return 0
-  echo $(( $(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo) - total )) >"$LOCAL/pg/huge_pages_added"
+  echo $(( $(meminfo HugePages_Total) - total )) >"$LOCAL/pg/huge_pages_added"
 }
 
 release_huge_pages() {
   [[ $EUID -eq 0 && -f "$LOCAL/pg/huge_pages_added" ]] || return 0
   local added total
   added=$(cat "$LOCAL/pg/huge_pages_added")
-  total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
+  total=$(meminfo HugePages_Total)
   [[ "$added" =~ ^[0-9]+$ ]] && (( total >= added )) && echo $(( total - added )) >/proc/sys/vm/nr_hugepages 2>/dev/null
   rm -f "$LOCAL/pg/huge_pages_added"
 }
@@ -87,7 +90,7 @@ start() {
   # changed one out again (measured: two processes applying national events at once, 22,000
   # events/s with 512 MB, 27,500 with 6 GB).
   local mem_mb buffers
-  mem_mb=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))
+  mem_mb=$(( $(meminfo MemTotal) / 1024 ))
   buffers="${OSMS_PG_SHARED_BUFFERS:-$(( mem_mb / 4 > 8192 ? 8192 : (mem_mb / 4 < 128 ? 128 : mem_mb / 4) ))MB}"
   cat >"$PG_DATA/osms.conf" <<CONF
 # osms local settings (deploy/local/postgres.sh writes this file at every start)

@@ -30,7 +30,7 @@ from bench.bench_financing import STRESS_MIX, event_mix, load, parse_mix, read_c
 from bench.population import Population, Scale  # noqa: E402
 from services.common.app import tune_gc  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
-from services.common.consumer import Event  # noqa: E402
+from services.common.consumer import Event, collector_paused  # noqa: E402
 from services.common.db import prepare_database  # noqa: E402
 from services.common.events import decode  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
@@ -122,21 +122,23 @@ async def main() -> None:
         print(f"applying {len(payloads):,} events", flush=True)
         cpu0, pg0, wall0 = time.process_time(), _cpu_of(backend), time.perf_counter()
         for i in range(0, len(payloads), args.batch):
-            t = time.perf_counter()
-            batch = []
-            for offset, (topic, payload) in enumerate(payloads[i:i + args.batch], start=i):
-                batch.append(Event(topic, 0, offset, None, read(payload, topic)))
-            decode_s += time.perf_counter() - t
-            t = time.perf_counter()
-            async with conn.transaction():
-                await store.apply_events(conn, batch)
-            apply_s += time.perf_counter() - t
+            with collector_paused():   # as the consumer applies a batch
+                t = time.perf_counter()
+                batch = []
+                for offset, (topic, payload) in enumerate(payloads[i:i + args.batch], start=i):
+                    batch.append(Event(topic, 0, offset, None, read(payload, topic)))
+                decode_s += time.perf_counter() - t
+                t = time.perf_counter()
+                async with conn.transaction():
+                    await store.apply_events(conn, batch)
+                apply_s += time.perf_counter() - t
+                del batch
         wall = time.perf_counter() - wall0
         cpu, pg = time.process_time() - cpu0, _cpu_of(backend) - pg0
         n = len(payloads)
         print(f"{n:,} events in {wall:.2f} s: {n / wall:,.0f} events/s "
               f"(decode {decode_s:.2f} s, apply {apply_s:.2f} s)")
-        print(f"per event: consumer CPU {cpu / n * 1e6:.0f} µs, PostgreSQL backend CPU {pg / n * 1e6:.0f} µs, "
+        print(f"per event: consumer CPU {cpu / n * 1e6:.1f} µs, PostgreSQL backend CPU {pg / n * 1e6:.1f} µs, "
               f"wall {wall / n * 1e6:.0f} µs")
         if args.statements:
             for what, seconds in sorted(TimedConnection.spent.items(), key=lambda x: -x[1]):

@@ -12,8 +12,10 @@ moved for `consumer_stall_seconds`, and logs where the consuming loop was stuck.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +63,30 @@ SKIPPED = Counter("osms_consumer_already_applied_skipped_total",
                   "Messages below the stored offset handed back by the client (skipped, not applied twice)")
 STALLED = Counter("osms_consumer_stalls_total", "Consumers restarted by the watchdog: events waiting, none applied")
 FENCED = Counter("osms_consumer_fenced_total", "Batches rolled back: offsets moved by another instance")
+
+
+_gc_pauses = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a batch is decoded and applied. A batch's hundreds of
+    thousands of objects (messages, events, rows read back) stay alive until it ends, and reference
+    counting frees them then; a collection in between only walks them again and again (11.6% of a
+    financing consumer's CPU in a national batch, py-spy). Collections run as before between batches,
+    and catch any cycle a batch left. Counted, so that consumers sharing a process pause it together."""
+    global _gc_pauses, _gc_was_enabled
+    if _gc_pauses == 0:
+        _gc_was_enabled = gc.isenabled()
+        gc.disable()
+    _gc_pauses += 1
+    try:
+        yield
+    finally:
+        _gc_pauses -= 1
+        if _gc_pauses == 0 and _gc_was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +224,9 @@ class BatchConsumer:
                 continue
             async with self._lock:
                 batch = await self._seek_unpositioned(batch)
-                await self._apply_with_retry(batch)
+                with collector_paused():
+                    await self._apply_with_retry(batch)
+                    del batch    # freed before collections resume
 
     async def _consume_while_progressing(self) -> None:
         """Consumes until a failure, or until the watchdog finds a partition that stopped moving

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.common.consumer import Event
+from services.common.consumer import Event, collector_paused
 from services.common.settings import Settings, get_settings
 from services.financing import store
 from services.financing.consumer import CONSUMER, TOPICS
@@ -121,22 +121,24 @@ async def rebuild(settings: Settings | None = None, *, schema: str | None = None
         started = time.perf_counter()
         while pending:
             got = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch)
-            events: list[Event] = []
-            for tp, messages in got.items():
-                topic = settings.unprefixed(tp.topic)
-                for m in messages:
-                    if m.offset >= ends[tp]:
-                        continue
-                    try:
-                        data = read_event(m.value, topic)
-                    except Exception:
-                        report.malformed += 1   # the live consumer keeps them in dead_letters
-                        continue
-                    events.append(Event(topic, tp.partition, m.offset, None, data))
-            if events:
-                async with pool.acquire() as conn, conn.transaction():
-                    await store.apply_events(conn, events)
-                report.events += len(events)
+            with collector_paused():   # as the live consumer applies a batch
+                events: list[Event] = []
+                for tp, messages in got.items():
+                    topic = settings.unprefixed(tp.topic)
+                    for m in messages:
+                        if m.offset >= ends[tp]:
+                            continue
+                        try:
+                            data = read_event(m.value, topic)
+                        except Exception:
+                            report.malformed += 1   # the live consumer keeps them in dead_letters
+                            continue
+                        events.append(Event(topic, tp.partition, m.offset, None, data))
+                if events:
+                    async with pool.acquire() as conn, conn.transaction():
+                        await store.apply_events(conn, events)
+                    report.events += len(events)
+                del events, got    # freed before collections resume
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)

@@ -565,21 +565,54 @@ impl Deltas {
         self.add_history_diff(py, &old, &new)
     }
 
-    /// A person's whole step of a batch in one call: the stored history (fin_persons.history; None
-    /// or empty for none), folded with what the batch says (as PersonState.fold), the difference of
-    /// the two timelines added (as diff), and the new history to store returned; None when nothing
-    /// changes (a duplicate or a stale status). One call, not four: the Python objects in between
-    /// cost the consumer more than the arithmetic.
-    #[pyo3(signature = (stored, iin, changes, added_visits, removed_visits))]
-    fn step<'py>(&mut self, py: Python<'py>, stored: Option<&[u8]>, iin: &str, changes: Option<&Bound<'_, PyAny>>,
-                 added_visits: Vec<i32>, removed_visits: Vec<i32>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let old = History::loads(stored)?;
-        let new = old.fold(iin, changes, added_visits, removed_visits)?;
-        if new == old {
-            return Ok(None);
+    /// Every person's step of a batch in one call: for each history read back, `rows` of (iin, row
+    /// address, xmin, stored history) as fin_persons gives them (asyncpg records, or tuples), the
+    /// history folded with what the batch says (`persons`: IIN -> projection.PersonChanges; `added`
+    /// and `removed`: IIN -> visit days), the difference of the two timelines added (as diff), and the
+    /// new history kept for writing back. Returns the rows that change, in IIN order (the lock order),
+    /// as (how many, the text of an array literal of their row addresses and one of their xmins, their
+    /// new histories); a duplicate or a stale status changes nothing and is left out. One call for the
+    /// batch: the Python of a call per person cost the consumer more than the arithmetic.
+    #[pyo3(signature = (rows, persons, added, removed))]
+    fn step_rows<'py>(&mut self, py: Python<'py>, rows: &Bound<'py, PyList>, persons: &Bound<'py, PyDict>,
+                      added: &Bound<'py, PyDict>, removed: &Bound<'py, PyDict>)
+                      -> PyResult<(usize, String, String, Bound<'py, PyList>)> {
+        let mut held: Vec<(String, Bound<'py, PyAny>, Bound<'py, PyAny>)> = Vec::with_capacity(rows.len());
+        for row in rows.iter() {
+            let key = row.get_item(0)?;
+            held.push((key.extract()?, key, row));
         }
-        self.add_history_diff(py, &old, &new)?;
-        Ok(Some(new.dumps(py)?))
+        held.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let days = |of: &Bound<'py, PyDict>, key: &Bound<'py, PyAny>| -> PyResult<Vec<i32>> {
+            match of.get_item(key)? {
+                Some(days) => days.extract(),
+                None => Ok(Vec::new()),
+            }
+        };
+        let (mut tids, mut xmins) = (String::from("{"), String::from("{"));
+        let news = PyList::empty(py);
+        for (iin, key, row) in &held {
+            let stored = row.get_item(3)?;
+            let stored = if stored.is_none() { None } else { Some(stored.downcast::<PyBytes>()?.as_bytes()) };
+            let old = History::loads(stored)?;
+            let new = old.fold(iin, persons.get_item(key)?.as_ref(), days(added, key)?, days(removed, key)?)?;
+            if new == old {
+                continue;
+            }
+            self.add_history_diff(py, &old, &new)?;
+            if !news.is_empty() {
+                tids.push(',');
+                xmins.push(',');
+            }
+            tids.push('"');     // "(page,item)": quoted for its comma
+            tids.push_str(row.get_item(1)?.downcast::<PyString>()?.to_str()?);
+            tids.push('"');
+            xmins.push_str(row.get_item(2)?.downcast::<PyString>()?.to_str()?);
+            news.append(new.dumps(py)?)?;
+        }
+        tids.push('}');
+        xmins.push('}');
+        Ok((news.len(), tids, xmins, news))
     }
 
     /// Adds sign x everything the person adds to the calendars, from their first day on.

@@ -117,9 +117,9 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
             [k[0] for k in keys], [k[1] for k in keys], [batch.visits[k][0] for k in keys],
             [date.fromordinal(batch.visits[k][1]) for k in keys])
         # Returned: a new visit, or one whose void came first (then it stays out of activity).
-        for r in rows:
-            if not r["voided"]:
-                added[r["iin"]].append(r["day"].toordinal())
+        for iin, day, voided in rows:
+            if not voided:
+                added[iin].append(day.toordinal())
     if batch.voids:
         keys = sorted(batch.voids)
         rows = await conn.fetch(
@@ -128,14 +128,16 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
                ON CONFLICT (clinic_id, visit_id) DO UPDATE SET voided = true WHERE NOT t.voided
                RETURNING t.iin, t.day""",
             [k[0] for k in keys], [k[1] for k in keys])
-        for r in rows:
-            if r["iin"] is not None:
-                removed[r["iin"]].append(r["day"].toordinal())
+        for iin, day in rows:
+            if iin is not None:
+                removed[iin].append(day.toordinal())
     iins = sorted(set(batch.persons) | set(added) | set(removed))
     if not iins:
         return
     held = await _read_persons(conn, iins)
-    missing = [i for i in iins if i not in held]
+    found = {r[0] for r in held}
+    missing = [i for i in iins if i not in found]
+    changes = deltas()
     if missing:
         # New people: insert their first history; one that another instance created meanwhile
         # is read and folded like the others.
@@ -146,30 +148,17 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
                SELECT * FROM unnest($1::text[], $2::bytea[])
                ON CONFLICT DO NOTHING RETURNING iin""",
             missing, [first[i].dumps() for i in missing])}
+        for iin in created:
+            changes.diff(PersonState(), first[iin])
         raced = [i for i in missing if i not in created]
         if raced:
-            held.update(await _read_persons(conn, raced))
-    else:
-        first, created = {}, set()
-    changes = deltas()
-    tids: list[str] = []
-    xmins: list[str] = []
-    news: list[bytes] = []
-    for iin in iins:
-        if iin in created:
-            changes.diff(PersonState(), first[iin])
-            continue
-        tid, xmin, stored = held[iin]
-        # fold, diff into `changes` and dump, in one native call (projection.fold and deltas())
-        new = changes.step(stored, iin, batch.persons.get(iin), added.get(iin, []), removed.get(iin, []))
-        if new is None:
-            # A duplicate or a stale status: nothing changes, whatever another instance wrote since
-            # (versions, the status version and visits only grow; a void's visit is in what was read).
-            continue
-        tids.append(tid)
-        xmins.append(xmin)
-        news.append(new)
-    if tids:
+            held += await _read_persons(conn, raced)
+    # Each history read is folded, its calendar difference added and its new bytes made, in one native
+    # call for the batch (projection.fold and deltas()); a duplicate or a stale status changes nothing,
+    # whatever another instance wrote since (versions, the status version and visits only grow; a void's
+    # visit is in what was read), and is not written.
+    count, tids, xmins, news = changes.step_rows(held, batch.persons, added, removed)
+    if count:
         # By the row version's address (no index lookup), and only where that version is still the
         # current one: a version another transaction replaced meanwhile is skipped, whether the writer
         # committed before this statement or while it waited (then PostgreSQL rechecks the newest
@@ -180,20 +169,19 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
                           FROM unnest($1::text::tid[], $2::text::xid[], $3::bytea[]) AS u(t, x, h)
                           WHERE p.ctid = u.t AND p.xmin = u.x RETURNING 1)
                SELECT count(*) FROM w""",
-            '{"' + '","'.join(tids) + '"}', "{" + ",".join(xmins) + "}", news)
-        if written != len(tids):
-            raise ChangedMeanwhile(f"{len(tids) - written} of {len(tids)} histories changed since they were read")
+            tids, xmins, news)
+        if written != count:
+            raise ChangedMeanwhile(f"{count - written} of {count} histories changed since they were read")
     await _add_to_calendars(conn, changes)
 
 
-async def _read_persons(conn: asyncpg.Connection, iins: list[str]) -> dict[str, tuple[str, str, bytes]]:
-    """iin -> (the row version's address and xmin, as text, and the stored history) of the people found."""
+async def _read_persons(conn: asyncpg.Connection, iins: list[str]) -> list[asyncpg.Record]:
+    """(iin, the row version's address and xmin as text, the stored history) of the people found."""
     # A join, not `iin = ANY($1)`: a plan that scans the table (chosen while it was small, as in a
     # rebuild's fresh schema) would test each row against the whole array: 83 s for one batch was seen.
-    rows = await conn.fetch("""SELECT p.iin, p.ctid::text, p.xmin::text, p.history
+    return await conn.fetch("""SELECT p.iin, p.ctid::text, p.xmin::text, p.history
                                FROM unnest($1::text::text[]) AS k(iin) JOIN fin_persons p ON p.iin = k.iin""",
                             _iin_array(iins))
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 def _iin_array(iins: list[str]) -> str:

@@ -218,19 +218,42 @@ def test_the_partial_diff_equals_the_difference_of_whole_timelines(seed):
             got = deltas()
             got.diff(state, new)
             assert (got.days(), got.months()) == (expected.days(), expected.months()), (person, i)
-            # The consumer's one-call form: from the stored bytes to the bytes to store, same deltas.
+            # The consumer's one-call form: from the rows read back to the bytes to store, same deltas.
             stepped = deltas()
-            stored = stepped.step(None if state == PersonState() else state.dumps(), person,
-                                  batch.persons.get(person), added, removed)
+            said = {person: batch.persons[person]} if person in batch.persons else {}
+            count, tids, xmins, stored = stepped.step_rows(
+                [(person, "(3,1)", "71", None if state == PersonState() else state.dumps())], said,
+                {person: added}, {person: removed})
             if new == state:
-                assert stored is None and not stepped.days() and not stepped.months()
+                assert (count, tids, xmins, stored) == (0, "{}", "{}", [])
+                assert not stepped.days() and not stepped.months()
                 unchanged += 1
             else:
-                assert PersonState.loads(stored) == new
+                assert (count, tids, xmins) == (1, '{"(3,1)"}', "{71}")
+                assert PersonState.loads(stored[0]) == new
                 assert (stepped.days(), stepped.months()) == (expected.days(), expected.months()), (person, i)
             state = new
             checked += 1
     assert checked > 300 and unchanged > 0
+
+
+
+def test_a_batch_writes_back_in_iin_order_only_the_histories_that_change():
+    """The rows read back come in any order; the writes go in IIN order (the lock order that keeps two
+    instances from deadlocking), each with the address and xmin it was read at, and a duplicate event
+    writes nothing."""
+    a, b, c = sorted(iins(3))
+    held = {a: fold(PersonState(), a, reduce_batch([Event("t", 0, 0, None, attached(a, "C-A", date(2026, 1, 10), 1))]).persons[a], [], []),
+            b: fold(PersonState(), b, None, [date(2026, 3, 2).toordinal()], []),
+            c: fold(PersonState(), c, None, [date(2026, 5, 4).toordinal()], [])}
+    again = reduce_batch([Event("t", 0, 1, None, attached(a, "C-A", date(2026, 1, 10), 1))])     # a's attachment once more
+    rows = [(c, "(9,2)", "702", held[c].dumps()), (a, "(4,1)", "700", held[a].dumps()),
+            (b, "(4,7)", "701", held[b].dumps())]
+    day = date(2026, 6, 1).toordinal()
+    count, tids, xmins, news = deltas().step_rows(rows, again.persons, {b: [day], c: [day]}, {})
+    assert (count, tids, xmins) == (2, '{"(4,7)","(9,2)"}', "{701,702}")
+    assert [PersonState.loads(n).visits for n in news] == [sorted(held[b].visits + [day]),
+                                                           sorted(held[c].visits + [day])]
 
 
 def _read_literal(text: str) -> list:

@@ -1,7 +1,6 @@
 """registry HTTP routes: clinics, people (attachments, deaths) and visits pushed by clinic systems."""
 from __future__ import annotations
 
-import gc
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -248,18 +247,7 @@ async def post_visits(request: Request, db: Pool, principal: Auth) -> Response:
     return Response(store.encode_results(results), media_type="application/json")
 
 
-async def _tune_gc(ctx) -> None:
-    # A 1,000-visit request allocates tens of thousands of short-lived objects; with the default
-    # thresholds the cyclic collector ran many times per request and walked the whole heap, a third
-    # of the CPU per visit in the benchmark. Startup objects are frozen out of its walks, and it
-    # runs after 50,000 allocations instead of 700 (the request's garbage is acyclic: refcounting
-    # frees it anyway).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 spec = ServiceSpec(
-    on_startup=_tune_gc,
     name="registry",
     title="osms registry",
     description="Clinics, attachment of people to PHC clinics, deaths, and visits pushed by clinic systems.",

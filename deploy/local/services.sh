@@ -11,13 +11,19 @@ start_all() {
   # Topics and databases first, so four services starting at once do not race to create them.
   with_servers "$VENV/bin/python" -m services.common.bootstrap
   with_servers "$VENV/bin/python" -m services.common.keys local "$LOCAL/keys.env" >&2
-  local svc port
+  local svc port multiproc
+  # financing runs its consumers in more than one process: they write their metrics to one folder
+  # (prometheus_client's multiprocess mode), emptied at each start, and its /metrics adds them up.
+  local metrics="$LOCAL/run/metrics-financing"
+  rm -rf "$metrics" && mkdir -p "$metrics"
   for svc in $SERVICES; do
     port="${SERVICE_PORT[$svc]}"
     port_open "$port" && die "port $port ($svc) is already taken; is osms already up? (make down)"
+    multiproc=""
+    [[ "$svc" == financing ]] && multiproc="$metrics"
     # Plain assignments, not the with_servers function: $! must be python's own pid.
     OSMS_SERVICE="$svc" OSMS_DATABASE_URL="$OSMS_DATABASE_URL_EFFECTIVE" \
-      OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" \
+      OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" PROMETHEUS_MULTIPROC_DIR="$multiproc" \
       nohup "$VENV/bin/python" -m services.common.serve "$svc" >>"$LOCAL/logs/$svc.log" 2>&1 &
     echo $! >"$LOCAL/run/$svc.pid"
   done
@@ -26,6 +32,7 @@ start_all() {
   local n
   for ((n = 1; n <= ${OSMS_FINANCING_CONSUMER_WORKERS:-1}; n++)); do
     OSMS_DATABASE_URL="$OSMS_DATABASE_URL_EFFECTIVE" OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" \
+      PROMETHEUS_MULTIPROC_DIR="$metrics" \
       nohup "$VENV/bin/python" -m services.common.worker financing consumers >>"$LOCAL/logs/financing.log" 2>&1 &
     echo $! >"$LOCAL/run/financing-consumer-$n.pid"
   done

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.auth import KeyStore, authenticate
@@ -247,9 +248,21 @@ def _health_router() -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics():
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def metrics_text() -> bytes:
+    """This process's metrics; with PROMETHEUS_MULTIPROC_DIR set, those of every process of the service
+    that shares the folder, added up (prometheus_client's multiprocess mode): a service whose consumers
+    also run as worker processes (deploy/local/services.sh) shows all of its consumers, not only the
+    HTTP process's own."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest()
 
 
 class BodyTooLarge(Exception):

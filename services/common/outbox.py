@@ -43,7 +43,8 @@ PARTITIONER = DefaultPartitioner()
 RELAY_LOCK_KEY = 7_401_001  # pg advisory lock: one relay per service database
 
 PUBLISHED = Counter("osms_outbox_published_total", "Events published from the outbox", ["topic"])
-BACKLOG = Gauge("osms_outbox_backlog", "Outbox rows not yet published (last seen)")
+BACKLOG = Gauge("osms_outbox_backlog", "Outbox rows not yet published (last seen)",
+                multiprocess_mode="livemax")   # (with PROMETHEUS_MULTIPROC_DIR: app.metrics_text)
 RELAY_ERRORS = Counter("osms_outbox_relay_errors_total", "Relay failures (retried)")
 
 

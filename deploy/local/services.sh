@@ -11,7 +11,8 @@ start_all() {
   # Topics and databases first, so four services starting at once do not race to create them.
   with_servers "$VENV/bin/python" -m services.common.bootstrap
   with_servers "$VENV/bin/python" -m services.common.keys local "$LOCAL/keys.env" >&2
-  local svc port multiproc
+  local svc port
+  local -a multiproc
   # financing runs its consumers in more than one process: they write their metrics to one folder
   # (prometheus_client's multiprocess mode), emptied at each start, and its /metrics adds them up.
   local metrics="$LOCAL/run/metrics-financing"
@@ -19,12 +20,13 @@ start_all() {
   for svc in $SERVICES; do
     port="${SERVICE_PORT[$svc]}"
     port_open "$port" && die "port $port ($svc) is already taken; is osms already up? (make down)"
-    multiproc=""
-    [[ "$svc" == financing ]] && multiproc="$metrics"
-    # Plain assignments, not the with_servers function: $! must be python's own pid.
+    # Only for financing: prometheus_client takes the variable's presence, even empty, for the mode.
+    multiproc=()
+    [[ "$svc" == financing ]] && multiproc=("PROMETHEUS_MULTIPROC_DIR=$metrics")
+    # Plain assignments, not the with_servers function: $! must be python's own pid (env execs it).
     OSMS_SERVICE="$svc" OSMS_DATABASE_URL="$OSMS_DATABASE_URL_EFFECTIVE" \
-      OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" PROMETHEUS_MULTIPROC_DIR="$multiproc" \
-      nohup "$VENV/bin/python" -m services.common.serve "$svc" >>"$LOCAL/logs/$svc.log" 2>&1 &
+      OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" \
+      nohup env "${multiproc[@]}" "$VENV/bin/python" -m services.common.serve "$svc" >>"$LOCAL/logs/$svc.log" 2>&1 &
     echo $! >"$LOCAL/run/$svc.pid"
   done
   # More members of the financing consumer group, beside the one in the HTTP process: the

@@ -237,16 +237,16 @@ def test_the_partial_diff_equals_the_difference_of_whole_timelines(seed):
     assert checked > 300 and unchanged > 0
 
 
-
 def test_a_batch_writes_back_in_iin_order_only_the_histories_that_change():
     """The rows read back come in any order; the writes go in IIN order (the lock order that keeps two
     instances from deadlocking), each with the address and xmin it was read at, and a duplicate event
     writes nothing."""
     a, b, c = sorted(iins(3))
-    held = {a: fold(PersonState(), a, reduce_batch([Event("t", 0, 0, None, attached(a, "C-A", date(2026, 1, 10), 1))]).persons[a], [], []),
+    attachment = Event("t", 0, 0, None, attached(a, "C-A", date(2026, 1, 10), 1))
+    held = {a: fold(PersonState(), a, reduce_batch([attachment]).persons[a], [], []),
             b: fold(PersonState(), b, None, [date(2026, 3, 2).toordinal()], []),
             c: fold(PersonState(), c, None, [date(2026, 5, 4).toordinal()], [])}
-    again = reduce_batch([Event("t", 0, 1, None, attached(a, "C-A", date(2026, 1, 10), 1))])     # a's attachment once more
+    again = reduce_batch([attachment])     # a's attachment once more: a duplicate
     rows = [(c, "(9,2)", "702", held[c].dumps()), (a, "(4,1)", "700", held[a].dumps()),
             (b, "(4,7)", "701", held[b].dumps())]
     day = date(2026, 6, 1).toordinal()

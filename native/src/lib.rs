@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod events;
+mod registry;
 
 /// An ordinal day after any real one.
 const FOREVER: i32 = 1_000_000_000;
@@ -906,6 +907,9 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_digit, m)?)?;
     m.add_function(wrap_pyfunction!(iin_problem, m)?)?;
     m.add_function(wrap_pyfunction!(events::financing_event, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::visits_body, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::key_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::kafka_murmur2, m)?)?;
     m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;
     Ok(())
 }

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
 
 from services.common.events import OutgoingEvent
 from services.common.logs import get_logger
+from services.common.native import osms_native
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -37,9 +37,11 @@ CREATE INDEX outbox_publish_order ON outbox (txid, id);
 """
 
 NOTIFY_CHANNEL = "osms_outbox"
-# The producer's own partitioner (murmur2 of the key, as Java's): an event goes to the partition a
-# plain send() would have chosen, so a key's events stay in one partition, in outbox order.
-PARTITIONER = DefaultPartitioner()
+# The producer's own partitioning (murmur2 of the key, as Java's), computed natively: aiokafka's is
+# pure Python (6% of the registry's CPU at 25,000 visits/s). An event goes to the partition a plain
+# send() would have chosen, so a key's events stay in one partition, in outbox order; a unit test
+# holds the two equal.
+key_partition = osms_native.key_partition
 RELAY_LOCK_KEY = 7_401_001  # pg advisory lock: one relay per service database
 
 PUBLISHED = Counter("osms_outbox_published_total", "Events published from the outbox", ["topic"])
@@ -163,7 +165,7 @@ class OutboxRelay:
             if name not in partitions:
                 partitions[name] = sorted(await producer.partitions_for(name))
             key = row["key"].encode()
-            p = PARTITIONER(key, partitions[name], partitions[name])
+            p = partitions[name][key_partition(key, len(partitions[name]))]
             by_partition.setdefault((name, p), []).append((key, row))
             per_topic[topic] = per_topic.get(topic, 0) + 1
         futures = []

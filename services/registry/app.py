@@ -13,11 +13,13 @@ from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Auth, allow
 from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN
+from services.common.native import osms_native
 from services.common.problems import invalid, not_found
 from services.registry import store
 from services.registry.domain import AttachmentRequest, VisitIn, visit_rules_on
 
 log = get_logger(__name__)
+visits_body = osms_native.visits_body
 router = APIRouter(prefix="/v1")
 
 _CLINIC_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -221,6 +223,21 @@ def _inline_schema(model: type[BaseModel]) -> dict:
     return resolve(schema)
 
 
+def _visits_of(raw: bytes) -> list[VisitIn]:
+    """The request's visits. A body in the native reader's strict subset of the schema is read there
+    (osms_native.visits_body: the same values, a fifth of the time); any other is validated by the
+    model, which answers the 422."""
+    rows = visits_body(raw)
+    if rows is None:
+        try:
+            body = VisitsIn.model_validate_json(raw)
+        except ValidationError as exc:
+            raise invalid("the request does not match the schema", errors=[
+                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
+        rows = [(v.visit_id, v.clinic_id, v.iin, v.date, v.kind, v.practitioner_id) for v in body.visits]
+    return [VisitIn(a, b, c, d, e, f or None) for a, b, c, d, e, f in rows]  # an empty practitioner: none
+
+
 @router.post("/visits", response_model=VisitsOut,
              responses={422: {"description": "the body does not match the schema"}},
              openapi_extra={"requestBody": {"required": True, "content": {
@@ -231,17 +248,11 @@ async def post_visits(request: Request, db: Pool, principal: Auth) -> Response:
     The hot path of the service (clinic systems push all day), so the body is validated straight
     from bytes and the answer serialized with orjson, without a model per visit."""
     principal.require("clinic")
-    try:
-        body = VisitsIn.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise invalid("the request does not match the schema", errors=[
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
+    visits = _visits_of(await request.body())
     if principal.role == "clinic":  # a clinic pushes its own visits only: a request naming another is refused
-        foreign = sorted({v.clinic_id for v in body.visits} - {principal.scope})
+        foreign = sorted({v.clinic_id for v in visits} - {principal.scope})
         if foreign:
             principal.require("clinic", scope=foreign[0])
-    visits = [VisitIn(v.visit_id, v.clinic_id, v.iin, v.date, v.kind, v.practitioner_id or None)
-              for v in body.visits]
     async with db.acquire() as conn:
         results = await store.record_visits(conn, visits, clock.today())
     return Response(store.encode_results(results), media_type="application/json")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from services.common.ids import iin_birth_date_sex, iin_problem
 
@@ -250,8 +250,9 @@ def judge_death(iin: str, died_on: date, *, recorded: date | None, today: date) 
 
 # ---------------------------------------------------------------- visits
 
-@dataclass(frozen=True)
-class VisitIn:
+class VisitIn(NamedTuple):
+    """A visit as pushed (a plain tuple: a request carries up to 1,000)."""
+
     visit_id: str
     clinic_id: str
     iin: str

@@ -1,0 +1,170 @@
+//! The registry's hot path (services/registry/app.py, `post_visits`, and the outbox relay): a
+//! 1,000-visit request body read into plain tuples, and the Kafka partition of a message key.
+//!
+//! `visits_body` is a fast path, not a second schema: it accepts a strict subset of what the
+//! request's pydantic model (`VisitsIn`) accepts: a JSON object whose only key is `visits`, a list of
+//! 1 to 1,000 objects with only the model's keys, each once, strings where the model takes strings
+//! (within its lengths, without control characters), `practitioner_id` a string or null or absent,
+//! and each date exactly `YYYY-MM-DD`. It returns None for anything else, and the caller validates
+//! the body with pydantic, which either accepts it (the same tuples) or answers the 422.
+//! tests/unit/registry/test_visits_body.py holds the two to that on valid and on broken bodies.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDate, PyList, PyTuple};
+use pyo3::IntoPyObjectExt;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+const MAX_VISITS: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body<'a> {
+    #[serde(borrow)]
+    visits: Vec<Item<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Item<'a> {
+    #[serde(borrow)]
+    visit_id: Cow<'a, str>,
+    #[serde(borrow)]
+    clinic_id: Cow<'a, str>,
+    #[serde(borrow)]
+    iin: Cow<'a, str>,
+    #[serde(borrow)]
+    date: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    practitioner_id: Option<Cow<'a, str>>,
+}
+
+/// Within `min..=max` characters (pydantic counts characters, not bytes).
+fn chars_within(s: &str, min: usize, max: usize) -> bool {
+    if s.len() < min {
+        return false;
+    }
+    if s.len() <= max {
+        return true; // as many characters as bytes at most
+    }
+    let n = s.chars().count();
+    n >= min && n <= max
+}
+
+/// The model's `_TEXT` pattern: no control characters (U+0000-U+001F, U+007F).
+fn plain_text(s: &str) -> bool {
+    !s.bytes().any(|b| b < 0x20 || b == 0x7f)
+}
+
+fn text_field(s: &str, min: usize) -> bool {
+    chars_within(s, min, 64) && plain_text(s)
+}
+
+/// `YYYY-MM-DD` of a real date from 1900 to 2199; None for any other form (pydantic, which takes
+/// more forms, then decides).
+fn iso_date(s: &str) -> Option<(i32, u8, u8)> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i32> {
+        b[r].iter().try_fold(0i32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i32))
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1900..=2199).contains(&y) || !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(m - 1) as usize];
+    (d <= days).then_some((y, m as u8, d as u8))
+}
+
+/// The visits of a request body as (visit_id, clinic_id, iin, date, kind, practitioner_id) tuples,
+/// in order; None when the body is outside the fast path (see the module's comment).
+#[pyfunction]
+pub fn visits_body<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'py, PyList>>> {
+    let parsed: Body = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(_) => return Ok(None),
+    };
+    if parsed.visits.is_empty() || parsed.visits.len() > MAX_VISITS {
+        return Ok(None);
+    }
+    let mut dates = Vec::with_capacity(parsed.visits.len());
+    for v in &parsed.visits {
+        let ok = text_field(&v.visit_id, 1)
+            && text_field(&v.clinic_id, 1)
+            && chars_within(&v.iin, 0, 32)
+            && text_field(&v.kind, 1)
+            && v.practitioner_id.as_deref().map_or(true, |p| text_field(p, 0));
+        match (ok, iso_date(&v.date)) {
+            (true, Some(d)) => dates.push(d),
+            _ => return Ok(None),
+        }
+    }
+    let out = PyList::empty(py);
+    for (v, (y, m, d)) in parsed.visits.iter().zip(dates) {
+        let practitioner = match &v.practitioner_id {
+            Some(p) => p.as_ref().into_bound_py_any(py)?,
+            None => py.None().into_bound(py),
+        };
+        let item = PyTuple::new(py, [
+            v.visit_id.as_ref().into_bound_py_any(py)?,
+            v.clinic_id.as_ref().into_bound_py_any(py)?,
+            v.iin.as_ref().into_bound_py_any(py)?,
+            PyDate::new(py, y, m, d)?.into_any(),
+            v.kind.as_ref().into_bound_py_any(py)?,
+            practitioner,
+        ])?;
+        out.append(item)?;
+    }
+    Ok(Some(out))
+}
+
+/// Kafka's murmur2 (the Java client's `Utils.murmur2`, as aiokafka's pure-Python `murmur2`).
+fn murmur2(data: &[u8]) -> u32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M) ^ k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= (rest[2] as u32) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= (rest[1] as u32) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= rest[0] as u32;
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
+/// The partition a keyed message goes to with the producer's default partitioner: murmur2 of the
+/// key, its sign bit cleared, modulo the topic's partition count (aiokafka's DefaultPartitioner,
+/// the Java client's too).
+#[pyfunction]
+pub fn key_partition(key: &[u8], partitions: u32) -> PyResult<u32> {
+    if partitions == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err("a topic has at least one partition"));
+    }
+    Ok((murmur2(key) & 0x7fff_ffff) % partitions)
+}
+
+/// murmur2 itself, for the test that holds it equal to aiokafka's.
+#[pyfunction]
+pub fn kafka_murmur2(key: &[u8]) -> u32 {
+    murmur2(key)
+}

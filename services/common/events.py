@@ -5,6 +5,7 @@ clinic-registered, the appeal_id for an anonymous appeal); `event_id` is also a 
 """
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date, datetime, timezone
 from typing import Any, Literal, NamedTuple
@@ -159,6 +160,14 @@ def event_from_data(event_type: str, data: dict[str, Any], *, producer: str, key
     envelope = {"event_id": str(eid), "event_type": event_type, "schema_version": 1,
                 "occurred_at": occurred_at, "producer": producer, "data": data}
     return OutgoingEvent(event_type, key, eid, orjson.dumps(envelope))
+
+
+def event_ids(n: int) -> list[uuid.UUID]:
+    """n random (version 4) event ids from one read of the system's random source: uuid.uuid4()
+    reads it once per id, a system call each (9% of the registry's CPU at 25,000 visits/s)."""
+    raw = os.urandom(16 * n)
+    make = uuid.UUID
+    return [make(bytes=raw[i:i + 16], version=4) for i in range(0, 16 * n, 16)]
 
 
 def _typed_envelope(event_type: str, model: type[EventData]) -> type[Envelope]:

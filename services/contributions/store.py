@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 from asyncpg import BitString
 
-from services.common.events import ContributionPaid, OutgoingEvent, event_from_data
+from services.common.events import ContributionPaid, OutgoingEvent, event_from_data, event_ids
 from services.common.money import money_str
 from services.common.outbox import add_events
 from services.common.problems import Problem, conflict
@@ -105,7 +105,7 @@ def _events(changes: list[_Change], state: dict[str, tuple[int, int, int]], as_o
     occurred_at = datetime.now(timezone.utc).isoformat()
     shared: dict[tuple[int, int], dict] = {}
     out = []
-    for ch in changes:
+    for ch, eid in zip(changes, event_ids(len(changes))):
         covered, nonstate, version = state[ch.iin]
         template = shared.get((covered, nonstate))
         if template is None:
@@ -113,7 +113,8 @@ def _events(changes: list[_Change], state: dict[str, tuple[int, int, int]], as_o
                 ch, covered, nonstate, version, as_of).model_dump(mode="json", by_alias=True)
         data = {**template, "iin": ch.iin, "payer_kind": ch.payer_kind, "covered_months": ch.covered_months,
                 "status_version": version}
-        out.append(event_from_data(EVENT_TYPE, data, producer=PRODUCER, key=ch.iin, occurred_at=occurred_at))
+        out.append(event_from_data(EVENT_TYPE, data, producer=PRODUCER, key=ch.iin, occurred_at=occurred_at,
+                                   event_id=eid))
     return out
 
 

@@ -8,7 +8,7 @@ import asyncpg
 import orjson
 
 from services.common.events import (ClinicRegistered, OutgoingEvent, PatientAttached, PatientDetached,
-                                    event_from_data, new_event)
+                                    event_from_data, event_ids, new_event)
 from services.common.ids import iin_birth_date_sex
 from services.common.outbox import add_events
 from services.common.problems import Problem, conflict
@@ -256,8 +256,8 @@ def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingE
     stamp = occurred_at.isoformat()
     return [event_from_data("visit-recorded", {"clinic_id": v.clinic_id, "visit_id": v.visit_id, "iin": v.iin,
                                                "date": v.date, "kind": v.kind, "practitioner_id": v.practitioner_id},
-                            producer=PRODUCER, key=v.iin, occurred_at=stamp)
-            for v in visits]
+                            producer=PRODUCER, key=v.iin, occurred_at=stamp, event_id=eid)
+            for v, eid in zip(visits, event_ids(len(visits)))]
 
 
 def encode_results(results: list[dict]) -> bytes:

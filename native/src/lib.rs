@@ -910,6 +910,8 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry::visits_body, m)?)?;
     m.add_function(wrap_pyfunction!(registry::key_partition, m)?)?;
     m.add_function(wrap_pyfunction!(registry::kafka_murmur2, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::visit_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::visit_payloads, m)?)?;
     m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;
     Ok(())
 }

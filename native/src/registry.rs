@@ -10,7 +10,7 @@
 //! tests/unit/registry/test_visits_body.py holds the two to that on valid and on broken bodies.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDate, PyList, PyTuple};
+use pyo3::types::{PyDate, PyDateAccess, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -167,4 +167,120 @@ pub fn key_partition(key: &[u8], partitions: u32) -> PyResult<u32> {
 #[pyfunction]
 pub fn kafka_murmur2(key: &[u8]) -> u32 {
     murmur2(key)
+}
+
+/// Appends `s` as a quoted element of a PostgreSQL array literal.
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// The text of an array literal of these strings (None: NULL), every element quoted: PostgreSQL
+/// parses it (`$1::text::text[]`) for less than asyncpg's encoding of a list costs, element by element.
+fn text_array_of<'py>(items: impl Iterator<Item = PyResult<Option<String>>>) -> PyResult<String> {
+    let mut out = String::from("{");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match item? {
+            Some(s) => push_quoted(&mut out, &s),
+            None => out.push_str("NULL"),
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+fn field<'py>(visit: &Bound<'py, PyAny>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+    visit.downcast::<PyTuple>()?.get_item(i)
+}
+
+fn iso(date: &Bound<'_, PyAny>) -> PyResult<String> {
+    let d = date.downcast::<PyDate>()?;
+    Ok(format!("{:04}-{:02}-{:02}", d.get_year(), d.get_month(), d.get_day()))
+}
+
+/// The six columns of visits (registry.domain.VisitIn tuples) as array literals, for the INSERT's
+/// unnest: visit_id, clinic_id, iin, date, kind, practitioner_id.
+#[pyfunction]
+pub fn visit_columns(visits: &Bound<'_, PyList>) -> PyResult<(String, String, String, String, String, String)> {
+    let text = |i: usize| {
+        text_array_of(visits.iter().map(|v| Ok(Some(field(&v, i)?.extract::<String>()?))))
+    };
+    let dates = text_array_of(visits.iter().map(|v| Ok(Some(iso(&field(&v, 3)?)?))))?;
+    let practitioners = text_array_of(visits.iter().map(|v| field(&v, 5)?.extract::<Option<String>>()))?;
+    Ok((text(0)?, text(1)?, text(2)?, dates, text(4)?, practitioners))
+}
+
+#[derive(serde::Serialize)]
+struct VisitData<'a> {
+    clinic_id: &'a str,
+    visit_id: &'a str,
+    iin: &'a str,
+    date: &'a str,
+    kind: &'a str,
+    practitioner_id: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct VisitEnvelope<'a> {
+    event_id: &'a str,
+    event_type: &'static str,
+    schema_version: i32,
+    occurred_at: &'a str,
+    producer: &'a str,
+    data: VisitData<'a>,
+}
+
+fn hyphenated(b: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
+    }
+    s
+}
+
+/// The visit-recorded envelope of each visit (registry.domain.VisitIn tuples), as
+/// services.common.events.new_event makes it; `ids` holds the event ids, 16 bytes each.
+#[pyfunction]
+pub fn visit_payloads<'py>(py: Python<'py>, visits: &Bound<'py, PyList>, producer: &str, occurred_at: &str,
+                           ids: &[u8]) -> PyResult<Bound<'py, PyList>> {
+    if ids.len() != 16 * visits.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err("16 bytes of event id a visit"));
+    }
+    let out = PyList::empty(py);
+    let mut buf = Vec::with_capacity(400);
+    for (v, id) in visits.iter().zip(ids.chunks_exact(16)) {
+        let t = v.downcast::<PyTuple>()?;
+        let (visit_id, clinic_id, iin, kind): (String, String, String, String) = (
+            t.get_item(0)?.extract()?, t.get_item(1)?.extract()?, t.get_item(2)?.extract()?, t.get_item(4)?.extract()?);
+        let practitioner: Option<String> = t.get_item(5)?.extract()?;
+        let date = iso(&t.get_item(3)?)?;
+        let event_id = hyphenated(id);
+        let envelope = VisitEnvelope {
+            event_id: &event_id,
+            event_type: "visit-recorded",
+            schema_version: 1,
+            occurred_at,
+            producer,
+            data: VisitData { clinic_id: &clinic_id, visit_id: &visit_id, iin: &iin, date: &date, kind: &kind,
+                              practitioner_id: practitioner.as_deref() },
+        };
+        buf.clear();
+        serde_json::to_writer(&mut buf, &envelope).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        out.append(pyo3::types::PyBytes::new(py, &buf))?;
+    }
+    Ok(out)
 }

@@ -162,12 +162,22 @@ def event_from_data(event_type: str, data: dict[str, Any], *, producer: str, key
     return OutgoingEvent(event_type, key, eid, orjson.dumps(envelope))
 
 
+_V4_AND = bytes.fromhex("ffffffffffff0fff3fffffffffffffff")   # version and variant bits cleared ...
+_V4_OR = bytes.fromhex("00000000000040008000000000000000")    # ... and set to version 4, RFC 4122
+
+
+def event_id_bytes(n: int) -> bytes:
+    """n random version-4 UUIDs, 16 bytes each, from one read of the system's random source:
+    uuid.uuid4() reads it once per id, a system call each (9% of the registry's CPU at 25,000
+    visits/s). The version bits of all n are set at once, as one big integer."""
+    raw = int.from_bytes(os.urandom(16 * n), "big")
+    return ((raw & int.from_bytes(_V4_AND * n, "big")) | int.from_bytes(_V4_OR * n, "big")).to_bytes(16 * n, "big")
+
+
 def event_ids(n: int) -> list[uuid.UUID]:
-    """n random (version 4) event ids from one read of the system's random source: uuid.uuid4()
-    reads it once per id, a system call each (9% of the registry's CPU at 25,000 visits/s)."""
-    raw = os.urandom(16 * n)
-    make = uuid.UUID
-    return [make(bytes=raw[i:i + 16], version=4) for i in range(0, 16 * n, 16)]
+    """n random event ids (see event_id_bytes)."""
+    raw = event_id_bytes(n)
+    return [uuid.UUID(bytes=raw[i:i + 16]) for i in range(0, 16 * n, 16)]
 
 
 def _typed_envelope(event_type: str, model: type[EventData]) -> type[Envelope]:

@@ -6,10 +6,12 @@ from datetime import date, datetime, timezone
 
 import asyncpg
 import orjson
+from asyncpg.pgproto.pgproto import UUID   # asyncpg's own uuid.UUID: made from bytes in C
 
 from services.common.events import (ClinicRegistered, OutgoingEvent, PatientAttached, PatientDetached,
-                                    event_from_data, event_ids, new_event)
+                                    event_id_bytes, new_event)
 from services.common.ids import iin_birth_date_sex
+from services.common.native import osms_native
 from services.common.outbox import add_events
 from services.common.problems import Problem, conflict
 from services.registry import domain
@@ -223,14 +225,16 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], today: 
                 candidates.append((i, v))
         if not candidates:
             return results
+        # The columns as array literals, made natively: asyncpg's encoding of six 1,000-element lists
+        # was 12% of the service's busy time (py-spy, region benchmark). PostgreSQL parses the literals
+        # for about as much more, but in its own processes, off the service's one event loop.
         rows = await conn.fetch(
-            """INSERT INTO visits (clinic_id, visit_id, iin, date, kind, practitioner_id)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[])
+            """INSERT INTO visits (visit_id, clinic_id, iin, date, kind, practitioner_id)
+               SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::date[],
+                                    $5::text::text[], $6::text::text[])
                ON CONFLICT (clinic_id, visit_id) DO NOTHING
                RETURNING clinic_id, visit_id""",
-            [v.clinic_id for _, v in candidates], [v.visit_id for _, v in candidates],
-            [v.iin for _, v in candidates], [v.date for _, v in candidates],
-            [v.kind for _, v in candidates], [v.practitioner_id for _, v in candidates])
+            *osms_native.visit_columns([v for _, v in candidates]))
         inserted = {(r[0], r[1]) for r in rows}
         taken = [(i, v) for i, v in candidates if (v.clinic_id, v.visit_id) not in inserted]
         if taken:
@@ -251,13 +255,13 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], today: 
 def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingEvent]:
     """visit-recorded events exactly as new_event() makes them (same envelope, same data), without
     a pydantic model per visit: at 20,000 visits a second new_event's validation took a third of
-    the service's CPU. The visits are valid already (parsed, and judged by visit_errors); a unit
+    the service's CPU. The envelopes are written natively: 0.7 ms for 1,000 visits against 4.0 with
+    a dict and orjson each. The visits are valid already (parsed, and judged by visit_errors); a unit
     test holds this equal to new_event()."""
-    stamp = occurred_at.isoformat()
-    return [event_from_data("visit-recorded", {"clinic_id": v.clinic_id, "visit_id": v.visit_id, "iin": v.iin,
-                                               "date": v.date, "kind": v.kind, "practitioner_id": v.practitioner_id},
-                            producer=PRODUCER, key=v.iin, occurred_at=stamp, event_id=eid)
-            for v, eid in zip(visits, event_ids(len(visits)))]
+    ids = event_id_bytes(len(visits))
+    payloads = osms_native.visit_payloads(visits, PRODUCER, occurred_at.isoformat(), ids)
+    return [OutgoingEvent("visit-recorded", v.iin, UUID(ids[i:i + 16]), payload)
+            for v, i, payload in zip(visits, range(0, len(ids), 16), payloads)]
 
 
 def encode_results(results: list[dict]) -> bytes:

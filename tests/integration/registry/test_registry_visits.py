@@ -88,6 +88,29 @@ async def test_a_thousand_visit_request_is_recorded_in_a_few_queries(client, cli
     assert sum(p["visits"] for p in volumes["practitioners"]) == 1000 and len(volumes["practitioners"]) == 50
 
 
+async def test_identifiers_with_any_printable_characters_are_stored_and_published_as_sent(client, clinic):
+    """The INSERT's columns travel as array literals and the events' envelopes are written natively:
+    quotes, backslashes, braces, commas, spaces, the word NULL and letters beyond ASCII come back as
+    they were sent, from the table and on Kafka, and a visit repeated with them is a duplicate."""
+    odd = ['q"uote', "back\\slash", "{brace}", "a,b", " spaced ", "NULL", "Дәрігер №5", "", "\\\"", "x" * 64]
+    people = iins(len(odd))
+    batch = [visit(f"odd-{i}-{name}"[:64], clinic, person, practitioner=name or None)
+             for i, (name, person) in enumerate(zip(odd, people))]
+    r = await client.post("/v1/visits", json={"visits": batch})
+    assert [x["status"] for x in r.json()["results"]] == ["recorded"] * len(odd)
+    from services.registry.app import app
+
+    async with app.state.ctx.pool.acquire() as conn:
+        stored = {row["visit_id"]: (row["iin"], row["date"], row["practitioner_id"]) for row in await conn.fetch(
+            "SELECT visit_id, iin, date, practitioner_id FROM visits WHERE clinic_id = $1", clinic)}
+    assert stored == {v["visit_id"]: (v["iin"], date(2026, 10, 1), v.get("practitioner_id")) for v in batch}
+    events = await events_for("visit-recorded", {"clinic_id": clinic}, len(odd))
+    assert sorted((e["data"]["visit_id"], e["data"]["practitioner_id"], e["data"]["iin"]) for e in events) == \
+        sorted((v["visit_id"], v.get("practitioner_id"), v["iin"]) for v in batch)
+    again = await client.post("/v1/visits", json={"visits": batch})
+    assert [x["status"] for x in again.json()["results"]] == ["duplicate"] * len(odd)
+
+
 async def _count_queries(request):
     """Runs the request counting the statements sent on behalf of this task, transaction control
     aside (the relay's, in another task, are not counted)."""

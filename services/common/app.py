@@ -120,8 +120,8 @@ def tune_gc() -> None:
     often. A consumer batch allocates hundreds of thousands of short-lived objects, and a 1,000-visit
     request to the registry tens of thousands; with the default threshold (700) the collections those
     trigger cost a tenth of a batch's time and a third of a visit's. At 50,000, 200,000 visits posted
-    by 8 clients still cost the registry about 0.4 s of young collections (8% of its CPU; 8 requests
-    in flight hold about that many objects), at 200,000 under 0.02 s. Garbage that is not a cycle is
+    by 8 clients still cost the registry about 0.4 s of young collections (8% of its CPU: requests in
+    flight hold tens of thousands of objects each), at 200,000 under 0.02 s. Garbage that is not a cycle is
     freed at once whatever the threshold (consumers also pause the collector during a batch:
     consumer.collector_paused)."""
     gc.collect()    # garbage of the start-up is not frozen with the rest

@@ -225,8 +225,8 @@ def _inline_schema(model: type[BaseModel]) -> dict:
 
 def _visits_of(raw: bytes) -> list[VisitIn]:
     """The request's visits. A body in the native reader's strict subset of the schema is read there
-    (osms_native.visits_body: the same values in half the time, tuples made included); any other is validated by the
-    model, which answers the 422."""
+    (osms_native.visits_body: the same values in half the time, tuples made included); any other is
+    validated by the model, which answers the 422."""
     rows = visits_body(raw)
     if rows is None:
         try:

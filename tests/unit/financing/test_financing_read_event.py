@@ -4,7 +4,6 @@ accepts, the models accept too and read the same; whatever the models reject is 
 ValueError, so a dead letter) either way; and canonical events do take the fast path."""
 from __future__ import annotations
 
-import copy
 import json
 import random
 from datetime import date
@@ -16,6 +15,7 @@ from services.common.events import ClinicRegistered, decode, new_event
 from services.common.native import osms_native
 from services.financing.projection import read_event, reading_of
 from tests.support.financing_events import TOPIC_OF, attached, detached, paid, random_population, upheld, visit
+from tests.support.mutants import field_mutants
 from tests.support.people import iins
 
 
@@ -69,32 +69,8 @@ _REPLACEMENTS = [
 ]
 
 
-def _paths(doc, prefix=()):
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            yield prefix + (key,)
-            yield from _paths(value, prefix + (key,))
-    elif isinstance(doc, list) and doc:
-        yield prefix + (0,)
-        yield from _paths(doc[0], prefix + (0,))
-
-
 def _mutants(topic: str, payload: bytes):
-    doc = orjson.loads(payload)
-    for path in _paths(doc):
-        for value in ["<deleted>"] + _REPLACEMENTS:
-            mutant = copy.deepcopy(doc)
-            parent = mutant
-            for key in path[:-1]:
-                parent = parent[key]
-            if value == "<deleted>":
-                if isinstance(parent, list):
-                    parent.pop(path[-1])
-                else:
-                    del parent[path[-1]]
-            else:
-                parent[path[-1]] = value
-            yield json.dumps(mutant, ensure_ascii=False).encode()   # json: integers beyond 64 bits too
+    yield from field_mutants(orjson.loads(payload), _REPLACEMENTS)
     text = payload.decode()
     yield (text[:-1] + ', "extra": {"a": [1, null]}}').encode()       # an unknown field: ignored by both
     yield text.replace('"data":{', '"data":{"unknown":1,', 1).encode()   # kept by the models, unused

@@ -5,7 +5,6 @@ rejects is a 422 either way; and the bodies clinic systems send do take the fast
 relay's native partitioning is aiokafka's, and event ids are random version-4 UUIDs."""
 from __future__ import annotations
 
-import copy
 import json
 import random
 import uuid
@@ -20,6 +19,7 @@ from services.common.outbox import key_partition
 from services.common.problems import Problem
 from services.registry.app import VisitsIn, _visits_of
 from services.registry.domain import VisitIn
+from tests.support.mutants import field_mutants
 from tests.support.people import iins
 
 
@@ -60,31 +60,8 @@ _REPLACEMENTS = [
 ]
 
 
-def _paths(doc, prefix=()):
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            yield prefix + (key,)
-            yield from _paths(value, prefix + (key,))
-    elif isinstance(doc, list) and doc:
-        yield prefix + (0,)
-        yield from _paths(doc[0], prefix + (0,))
-
-
 def _mutants(doc: dict):
-    for path in _paths(doc):
-        for value in ["<deleted>"] + _REPLACEMENTS:
-            mutant = copy.deepcopy(doc)
-            parent = mutant
-            for key in path[:-1]:
-                parent = parent[key]
-            if value == "<deleted>":
-                if isinstance(parent, list):
-                    parent.pop(path[-1])
-                else:
-                    del parent[path[-1]]
-            else:
-                parent[path[-1]] = value
-            yield json.dumps(mutant, ensure_ascii=False).encode()
+    yield from field_mutants(doc, _REPLACEMENTS)
     text = json.dumps(doc)
     yield text.replace('"visit_id":', '"extra": 1, "visit_id":', 1).encode()   # ignored by the model
     yield (text[:-1] + ', "more": []}').encode()

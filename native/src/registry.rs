@@ -183,7 +183,7 @@ fn push_quoted(out: &mut String, s: &str) {
 
 /// The text of an array literal of these strings (None: NULL), every element quoted: PostgreSQL
 /// parses it (`$1::text::text[]`) for less than asyncpg's encoding of a list costs, element by element.
-fn text_array_of<'py>(items: impl Iterator<Item = PyResult<Option<String>>>) -> PyResult<String> {
+fn text_array_of(items: impl Iterator<Item = PyResult<Option<String>>>) -> PyResult<String> {
     let mut out = String::from("{");
     for (i, item) in items.enumerate() {
         if i > 0 {

@@ -6,10 +6,9 @@ from datetime import date, datetime, timezone
 
 import asyncpg
 import orjson
-from asyncpg.pgproto.pgproto import UUID   # asyncpg's own uuid.UUID: made from bytes in C
 
 from services.common.events import (ClinicRegistered, OutgoingEvent, PatientAttached, PatientDetached,
-                                    event_id_bytes, new_event)
+                                    event_id_bytes, new_event, uuids_of)
 from services.common.ids import iin_birth_date_sex
 from services.common.native import osms_native
 from services.common.outbox import add_events
@@ -260,8 +259,8 @@ def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingE
     test holds this equal to new_event()."""
     ids = event_id_bytes(len(visits))
     payloads = osms_native.visit_payloads(visits, PRODUCER, occurred_at.isoformat(), ids)
-    return [OutgoingEvent("visit-recorded", v.iin, UUID(ids[i:i + 16]), payload)
-            for v, i, payload in zip(visits, range(0, len(ids), 16), payloads)]
+    return [OutgoingEvent("visit-recorded", v.iin, eid, payload)
+            for v, eid, payload in zip(visits, uuids_of(ids), payloads)]
 
 
 def encode_results(results: list[dict]) -> bytes:

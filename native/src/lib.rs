@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod events;
+mod outbox;
 mod registry;
 
 /// An ordinal day after any real one.
@@ -911,7 +912,9 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry::key_partition, m)?)?;
     m.add_function(wrap_pyfunction!(registry::kafka_murmur2, m)?)?;
     m.add_function(wrap_pyfunction!(registry::visit_columns, m)?)?;
-    m.add_function(wrap_pyfunction!(registry::visit_payloads, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::visit_packed, m)?)?;
+    m.add_function(wrap_pyfunction!(outbox::outbox_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(outbox::outbox_unpack, m)?)?;
     m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;
     Ok(())
 }

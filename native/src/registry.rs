@@ -124,7 +124,7 @@ pub fn visits_body<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'
 }
 
 /// Kafka's murmur2 (the Java client's `Utils.murmur2`, as aiokafka's pure-Python `murmur2`).
-fn murmur2(data: &[u8]) -> u32 {
+pub(crate) fn murmur2(data: &[u8]) -> u32 {
     const M: u32 = 0x5bd1_e995;
     let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
     let mut chunks = data.chunks_exact(4);
@@ -239,7 +239,7 @@ struct VisitEnvelope<'a> {
     data: VisitData<'a>,
 }
 
-fn hyphenated(b: &[u8]) -> String {
+pub(crate) fn hyphenated(b: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(36);
     for (i, x) in b.iter().enumerate() {
@@ -252,15 +252,16 @@ fn hyphenated(b: &[u8]) -> String {
     s
 }
 
-/// The visit-recorded envelope of each visit (registry.domain.VisitIn tuples), as
-/// services.common.events.new_event makes it; `ids` holds the event ids, 16 bytes each.
+/// The visit-recorded events of these visits (registry.domain.VisitIn tuples) as one packed outbox
+/// row (outbox.rs), keyed by IIN, each envelope as services.common.events.new_event makes it; `ids`
+/// holds the event ids, 16 bytes each.
 #[pyfunction]
-pub fn visit_payloads<'py>(py: Python<'py>, visits: &Bound<'py, PyList>, producer: &str, occurred_at: &str,
-                           ids: &[u8]) -> PyResult<Bound<'py, PyList>> {
+pub fn visit_packed<'py>(py: Python<'py>, visits: &Bound<'py, PyList>, producer: &str, occurred_at: &str,
+                         ids: &[u8]) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
     if ids.len() != 16 * visits.len() {
         return Err(pyo3::exceptions::PyValueError::new_err("16 bytes of event id a visit"));
     }
-    let out = PyList::empty(py);
+    let mut out = Vec::with_capacity(400 * visits.len());
     let mut buf = Vec::with_capacity(400);
     for (v, id) in visits.iter().zip(ids.chunks_exact(16)) {
         let t = v.downcast::<PyTuple>()?;
@@ -280,7 +281,7 @@ pub fn visit_payloads<'py>(py: Python<'py>, visits: &Bound<'py, PyList>, produce
         };
         buf.clear();
         serde_json::to_writer(&mut buf, &envelope).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        out.append(pyo3::types::PyBytes::new(py, &buf))?;
+        crate::outbox::push_event(&mut out, iin.as_bytes(), id, &buf)?;
     }
-    Ok(out)
+    Ok(pyo3::types::PyBytes::new(py, &out))
 }

@@ -8,10 +8,10 @@ import asyncpg
 import orjson
 
 from services.common.events import (ClinicRegistered, OutgoingEvent, PatientAttached, PatientDetached,
-                                    event_id_bytes, new_event, uuids_of)
+                                    event_id_bytes, new_event)
 from services.common.ids import iin_birth_date_sex
 from services.common.native import osms_native
-from services.common.outbox import add_events
+from services.common.outbox import add_events, add_packed
 from services.common.problems import Problem, conflict
 from services.registry import domain
 from services.registry.domain import AttachmentRecord, AttachmentRequest, VisitIn, visit_errors
@@ -246,21 +246,24 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], today: 
                 same = recorded.get((v.clinic_id, v.visit_id)) == v
                 results[i] = {"visit_id": v.visit_id, "status": "duplicate" if same else "rejected",
                               "errors": [] if same else [_CONFLICTING]}
-        await add_events(conn, visit_events([v for _, v in candidates if (v.clinic_id, v.visit_id) in inserted],
-                                            datetime.now(timezone.utc)))
+        new = [v for _, v in candidates if (v.clinic_id, v.visit_id) in inserted]
+        await add_packed(conn, "visit-recorded", len(new), visit_events_packed(new, datetime.now(timezone.utc)))
     return results
 
 
+def visit_events_packed(visits: list[VisitIn], occurred_at: datetime) -> bytes:
+    """The visit-recorded events of these visits as one packed outbox row, each exactly as new_event()
+    makes it (same envelope, same data), without a pydantic model per visit: at 20,000 visits a second
+    new_event's validation took a third of the service's CPU. The envelopes are written natively:
+    0.7 ms for 1,000 visits against 4.0 with a dict and orjson each. The visits are valid already
+    (parsed, and judged by visit_errors); a unit test holds this equal to new_event()."""
+    return osms_native.visit_packed(visits, PRODUCER, occurred_at.isoformat(), event_id_bytes(len(visits)))
+
+
 def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingEvent]:
-    """visit-recorded events exactly as new_event() makes them (same envelope, same data), without
-    a pydantic model per visit: at 20,000 visits a second new_event's validation took a third of
-    the service's CPU. The envelopes are written natively: 0.7 ms for 1,000 visits against 4.0 with
-    a dict and orjson each. The visits are valid already (parsed, and judged by visit_errors); a unit
-    test holds this equal to new_event()."""
-    ids = event_id_bytes(len(visits))
-    payloads = osms_native.visit_payloads(visits, PRODUCER, occurred_at.isoformat(), ids)
-    return [OutgoingEvent("visit-recorded", v.iin, eid, payload)
-            for v, eid, payload in zip(visits, uuids_of(ids), payloads)]
+    """The events of visit_events_packed, one by one."""
+    return [OutgoingEvent("visit-recorded", key.decode(), uuid.UUID(event_id.decode()), payload)
+            for _, key, event_id, payload in osms_native.outbox_unpack(visit_events_packed(visits, occurred_at), 1)]
 
 
 def encode_results(results: list[dict]) -> bytes:

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from services.common.consumer import CONSUMER_DDL, BatchConsumer, ChangedMeanwhile, Event
 from services.common.events import VisitRecorded, new_event
-from services.common.outbox import OUTBOX_DDL, OutboxRelay, add_events
+from services.common.outbox import OUTBOX_DDL, OUTBOX_PACKING_DDL, OutboxRelay, add_events, make_producer
 from services.common.settings import Settings
 from tests.support.inproc import eventually
 from tests.support.kafka import read_topic
@@ -29,7 +29,7 @@ async def scratch(settings: Settings):
     await server.close()
     pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=8)
     async with pool.acquire() as conn:
-        await conn.execute(OUTBOX_DDL + CONSUMER_DDL + """
+        await conn.execute(OUTBOX_DDL + OUTBOX_PACKING_DDL + CONSUMER_DDL + """
             CREATE TABLE applied (event_id uuid NOT NULL, visit_id text NOT NULL, consumer text NOT NULL,
                                   partition int NOT NULL, "offset" bigint NOT NULL);
         """)
@@ -159,7 +159,37 @@ async def test_relay_puts_a_key_s_events_in_one_partition_in_order_where_a_plain
         ids = [e["value"]["data"]["visit_id"] for e in of_key]
         assert ids == sorted(ids) and len(set(ids)) == 30
         assert all(e["headers"]["event_type"] == b"visit-recorded" for e in of_key)
+        assert all(e["headers"]["event_id"] == e["value"]["event_id"].encode() for e in of_key)
     assert len({where[k] for k in keys}) > 1      # the keys spread over partitions: the check has teeth
+
+
+async def test_a_batch_counts_a_packed_row_s_events_and_ends_with_the_row_that_fills_it(scratch, settings):
+    """Calls of PACK_FROM (50) events and more are one row each; the relay counts their events toward
+    relay_batch, sends such a row whole, and deletes exactly what it sent."""
+    prefix, sizes = "packed", [2, 60, 2, 55]
+    async with scratch.acquire() as conn:
+        await conn.execute("DELETE FROM outbox")
+    n = 0
+    for size in sizes:
+        async with scratch.acquire() as conn, conn.transaction():
+            await add_events(conn, [visit_event(f"{prefix}-{n + i:03d}") for i in range(size)])
+        n += size
+    dsn = settings.database_dsn(SCRATCH)
+    relay = OutboxRelay(settings.model_copy(update={"relay_batch": 50}), dsn)
+    relay.producer = make_producer(settings)
+    await relay.producer.start()
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert [r[0] for r in await conn.fetch("SELECT events FROM outbox ORDER BY id")] == [None, None, 60,
+                                                                                              None, None, 55]
+        # 2 rows (2 events) are under 50, so the packed row goes too: 62; then 2 + 55.
+        assert [await relay.publish_once(conn) for _ in range(3)] == [62, 57, 0]
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await conn.close()
+        await relay.close()
+    ids = [e["value"]["data"]["visit_id"] for e in await read_topic("visit-recorded")]
+    assert sorted(i for i in ids if i.startswith(prefix + "-")) == [f"{prefix}-{i:03d}" for i in range(n)]
 
 
 async def _produce_visits(scratch, settings, prefix: str, n: int) -> None:

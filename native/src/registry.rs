@@ -170,7 +170,7 @@ pub fn kafka_murmur2(key: &[u8]) -> u32 {
 }
 
 /// Appends `s` as a quoted element of a PostgreSQL array literal.
-fn push_quoted(out: &mut String, s: &str) {
+pub(crate) fn push_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {

@@ -17,6 +17,7 @@ from datetime import date
 import asyncpg
 
 from services.common.consumer import ChangedMeanwhile, Event
+from services.common.native import osms_native
 from services.financing.domain import CELLS
 from services.financing.projection import PersonState, deltas, fold, reduce_batch
 
@@ -112,19 +113,19 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
     if batch.clinics:
         await _ensure_clinics(conn, batch.clinics)
     if batch.visits:
-        keys = sorted(batch.visits)
+        # In key order (the lock order), each column the text of an array literal; days as ordinals.
         rows = await conn.fetch(
             """INSERT INTO fin_visits AS t (clinic_id, visit_id, iin, day)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[])
+               SELECT c, v, i, date '0001-01-01' + (d - 1)
+               FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::int[]) AS u(c, v, i, d)
                ON CONFLICT (clinic_id, visit_id) DO UPDATE SET iin = excluded.iin, day = excluded.day
                  WHERE t.iin IS NULL
-               RETURNING t.iin, t.day, t.voided""",
-            [k[0] for k in keys], [k[1] for k in keys], [batch.visits[k][0] for k in keys],
-            [date.fromordinal(batch.visits[k][1]) for k in keys])
+               RETURNING t.iin, t.day - date '0001-01-01' + 1, t.voided""",
+            *osms_native.visit_key_columns(batch.visits))
         # Returned: a new visit, or one whose void came first (then it stays out of activity).
         for iin, day, voided in rows:
             if not voided:
-                added[iin].append(day.toordinal())
+                added[iin].append(day)
     if batch.voids:
         keys = sorted(batch.voids)
         rows = await conn.fetch(

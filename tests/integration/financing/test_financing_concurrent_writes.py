@@ -14,7 +14,7 @@ from services.common.consumer import ChangedMeanwhile, Event
 from services.financing import store
 from tests.integration.financing.test_financing_consumers import fresh_projection
 from tests.support import financing_oracle as oracle
-from tests.support.financing_events import attached, paid, visit
+from tests.support.financing_events import attached, paid, upheld, visit
 from tests.support.people import clinic_id, iins
 
 ON = date(2026, 6, 15)
@@ -105,3 +105,24 @@ async def test_a_writer_still_open_when_the_batch_writes_is_waited_for_and_fails
 
     await apply(pool, mine)
     assert await figures(pool, clinic) == expected(first + other + mine, clinic)
+
+
+async def test_visit_ids_with_any_printable_characters_are_kept_as_sent_and_found_by_their_void(projection):
+    """fin_visits' columns travel as array literals: quotes, backslashes, braces, commas, spaces, the
+    word NULL and letters beyond ASCII are stored as sent, a repeat counts once, and a void names them."""
+    odd = ['q"uote', "back\\slash", "{brace}", "a,b", " spaced ", "NULL", "Дәрігер №5", "\\\"", "x" * 64]
+    people, clinic = iins(len(odd)), 'KZ-"odd", {1}\\'
+    events = [attached(p, clinic, date(2026, 1, 1), 1) for p in people]
+    events += [visit(p, clinic, name, date(2026, 5, 1)) for p, name in zip(people, odd)]
+    await apply(projection, events)
+    await apply(projection, [visit(p, clinic, name, date(2026, 5, 1)) for p, name in zip(people, odd)])
+    async with projection.acquire() as conn:
+        stored = {(r[0], r[1], r[2], r[3]) for r in await conn.fetch(
+            "SELECT clinic_id, visit_id, iin, day FROM fin_visits WHERE clinic_id = $1", clinic)}
+    assert stored == {(clinic, name, p, date(2026, 5, 1)) for p, name in zip(people, odd)}
+    assert await figures(projection, clinic) == expected(events, clinic)
+    assert (await figures(projection, clinic))[1] == len(odd)      # each active once, not twice
+    voids = [upheld(clinic, name, appeal_id=f"AP-{i}") for i, name in enumerate(odd[:4])]
+    await apply(projection, voids)
+    assert await figures(projection, clinic) == expected(events + voids, clinic)
+    assert (await figures(projection, clinic))[1] == len(odd) - 4

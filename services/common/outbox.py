@@ -212,13 +212,12 @@ class OutboxRelay:
         for (name, p), items in by_partition.items():
             batch = producer.create_batch()
             for key, event_id, event_type, payload in items:
-                record = {"key": key, "value": payload, "timestamp": None,
-                          "headers": [("event_id", event_id), ("event_type", event_type)]}
-                if batch.append(**record) is None:
+                headers = [("event_id", event_id), ("event_type", event_type)]
+                if batch.append(timestamp=None, key=key, value=payload, headers=headers) is None:
                     batch.close()     # full: sent, and a new one takes the event (a batch takes its first)
                     futures.append(await producer.send_batch(batch, name, partition=p))
                     batch = producer.create_batch()
-                    batch.append(**record)
+                    batch.append(timestamp=None, key=key, value=payload, headers=headers)
             if batch.record_count():
                 batch.close()
                 futures.append(await producer.send_batch(batch, name, partition=p))

@@ -825,8 +825,6 @@ impl Deltas {
     }
 }
 
-/// [(from day, (clinic, active, insured) or None)]: a projection.PersonState's state changes in day
-/// order, as the calendars count them.
 /// A batch's visits (projection.BatchChanges.visits: (clinic_id, visit_id) -> (IIN, day ordinal)) in
 /// key order, the lock order, as the text of array literals of their clinics, visit ids, IINs and day
 /// ordinals, for fin_visits' INSERT: asyncpg's encoding of four lists, and the lists themselves, were
@@ -855,6 +853,8 @@ fn visit_key_columns(visits: &Bound<'_, PyDict>) -> PyResult<(String, String, St
     Ok((clinics, ids, iins, days))
 }
 
+/// [(from day, (clinic, active, insured) or None)]: a projection.PersonState's state changes in day
+/// order, as the calendars count them.
 #[pyfunction]
 fn daily_states_of<'py>(py: Python<'py>, state: PyRef<'py, History>, window: i32) -> PyResult<Bound<'py, PyList>> {
     let mut deltas = Deltas::new(window, vec![0], Vec::new())?;

@@ -261,7 +261,7 @@ def visit_events_packed(visits: list[VisitIn], occurred_at: datetime) -> bytes:
 
 
 def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingEvent]:
-    """The events of visit_events_packed, one by one."""
+    """The events of visit_events_packed, one by one (what the unit tests compare with new_event())."""
     return [OutgoingEvent("visit-recorded", key.decode(), uuid.UUID(event_id.decode()), payload)
             for _, key, event_id, payload in osms_native.outbox_unpack(visit_events_packed(visits, occurred_at), 1)]
 

@@ -838,19 +838,10 @@ fn visit_key_columns(visits: &Bound<'_, PyDict>) -> PyResult<(String, String, St
         rows.push((clinic_id, visit_id, iin, day));
     }
     rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    let mut columns = [String::from("{"), String::from("{"), String::from("{"), String::from("{")];
-    for (i, (clinic_id, visit_id, iin, day)) in rows.iter().enumerate() {
-        if i > 0 {
-            columns.iter_mut().for_each(|c| c.push(','));
-        }
-        registry::push_quoted(&mut columns[0], clinic_id);
-        registry::push_quoted(&mut columns[1], visit_id);
-        registry::push_quoted(&mut columns[2], iin);
-        push_int(&mut columns[3], *day as i64);
-    }
-    columns.iter_mut().for_each(|c| c.push('}'));
-    let [clinics, ids, iins, days] = columns;
-    Ok((clinics, ids, iins, days))
+    let text = |of: fn(&(String, String, String, i32)) -> &str| {
+        registry::text_array_of(rows.iter().map(|r| Ok(Some(of(r)))))
+    };
+    Ok((text(|r| &r.0)?, text(|r| &r.1)?, text(|r| &r.2)?, literal(rows.iter().map(|r| r.3))))
 }
 
 /// [(from day, (clinic, active, insured) or None)]: a projection.PersonState's state changes in day

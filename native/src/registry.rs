@@ -170,7 +170,7 @@ pub fn kafka_murmur2(key: &[u8]) -> u32 {
 }
 
 /// Appends `s` as a quoted element of a PostgreSQL array literal.
-pub(crate) fn push_quoted(out: &mut String, s: &str) {
+fn push_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {
@@ -183,14 +183,14 @@ pub(crate) fn push_quoted(out: &mut String, s: &str) {
 
 /// The text of an array literal of these strings (None: NULL), every element quoted: PostgreSQL
 /// parses it (`$1::text::text[]`) for less than asyncpg's encoding of a list costs, element by element.
-fn text_array_of(items: impl Iterator<Item = PyResult<Option<String>>>) -> PyResult<String> {
+pub(crate) fn text_array_of<S: AsRef<str>>(items: impl Iterator<Item = PyResult<Option<S>>>) -> PyResult<String> {
     let mut out = String::from("{");
     for (i, item) in items.enumerate() {
         if i > 0 {
             out.push(',');
         }
         match item? {
-            Some(s) => push_quoted(&mut out, &s),
+            Some(s) => push_quoted(&mut out, s.as_ref()),
             None => out.push_str("NULL"),
         }
     }

@@ -175,15 +175,11 @@ def event_id_bytes(n: int) -> bytes:
     return ((raw & int.from_bytes(_V4_AND * n, "big")) | int.from_bytes(_V4_OR * n, "big")).to_bytes(16 * n, "big")
 
 
-def uuids_of(raw: bytes) -> list[uuid.UUID]:
-    """The UUIDs of 16-byte ids, as asyncpg's own uuid.UUID (made from bytes in C, a tenth of the
-    standard class's time; the outbox's COPY writes them without conversion)."""
-    return [AsyncpgUUID(raw[i:i + 16]) for i in range(0, len(raw), 16)]
-
-
 def event_ids(n: int) -> list[uuid.UUID]:
-    """n random event ids (see event_id_bytes)."""
-    return uuids_of(event_id_bytes(n))
+    """n random event ids (see event_id_bytes), as asyncpg's own uuid.UUID: made from bytes in C, a
+    tenth of the standard class's time."""
+    raw = event_id_bytes(n)
+    return [AsyncpgUUID(raw[i:i + 16]) for i in range(0, len(raw), 16)]
 
 
 def _typed_envelope(event_type: str, model: type[EventData]) -> type[Envelope]:

@@ -1,6 +1,6 @@
 """contributions SQL: each accepted write is one transaction with its rows, the people's coverage
 and their contribution-paid events in the outbox. Set-based: a 10,000-row payroll is a handful of
-statements (COPY, one upsert of all the people, COPY of the events), never a query per row."""
+statements (COPY, one upsert of all the people, the events in one packed outbox row), never a query per row."""
 from __future__ import annotations
 
 import asyncio

@@ -194,7 +194,7 @@ _CONFLICTING = "conflicts_with_recorded_visit"
 
 async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], today: date) -> list[dict]:
     """Judges each visit alone and records the good ones, in one transaction of a few set-based
-    queries: clinics, deaths, one INSERT ... unnest, one COPY to the outbox (and one more read
+    queries: clinics, deaths, one INSERT ... unnest, one packed outbox row (and one more read
     only when some visit ids were already taken, to tell a repeat from a conflicting reuse)."""
     rules = domain.visit_rules_on(today)
     clinic_ids = list({v.clinic_id for v in visits})

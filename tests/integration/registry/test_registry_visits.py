@@ -80,7 +80,7 @@ async def test_a_thousand_visit_request_is_recorded_in_a_few_queries(client, cli
     queries = await _count_queries(client.post("/v1/visits", json={"visits": batch}))
     r, n = queries
     assert [x["status"] for x in r.json()["results"]] == ["recorded"] * 1000
-    # clinics, deaths, the INSERT, the COPY to the outbox and its NOTIFY
+    # clinics, deaths, the INSERT, the packed outbox row and its NOTIFY
     assert n <= 5, n
     again, n = await _count_queries(client.post("/v1/visits", json={"visits": batch}))
     assert [x["status"] for x in again.json()["results"]] == ["duplicate"] * 1000 and n <= 5, n

@@ -25,6 +25,7 @@ from services.common.events import decode
 from services.common.logs import get_logger, setup_logging
 from services.common.outbox import OutboxRelay
 from services.common.problems import Problem, problem_response
+from services.common.rules import CountRecords, RuleStore, RuleTable, rules_router, watch_horizon
 from services.common.settings import Settings, get_settings
 from services.common.topics import ensure_topics
 
@@ -61,6 +62,10 @@ class ServiceSpec:
     relay: bool = True
     consumers: list[ConsumerSpec] = field(default_factory=list)
     on_startup: Callable[["ServiceContext"], Awaitable[None]] | None = None
+    # The rule tables this service publishes (GET/POST /v1/rules), and how many accepted records
+    # fall on or after a date (the answer to a publication).
+    rule_tables: dict[str, RuleTable] = field(default_factory=dict)
+    count_records: CountRecords | None = None
 
 
 @dataclass
@@ -69,6 +74,7 @@ class ServiceContext:
     spec: ServiceSpec
     pool: asyncpg.Pool
     keys: KeyStore | None = None
+    rules: RuleStore | None = None
     relay: OutboxRelay | None = None
     consumers: list[BatchConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -136,8 +142,11 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
     async def lifespan(app: FastAPI):
         setup_logging(spec.name, settings.log_level, settings.log_json)
         db = await _connect_pool(settings, spec)
-        ctx = ServiceContext(settings=settings, spec=spec, pool=db, keys=KeyStore(db))
+        ctx = ServiceContext(settings=settings, spec=spec, pool=db, keys=KeyStore(db),
+                             rules=RuleStore(db, spec.rule_tables, spec.count_records))
         app.state.ctx = ctx
+        if spec.rule_tables:
+            ctx.tasks.append(asyncio.create_task(watch_horizon(ctx.rules)))
         topics_ready = asyncio.create_task(_ensure_topics_forever(settings))
         ctx.tasks.append(topics_ready)
         start_background(ctx, topics_ready, relay=settings.run_relay, consumers=settings.run_consumers)
@@ -435,7 +444,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     app.add_middleware(_Edge, max_body=settings.max_body_bytes)
     app.include_router(_health_router())
-    for router in spec.routers:
+    routers = [*spec.routers, rules_router()] if spec.rule_tables else spec.routers
+    for router in routers:
         # Every route of a service needs a valid key; each route then checks role and scope.
         app.include_router(router, dependencies=[Depends(authenticate)])
     return app

@@ -18,7 +18,8 @@ from services.common.money import Money
 from services.common.problems import invalid
 from services.contributions import domain, store
 from services.contributions.domain import PaymentNotAllowed
-from services.contributions.rules import FIRST_MONTH, LAST_MONTH, STATE_CATEGORIES, PeriodRules, rules_for
+from services.common.rules import Rules, RuleSnapshot
+from services.contributions.rules import FIRST_MONTH, RULE_TABLES, PeriodRules, rules_on, state_categories
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1")
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1")
 MAX_PAYROLL_ROWS = 50_000
 MAX_STATE_PERSONS = 50_000
 _REFERENCE = Field(min_length=1, max_length=200, description="the sender's idempotency reference")
-_RULES_SPAN = f"{domain.month_str(FIRST_MONTH)} .. {domain.month_str(LAST_MONTH)}"
+_FIRST = domain.month_str(FIRST_MONTH)
 
 
 class PayrollRowIn(BaseModel):
@@ -48,7 +49,13 @@ class _PayrollHeader(BaseModel):
     reference: str = _REFERENCE
 
 
-class PayrollOut(BaseModel):
+class RulesUsed(BaseModel):
+    rules_version: str = Field(description="the rule versions the amounts were computed from")
+    rules_provisional: bool = Field(description="true when a value was carried past the last published year")
+    rules_carried_from: int | None = Field(default=None, description="the year carried values were published for")
+
+
+class PayrollOut(RulesUsed):
     payroll_id: str
     rows: int
     employer_deduction_total: str
@@ -63,7 +70,7 @@ class PaymentIn(BaseModel):
     reference: str = _REFERENCE
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(RulesUsed):
     payment_id: str
     covered_months: list[str]
 
@@ -76,7 +83,7 @@ class StateContributionIn(BaseModel):
     iins: list[str] = Field(min_length=1, max_length=MAX_STATE_PERSONS)
 
 
-class StateContributionOut(BaseModel):
+class StateContributionOut(RulesUsed):
     contribution_id: str
     budget: str
     category: str
@@ -130,16 +137,16 @@ def _pydantic_errors(exc: ValidationError, prefix: tuple) -> list[dict[str, Any]
     return [{"loc": ["body", *prefix, *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
 
 
-def _period_rules(period_text: str, today: date, field: str) -> tuple[int, PeriodRules]:
+def _period_rules(period_text: str, today: date, field: str, snap: RuleSnapshot) -> tuple[int, PeriodRules]:
     period = domain.parse_month(period_text)
     assert period is not None  # the model's pattern checked it
-    rules = rules_for(period)
-    if rules is None:
-        raise invalid(f"no contribution rules for period {period_text}; rules cover {_RULES_SPAN}",
-                      errors=[{"loc": ["body", field], "msg": "period without rules"}])
     if period > domain.month_of(today):
         raise invalid(f"period {period_text} is in the future",
                       errors=[{"loc": ["body", field], "msg": "period is in the future"}])
+    rules = rules_on(snap, domain.first_day(period))
+    if rules is None:
+        raise invalid(f"no contribution rules for period {period_text}; the service takes periods from {_FIRST}",
+                      errors=[{"loc": ["body", field], "msg": "period without rules"}])
     return period, rules
 
 
@@ -176,7 +183,7 @@ IinPath = Annotated[str, PathParam(description="the person's IIN")]
                  "application/json": {"schema": _inline_schema(PayrollIn)}}}},
              responses={409: {"description": "the reference was used for a different payroll"},
                         422: {"description": "invalid; every bad row is named by index"}})
-async def post_payroll(request: Request, db: Pool, principal: Auth) -> dict:
+async def post_payroll(request: Request, db: Pool, principal: Auth, snap: Rules) -> dict:
     """One employer's monthly payroll: all rows accepted, or none (every bad row named by index).
     The body is parsed here rather than by a model: a 10,000-row payroll is the common case, and the
     rejection must name every bad row, including an IIN that repeats."""
@@ -209,7 +216,7 @@ async def post_payroll(request: Request, db: Pool, principal: Auth) -> dict:
         raise invalid(f"the payroll is rejected: {bad_rows} bad rows; nothing was accepted"
                       if bad_rows else "the payroll is rejected; nothing was accepted", errors=errors)
     today = clock.today()
-    period, rules = _period_rules(header.period, today, "period")
+    period, rules = _period_rules(header.period, today, "period", snap)
     amounts = domain.payroll_amounts(rows, rules)
     result = await store.record_payroll(db, header.employer_bin, period, header.reference, rows, amounts,
                                         rules, today)
@@ -220,16 +227,16 @@ async def post_payroll(request: Request, db: Pool, principal: Auth) -> dict:
 @router.post("/payments", status_code=201, response_model=PaymentOut, dependencies=[allow("payment_gateway")],
              responses={409: {"description": "the reference was used for a different payment, or the months "
                                              "cannot be covered"}})
-async def post_payment(body: PaymentIn, db: Pool) -> dict:
+async def post_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
     """A self-payer's, entrepreneur's or platform worker's payment. Self-payers and entrepreneurs
     pay whole months (arrears first, then the current month, then ahead); a platform contribution
     covers the month it is paid in."""
     today = clock.today()
     if body.paid_on > today:
         raise invalid("paid_on is in the future", errors=[{"loc": ["body", "paid_on"], "msg": "date in the future"}])
-    rules = rules_for(domain.month_of(body.paid_on))
+    rules = rules_on(snap, body.paid_on)
     if rules is None:
-        raise invalid(f"no contribution rules for {body.paid_on}; rules cover {_RULES_SPAN}",
+        raise invalid(f"no contribution rules for {body.paid_on}; the service takes payments from {_FIRST}",
                       errors=[{"loc": ["body", "paid_on"], "msg": "date without rules"}])
     try:
         return await store.record_payment(db, body.iin, body.payer_kind, body.amount, body.paid_on,
@@ -241,12 +248,15 @@ async def post_payment(body: PaymentIn, db: Pool) -> dict:
 @router.post("/state-contributions", status_code=201, response_model=StateContributionOut,
              dependencies=[allow("state_budget")],
              responses={409: {"description": "the reference was used for a different request"}})
-async def post_state_contribution(body: StateContributionIn, db: Pool) -> dict:
+async def post_state_contribution(body: StateContributionIn, db: Pool, snap: Rules) -> dict:
     """The republican or a local budget pays for a category of people for one month."""
     errors: list[dict[str, Any]] = []
-    if body.category not in STATE_CATEGORIES[body.budget]:
+    period_day = domain.first_day(domain.parse_month(body.period))
+    categories = state_categories(snap, period_day)
+    allowed = getattr(categories, body.budget) if categories else []
+    if body.category not in allowed:
         errors.append({"loc": ["body", "category"],
-                       "msg": f"{body.budget} budget categories: {', '.join(STATE_CATEGORIES[body.budget])}"})
+                       "msg": f"{body.budget} budget categories: {', '.join(allowed) or 'none for this period'}"})
     seen: dict[str, int] = {}
     for i, iin in enumerate(body.iins):
         problem = iin_problem(iin)
@@ -259,7 +269,7 @@ async def post_state_contribution(body: StateContributionIn, db: Pool) -> dict:
     if errors:
         raise invalid("the state contribution is rejected; nothing was accepted", errors=errors)
     today = clock.today()
-    period, rules = _period_rules(body.period, today, "period")
+    period, rules = _period_rules(body.period, today, "period", snap)
     if rules.state_per_person is None:
         raise invalid(f"no state contribution rate for {body.period} (no average wage two years earlier)",
                       errors=[{"loc": ["body", "period"], "msg": "period without rules"}])
@@ -314,5 +324,7 @@ spec = ServiceSpec(
                 "publishes contribution-paid.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
+    rule_tables=RULE_TABLES,
+    count_records=store.records_on_or_after,
 )
 app = create_app(spec)

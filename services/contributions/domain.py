@@ -345,6 +345,8 @@ def platform_month(amount: Decimal, paid_on: date, rules: PeriodRules) -> Month:
     the month it is paid in; one payment can be at most the rate times the income cap."""
     if amount <= 0:
         raise PaymentNotAllowed("amount must be positive")
+    if rules.platform_max_contribution is None:
+        raise PaymentNotAllowed(f"platform workers pay no contributions on {paid_on} under the rules in force")
     if amount > rules.platform_max_contribution:
         raise PaymentNotAllowed(
             f"a platform contribution is at most {rules.platform_max_contribution:.2f} "

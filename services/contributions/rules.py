@@ -1,16 +1,20 @@
-"""Contribution rule tables by period (data, not code): МЗП, rates, caps, fixed sums, state amounts.
+"""Contribution rule tables (published data, services.common.rules) and the rules of one period.
 
-A new order of the Ministry or a new year's МЗП is a new row here. `rules_for(month)` combines the
-tables in force for one calendar month; a month outside them has no rules (the route answers 422).
-Sources: ../shared/domain.md ("Contributions", rules version 2026, and the pre-2025 values).
+The values live in the `rule_versions` table, seeded by migration 0004 and published by the Fund's
+administrators at POST /v1/rules/{table}; this module only says what a version must hold and
+combines the versions in force into the `PeriodRules` the pure domain computes with.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from services.common.money import to_money
+from services.common.rules import Dec, InForce, Rate, RuleSnapshot, RuleTable, Values, rules_fields
 
 Month = int  # year * 12 + (month - 1): consecutive months are consecutive integers
 
@@ -19,70 +23,73 @@ def month_index(year: int, month: int) -> Month:
     return year * 12 + month - 1
 
 
-# МЗП (минимальная заработная плата), tenge a month, per calendar year. The last year here is the
-# last year the service accepts payrolls for: a later period is a period without rules.
-MZP_BY_YEAR: dict[int, Decimal] = {
-    2020: Decimal(42_500), 2021: Decimal(42_500), 2022: Decimal(60_000), 2023: Decimal(70_000),
-    2024: Decimal(85_000), 2025: Decimal(85_000), 2026: Decimal(85_000),
-}
+FIRST_MONTH: Month = month_index(2020, 1)   # the service takes contributions from 2020-01 on
 
-# Average monthly nominal wage in the republic, tenge, per year (Bureau of National Statistics,
-# rounded annual figures). State contributions for year Y are counted from the figure of Y - 2.
-AVERAGE_WAGE_BY_YEAR: dict[int, Decimal] = {
-    2018: Decimal(162_673), 2019: Decimal(186_815), 2020: Decimal(213_003), 2021: Decimal(250_311),
-    2022: Decimal(309_567), 2023: Decimal(363_817), 2024: Decimal(404_000),
-}
+CapMzp = Annotated[int, Field(ge=1, le=1000)]
+BaseMzp = Annotated[Dec, Field(gt=0, le=100)]
+Tenge = Annotated[Dec, Field(gt=0, le=100_000_000, decimal_places=2)]
 
 
-@dataclass(frozen=True)
-class RateVersion:
-    """Rates and caps (in МЗП) in force from `effective_from` until the next version."""
-
-    effective_from: Month
-    employer_rate: Decimal          # отчисления работодателя, on the employee's income
-    employer_cap_mzp: int
-    employee_rate: Decimal          # взносы работника
-    employee_cap_mzp: int
-    civil_rate: Decimal             # ГПХ: contract income, no employer deduction
-    civil_cap_mzp: int
-    self_rate: Decimal              # self-payer: rate x (base x МЗП), a fixed monthly sum
-    self_base_mzp: Decimal
-    entrepreneur_rate: Decimal      # ИП: rate x (base x МЗП), a fixed monthly sum
-    entrepreneur_base_mzp: Decimal
-    platform_rate: Decimal          # platform self-employed: on platform income
-    platform_cap_mzp: int
-    state_rate: Decimal             # state and local budgets: on the average wage two years earlier
+class Mzp(Values):
+    """МЗП (минимальная заработная плата), tenge a month, for the calendar year of the version."""
+    amount: Tenge
 
 
-_P = Decimal
-# Before 2025 both caps were 10 x МЗП; ГПХ workers paid the employee rate under the employee cap.
-# The state rate is 2% throughout (this project's decision: earlier rates are not in the brief).
-RATE_VERSIONS: tuple[RateVersion, ...] = (
-    RateVersion(month_index(2020, 1), _P("0.02"), 10, _P("0.01"), 10, _P("0.01"), 10,
-                _P("0.05"), _P(1), _P("0.05"), _P("1.4"), _P("0.01"), 20, _P("0.02")),
-    RateVersion(month_index(2021, 1), _P("0.02"), 10, _P("0.02"), 10, _P("0.02"), 10,
-                _P("0.05"), _P(1), _P("0.05"), _P("1.4"), _P("0.01"), 20, _P("0.02")),
-    RateVersion(month_index(2022, 1), _P("0.03"), 10, _P("0.02"), 10, _P("0.02"), 10,
-                _P("0.05"), _P(1), _P("0.05"), _P("1.4"), _P("0.01"), 20, _P("0.02")),
-    # Rules version 2026: employer cap 40 x МЗП, employee and ГПХ caps 20 x МЗП.
-    RateVersion(month_index(2026, 1), _P("0.03"), 40, _P("0.02"), 20, _P("0.02"), 20,
-                _P("0.05"), _P(1), _P("0.05"), _P("1.4"), _P("0.01"), 20, _P("0.02")),
-)
+class Rates(Values):
+    employer_rate: Rate             # отчисления работодателя, on the employee's income
+    employer_cap_mzp: CapMzp
+    employee_rate: Rate             # взносы работника
+    employee_cap_mzp: CapMzp
+    civil_rate: Rate                # ГПХ: contract income, no employer deduction
+    civil_cap_mzp: CapMzp
+    self_rate: Rate                 # self-payer: rate x (base x МЗП), a fixed monthly sum
+    self_base_mzp: BaseMzp
+    entrepreneur_rate: Rate         # ИП: rate x (base x МЗП), a fixed monthly sum
+    entrepreneur_base_mzp: BaseMzp
+    platform_rate: Rate | None      # platform workers, on platform income; None: no such payer yet
+    platform_cap_mzp: CapMzp | None
 
-FIRST_MONTH: Month = min(v.effective_from for v in RATE_VERSIONS)
-LAST_MONTH: Month = month_index(max(MZP_BY_YEAR), 12)
 
-# State categories (ст. 26 Закона об ОСМС), paid from the republican budget; the local budgets
-# (akimats) pay for the registered unemployed and people in a crisis / emergency social situation.
-STATE_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "republican": (
-        "children", "large_family_mothers", "war_veterans", "disabled", "full_time_students",
-        "maternity_leave", "pregnant_non_working", "parent_child_under_3", "pensioners", "prisoners",
-        "detainees", "kandas", "carers_of_disabled", "targeted_social_assistance", "trafficking_victims",
-        "military_and_law_enforcement",
-    ),
-    "local": ("unemployed", "social_level_d", "social_level_e"),
-}
+class StateRate(Values):
+    """The state's (and the akimats') contribution rate, on the average wage two years earlier."""
+    rate: Rate
+
+
+class AverageWage(Values):
+    """The republic's average monthly nominal wage for the calendar year of the version."""
+    amount: Tenge
+
+
+class StateCategories(Values):
+    republican: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]] = Field(min_length=1)
+    local: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]] = Field(min_length=1)
+
+
+def _rates_check(v: Rates, _effective: date) -> list[dict[str, Any]]:
+    if (v.platform_rate is None) != (v.platform_cap_mzp is None):
+        return [{"loc": ["platform_cap_mzp"], "msg": "platform_rate and platform_cap_mzp are set together"}]
+    return []
+
+
+def _categories_check(v: StateCategories, _effective: date) -> list[dict[str, Any]]:
+    errors = []
+    for budget in ("republican", "local"):
+        names = getattr(v, budget)
+        if len(set(names)) != len(names):
+            errors.append({"loc": [budget], "msg": "a category is listed twice"})
+    return errors
+
+
+RULE_TABLES: dict[str, RuleTable] = {t.name: t for t in (
+    RuleTable("mzp", "МЗП, the minimum monthly wage, per calendar year", Mzp, span="year"),
+    RuleTable("rates", "contribution rates and caps by payer kind; self-payers' and entrepreneurs' fixed sums "
+                       "as a rate of a multiple of МЗП", Rates, check=_rates_check),
+    RuleTable("state_rate", "the state's and akimats' contribution rate", StateRate),
+    RuleTable("average_wage", "the average monthly nominal wage per calendar year (state contributions for "
+                              "year Y are counted from year Y - 2)", AverageWage, span="year"),
+    RuleTable("state_categories", "the categories of people the republican and local budgets pay for",
+              StateCategories, check=_categories_check),
+)}
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,9 @@ class PeriodRules:
     """Everything one month's contributions are computed from, in tenge."""
 
     month: Month
-    version: str                  # "YYYY-MM" the rate version took effect
+    version: str                  # the versions used, "mzp@2026-01-01+rates@2026-01-01"
+    provisional: bool             # some value was carried past the last published year
+    carried_from: int | None
     mzp: Decimal
     employer_rate: Decimal
     employer_cap: Decimal         # the largest income the rate applies to
@@ -100,41 +109,62 @@ class PeriodRules:
     civil_cap: Decimal
     self_monthly: Decimal         # the fixed sum a self-payer pays for one month
     entrepreneur_monthly: Decimal
-    platform_rate: Decimal
-    platform_cap: Decimal         # income cap; the largest contribution is rate x cap
-    state_per_person: Decimal | None  # None when the average wage of two years earlier is unknown
+    platform_rate: Decimal | None
+    platform_cap: Decimal | None  # income cap; the largest contribution is rate x cap
+    state_per_person: Decimal | None  # None when no state rate or average wage is known
+    state_rules: dict[str, Any] | None  # the versions state_per_person was computed from
 
     def fixed_monthly(self, payer_kind: str) -> Decimal:
         return {"self": self.self_monthly, "entrepreneur": self.entrepreneur_monthly}[payer_kind]
 
     @property
-    def platform_max_contribution(self) -> Decimal:
+    def platform_max_contribution(self) -> Decimal | None:
+        if self.platform_rate is None or self.platform_cap is None:
+            return None
         return to_money(self.platform_rate * self.platform_cap)
 
+    def answer_fields(self) -> dict[str, Any]:
+        return {"rules_version": self.version, "rules_provisional": self.provisional,
+                "rules_carried_from": self.carried_from}
 
-@lru_cache(maxsize=512)
-def rules_for(month: Month) -> PeriodRules | None:
-    """The rules in force for a calendar month, or None for a month without rules."""
-    if month < FIRST_MONTH or month > LAST_MONTH:
-        return None
-    year = month // 12
-    mzp = MZP_BY_YEAR.get(year)
-    if mzp is None:
-        return None
-    v = max((v for v in RATE_VERSIONS if v.effective_from <= month), key=lambda v: v.effective_from)
-    wage = AVERAGE_WAGE_BY_YEAR.get(year - 2)
+
+def combine(month: Month, mzp: InForce[Mzp], rates: InForce[Rates], state: InForce[StateRate] | None,
+            wage: InForce[AverageWage] | None) -> PeriodRules:
+    """The rules of one month from the versions in force (pure)."""
+    m, r = mzp.values.amount, rates.values
+    state_per_person = state_rules = None
+    if state is not None and wage is not None:
+        state_per_person = to_money(state.values.rate * wage.values.amount)
+        state_rules = rules_fields(state, wage)
+    info = rules_fields(mzp, rates)
     return PeriodRules(
-        month=month,
-        version=f"{v.effective_from // 12:04d}-{v.effective_from % 12 + 1:02d}",
-        mzp=mzp,
-        employer_rate=v.employer_rate, employer_cap=mzp * v.employer_cap_mzp,
-        employee_rate=v.employee_rate, employee_cap=mzp * v.employee_cap_mzp,
-        civil_rate=v.civil_rate, civil_cap=mzp * v.civil_cap_mzp,
-        self_monthly=to_money(v.self_rate * v.self_base_mzp * mzp),
-        entrepreneur_monthly=to_money(v.entrepreneur_rate * v.entrepreneur_base_mzp * mzp),
-        platform_rate=v.platform_rate, platform_cap=mzp * v.platform_cap_mzp,
-        state_per_person=to_money(v.state_rate * wage) if wage is not None else None,
+        month=month, version=info["rules_version"], provisional=info["rules_provisional"],
+        carried_from=info.get("rules_carried_from"), mzp=m,
+        employer_rate=r.employer_rate, employer_cap=m * r.employer_cap_mzp,
+        employee_rate=r.employee_rate, employee_cap=m * r.employee_cap_mzp,
+        civil_rate=r.civil_rate, civil_cap=m * r.civil_cap_mzp,
+        self_monthly=to_money(r.self_rate * r.self_base_mzp * m),
+        entrepreneur_monthly=to_money(r.entrepreneur_rate * r.entrepreneur_base_mzp * m),
+        platform_rate=r.platform_rate,
+        platform_cap=m * r.platform_cap_mzp if r.platform_cap_mzp is not None else None,
+        state_per_person=state_per_person, state_rules=state_rules,
     )
+
+
+def rules_on(snap: RuleSnapshot, on: date) -> PeriodRules | None:
+    """The rules in force on a day (a payroll's period: its first day; a payment: the day paid), or
+    None before the tables start. State contributions for year Y are counted on the wage of Y - 2."""
+    mzp, rates = snap.in_force("mzp", on), snap.in_force("rates", on)
+    if mzp is None or rates is None:
+        return None
+    state = snap.in_force("state_rate", on)
+    wage = snap.in_force("average_wage", date(on.year - 2, 1, 1))
+    return combine(on.year * 12 + on.month - 1, mzp, rates, state, wage)
+
+
+def state_categories(snap: RuleSnapshot, on: date) -> StateCategories | None:
+    found = snap.in_force("state_categories", on)
+    return found.values if found else None
 
 
 @dataclass(frozen=True)
@@ -150,7 +180,8 @@ class StatusRuleVersion:
 
 STATUS_RULES: tuple[StatusRuleVersion, ...] = (
     StatusRuleVersion(month_index(2020, 1), 1, 3, None, 0),
-    # New in 2026: 5 continuous years of contributions keep the status for 6 months.
+    # New in 2026 (Law "On ОСМС" art. 5(2), as amended 2025): 60 continuous months of contributions
+    # or employer deductions, state-paid months excepted, keep the status for 6 months.
     StatusRuleVersion(month_index(2026, 1), 1, 3, 60, 6),
 )
 

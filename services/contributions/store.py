@@ -131,10 +131,15 @@ def _contribution_paid(ch: _Change, covered: int, nonstate: int, version: int, a
 
 # --- payrolls ----------------------------------------------------------------------------------
 
+def _rules_answer(row) -> dict:
+    return {"rules_version": row["rules_version"], "rules_provisional": row["rules_provisional"],
+            "rules_carried_from": row["rules_carried_from"]}
+
+
 def _payroll_answer(row) -> dict:
     return {"payroll_id": str(row["payroll_id"]), "rows": row["rows"],
             "employer_deduction_total": money_str(row["employer_deduction_total"]),
-            "employee_contribution_total": money_str(row["employee_contribution_total"])}
+            "employee_contribution_total": money_str(row["employee_contribution_total"]), **_rules_answer(row)}
 
 
 async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, reference: str,
@@ -150,11 +155,12 @@ async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, r
         payroll_id = uuid.uuid4()
         inserted = await conn.fetchval(
             """INSERT INTO payrolls (payroll_id, employer_bin, reference, body_sha256, period, received_on, rows,
-                                     employer_deduction_total, employee_contribution_total, rules_version)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                     employer_deduction_total, employee_contribution_total, rules_version,
+                                     rules_provisional, rules_carried_from)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                ON CONFLICT (employer_bin, reference) DO NOTHING RETURNING payroll_id""",
             payroll_id, employer_bin, reference, digest, period_day, today, len(rows),
-            employer_total, employee_total, rules.version)
+            employer_total, employee_total, rules.version, rules.provisional, rules.carried_from)
         if inserted is None:
             held = await conn.fetchrow("SELECT * FROM payrolls WHERE employer_bin = $1 AND reference = $2",
                                        employer_bin, reference)
@@ -175,7 +181,7 @@ async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, r
         await add_events(conn, _events(changes, state, today))
         return {"payroll_id": str(payroll_id), "rows": len(rows),
                 "employer_deduction_total": money_str(employer_total),
-                "employee_contribution_total": money_str(employee_total)}
+                "employee_contribution_total": money_str(employee_total), **rules.answer_fields()}
 
     return await _in_transaction(pool, work)
 
@@ -183,11 +189,11 @@ async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, r
 async def employer_payrolls(conn: asyncpg.Connection, employer_bin: str, limit: int) -> list[dict]:
     rows = await conn.fetch(
         """SELECT payroll_id, period, reference, rows, employer_deduction_total, employee_contribution_total,
-                  received_on, rules_version
+                  received_on, rules_version, rules_provisional, rules_carried_from
            FROM payrolls WHERE employer_bin = $1 ORDER BY period DESC, created_at DESC LIMIT $2""",
         employer_bin, limit)
     return [{**_payroll_answer(r), "period": domain.month_str(domain.month_of(r["period"])),
-             "reference": r["reference"], "received_on": r["received_on"], "rules_version": r["rules_version"]}
+             "reference": r["reference"], "received_on": r["received_on"]}
             for r in rows]
 
 
@@ -208,16 +214,19 @@ async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: 
         payment_id = uuid.uuid4()
         inserted = await conn.fetchval(
             """INSERT INTO payments (payment_id, reference, body_sha256, iin, payer_kind, amount, paid_on,
-                                     covered_months, monthly_amount)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8)
+                                     covered_months, monthly_amount, rules_version, rules_provisional,
+                                     rules_carried_from)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8, $9, $10, $11)
                ON CONFLICT (reference) DO NOTHING RETURNING payment_id""",
-            payment_id, reference, digest, iin, payer_kind, amount, paid_on, monthly)
+            payment_id, reference, digest, iin, payer_kind, amount, paid_on, monthly, rules.version,
+            rules.provisional, rules.carried_from)
         if inserted is None:
             held = await conn.fetchrow("SELECT * FROM payments WHERE reference = $1", reference)
             if bytes(held["body_sha256"]) != digest:
                 raise _reference_conflict(reference)
             return {"payment_id": str(held["payment_id"]),
-                    "covered_months": [domain.month_str(domain.month_of(d)) for d in held["covered_months"]]}
+                    "covered_months": [domain.month_str(domain.month_of(d)) for d in held["covered_months"]],
+                    **_rules_answer(held)}
         # The person's row is the lock: allocation reads the months other writes may be adding.
         await conn.execute(
             """INSERT INTO person_coverage (iin, covered, nonstate, status_version) VALUES ($1, $2, $2, 0)
@@ -239,7 +248,7 @@ async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: 
         state = await _bump_coverage(conn, [iin], [True], add, add)
         covered_months = [domain.month_str(m) for m in months]
         await add_events(conn, _events([_Change(iin, payer_kind, covered_months)], state, paid_on))
-        return {"payment_id": str(payment_id), "covered_months": covered_months}
+        return {"payment_id": str(payment_id), "covered_months": covered_months, **rules.answer_fields()}
 
     return await _in_transaction(pool, work)
 
@@ -249,14 +258,15 @@ async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: 
 def _state_answer(row) -> dict:
     return {"contribution_id": str(row["contribution_id"]), "budget": row["budget"], "category": row["category"],
             "period": domain.month_str(domain.month_of(row["period"])), "persons": row["persons"],
-            "amount_per_person": money_str(row["amount_per_person"]), "total": money_str(row["total"])}
+            "amount_per_person": money_str(row["amount_per_person"]), "total": money_str(row["total"]),
+            **_rules_answer(row)}
 
 
 async def record_state_contribution(pool: asyncpg.Pool, budget: str, category: str, period: Month,
                                     reference: str, iins: list[str], rules: PeriodRules, today: date) -> dict:
     digest = body_hash([budget, category, period, iins])
-    per_person = rules.state_per_person
-    assert per_person is not None
+    per_person, used = rules.state_per_person, rules.state_rules
+    assert per_person is not None and used is not None
     total = per_person * len(iins)
     month = domain.month_str(period)
 
@@ -264,11 +274,12 @@ async def record_state_contribution(pool: asyncpg.Pool, budget: str, category: s
         contribution_id = uuid.uuid4()
         inserted = await conn.fetchval(
             """INSERT INTO state_contributions (contribution_id, reference, body_sha256, budget, category, period,
-                                               received_on, persons, amount_per_person, total)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                               received_on, persons, amount_per_person, total, rules_version,
+                                               rules_provisional, rules_carried_from)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                ON CONFLICT (reference) DO NOTHING RETURNING contribution_id""",
             contribution_id, reference, digest, budget, category, domain.first_day(period), today, len(iins),
-            per_person, total)
+            per_person, total, used["rules_version"], used["rules_provisional"], used.get("rules_carried_from"))
         if inserted is None:
             held = await conn.fetchrow("SELECT * FROM state_contributions WHERE reference = $1", reference)
             if bytes(held["body_sha256"]) != digest:
@@ -283,9 +294,25 @@ async def record_state_contribution(pool: asyncpg.Pool, budget: str, category: s
         await add_events(conn, _events(changes, state, today))
         return {"contribution_id": str(contribution_id), "budget": budget, "category": category,
                 "period": month, "persons": len(iins), "amount_per_person": money_str(per_person),
-                "total": money_str(total)}
+                "total": money_str(total), "rules_carried_from": None, **used}
 
     return await _in_transaction(pool, work)
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+async def records_on_or_after(conn: asyncpg.Connection, table: str, day: date) -> int:
+    """Accepted records a new version effective on `day` would have applied to (they keep their amounts).
+    An average wage of year Y is used for the contributions of Y + 2."""
+    if table == "average_wage":
+        day = date(day.year + 2, 1, 1)
+    month = date(day.year, day.month, 1)
+    return await conn.fetchval(
+        """SELECT (SELECT count(*) FROM payrolls WHERE period >= $2 AND $1 IN ('mzp', 'rates'))
+                + (SELECT count(*) FROM payments WHERE paid_on >= $3 AND $1 IN ('mzp', 'rates'))
+                + (SELECT count(*) FROM state_contributions
+                   WHERE period >= $2 AND $1 IN ('state_rate', 'average_wage', 'state_categories'))""",
+        table, month if day.day == 1 else date(day.year + (day.month == 12), day.month % 12 + 1, 1), day)
 
 
 # --- reads -------------------------------------------------------------------------------------

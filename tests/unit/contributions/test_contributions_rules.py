@@ -6,7 +6,8 @@ from decimal import Decimal as D
 import pytest
 
 from services.contributions.domain import PayrollRow, parse_payroll_rows, payroll_amounts
-from services.contributions.rules import month_index, rules_for
+from services.contributions.rules import month_index
+from tests.support.contributions_rules import rules_for
 from tests.support.people import iins
 
 
@@ -46,9 +47,30 @@ def test_fixed_monthly_sums_and_state_amount():
     assert (old.self_monthly, old.entrepreneur_monthly) == (D("2125.00"), D("2975.00"))
 
 
-@pytest.mark.parametrize("year, month", [(2019, 12), (2027, 1), (1999, 1)])
-def test_a_period_outside_the_tables_has_no_rules(year, month):
+@pytest.mark.parametrize("year, month", [(2019, 12), (1999, 1)])
+def test_a_period_before_the_tables_has_no_rules(year, month):
     assert rules_for(month_index(year, month)) is None
+
+
+def test_a_year_not_yet_published_carries_the_last_one_and_says_so():
+    jan_2027, dec_2026 = rules_for(month_index(2027, 1)), rules_for(month_index(2026, 12))
+    assert (jan_2027.mzp, jan_2027.employer_cap, jan_2027.self_monthly) == (D(85_000), 3_400_000, D("4250.00"))
+    assert (jan_2027.provisional, jan_2027.carried_from) == (True, 2026)
+    assert jan_2027.version == "mzp@2026-01-01+rates@2026-01-01"
+    assert (dec_2026.provisional, dec_2026.carried_from) == (False, None)
+
+
+def test_state_contributions_of_a_year_use_the_wage_two_years_earlier_and_its_rate():
+    assert rules_for(month_index(2025, 3)).state_per_person == D("7285.90")    # 2% of 364,295 (2023)
+    jan_2027 = rules_for(month_index(2027, 1))
+    assert jan_2027.state_per_person == D("8888.00")                           # 2.2% of 404,000 carried
+    assert jan_2027.state_rules == {"rules_version": "state_rate@2027-01-01+average_wage@2024-01-01",
+                                    "rules_provisional": True, "rules_carried_from": 2024}
+
+
+def test_platform_contributions_exist_from_september_2024():
+    assert rules_for(month_index(2024, 9)).platform_max_contribution is None   # in force from 3 September
+    assert rules_for(month_index(2024, 10)).platform_max_contribution == D("17000.00")  # 1% of 20 МЗП
 
 
 def test_caps_in_2025_and_2026():

@@ -21,7 +21,7 @@ from services.contributions.domain import (
     whole_months,
 )
 from services.contributions.rules import month_index as mi
-from services.contributions.rules import rules_for
+from tests.support.contributions_rules import rules_for
 
 
 def status(covered, on, state_only=()):

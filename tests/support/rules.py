@@ -1,0 +1,18 @@
+"""Rule snapshots built from a test's own values, for unit tests of pure rules (no database)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from services.common.rules import RuleSnapshot, RuleTable, RuleVersion
+
+PUBLISHED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def snapshot_of(tables: dict[str, RuleTable], versions: dict[str, list[tuple[str, dict]]]) -> RuleSnapshot:
+    """`versions`: table -> [(effective_from, values), ...]; every value is validated by its table's model."""
+    built = {}
+    for name, rows in versions.items():
+        model = tables[name].model
+        built[name] = tuple(RuleVersion(name, date.fromisoformat(eff), model.model_validate(values), {}, "",
+                                        "test", PUBLISHED_AT) for eff, values in sorted(rows, key=lambda r: r[0]))
+    return RuleSnapshot(tables, {name: built.get(name, ()) for name in tables})

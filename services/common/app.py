@@ -25,7 +25,7 @@ from services.common.events import decode
 from services.common.logs import get_logger, setup_logging
 from services.common.outbox import OutboxRelay
 from services.common.problems import Problem, problem_response
-from services.common.rules import CountRecords, RuleStore, RuleTable, rules_router, watch_horizon
+from services.common.rules import CountRecords, RuleStore, RuleTable, check_horizon, rules_router, watch_horizon
 from services.common.settings import Settings, get_settings
 from services.common.topics import ensure_topics
 
@@ -146,6 +146,7 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
                              rules=RuleStore(db, spec.rule_tables, spec.count_records))
         app.state.ctx = ctx
         if spec.rule_tables:
+            await check_horizon(ctx.rules)
             ctx.tasks.append(asyncio.create_task(watch_horizon(ctx.rules)))
         topics_ready = asyncio.create_task(_ensure_topics_forever(settings))
         ctx.tasks.append(topics_ready)

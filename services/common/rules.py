@@ -314,20 +314,24 @@ def update_horizon(snap: RuleSnapshot, today: date) -> list[tuple[str, int]]:
     return short
 
 
+async def check_horizon(store: RuleStore) -> bool:
+    """The gauge, and a warning per table whose published values end within HORIZON_WARNING_DAYS."""
+    try:
+        for name, days in update_horizon(await store.snapshot(), clock.today()):
+            log.warning("rule table's published values end soon: publish the next period",
+                        table=name, horizon_days=days)
+        return True
+    except Exception as exc:  # the database is down: the service goes on, the check is retried
+        log.warning("rules horizon not checked", error=repr(exc))
+        return False
+
+
 async def watch_horizon(store: RuleStore) -> None:
-    """At start-up and then daily: the gauge, and a warning while a table's horizon is short."""
+    """After the start-up check: daily (an hour after a failed check)."""
+    pause = 24 * 3600
     while True:
-        try:
-            for name, days in update_horizon(await store.snapshot(), clock.today()):
-                log.warning("rule table's published values end soon: publish the next period",
-                            table=name, horizon_days=days)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database is down: try again later, the service goes on
-            log.warning("rules horizon not checked", error=repr(exc))
-            await asyncio.sleep(60)
-            continue
-        await asyncio.sleep(24 * 3600)
+        await asyncio.sleep(pause)
+        pause = 24 * 3600 if await check_horizon(store) else 3600
 
 
 # --- the admin API -------------------------------------------------------------------------------

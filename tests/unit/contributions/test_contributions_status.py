@@ -219,3 +219,13 @@ def test_platform_contribution_covers_its_month_up_to_the_cap():
     with pytest.raises(PaymentNotAllowed):
         platform_month(D("17000.01"), date(2026, 11, 3), rules)
     assert last_day(NOV) == date(2026, 11, 30)
+
+
+def test_a_newcomer_paying_12_months_is_insured_in_the_month_of_payment():
+    # The Fund: "необходимы непрерывные платежи за 12 месяцев"; arrears first, so the 12 months
+    # are the 12 before the month of payment, and the last of them insures the current month.
+    nov = mi(2026, 11)
+    months = allocate_months(0, nov, 12)
+    assert (month_str(months[0]), month_str(months[-1])) == ("2025-11", "2026-10")
+    assert status(months, date(2026, 11, 15))[:2] == ("insured", "current_coverage")
+    assert status(allocate_months(0, nov, 8), date(2026, 11, 15))[0] == "not_insured"  # up to 2026-06

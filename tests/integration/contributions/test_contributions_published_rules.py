@@ -34,6 +34,15 @@ def payroll(employer: str, period: str, reference: str, people: list[str]) -> di
             "rows": [{"iin": p, "income": "5000000.00", "kind": "employee"} for p in people]}
 
 
+async def test_the_horizon_of_each_yearly_table_is_a_metric(client):
+    text = (await client.get("/metrics")).text
+    tables = {t["table"]: t for t in (await client.get("/v1/rules")).json()["tables"]}
+    for name in ("mzp", "average_wage"):
+        until = date.fromisoformat(tables[name]["published_until"])
+        assert f'osms_rules_horizon_days{{table="{name}"}} {float((until - clock.today()).days)}' in text
+    assert 'table="rates"' not in text  # in force until replaced: no horizon
+
+
 async def test_new_year_intake_goes_on_provisionally_then_follows_the_published_mzp(client, monkeypatch):
     employer = bin_()
     a, b, c = iins(3)

@@ -121,15 +121,11 @@ async def _ensure_topics_forever(settings: Settings) -> None:
 
 
 def tune_gc() -> None:
-    """Called once a process has started: what is loaded by then (modules, models, the app) lives
-    as long as the process, so the collector stops rescanning it, and collects young objects less
-    often. A consumer batch allocates hundreds of thousands of short-lived objects, and a 1,000-visit
-    request to the registry tens of thousands; with the default threshold (700) the collections those
-    trigger cost a tenth of a batch's time and a third of a visit's. At 50,000, 200,000 visits posted
-    by 8 clients still cost the registry about 0.4 s of young collections (8% of its CPU: requests in
-    flight hold tens of thousands of objects each), at 200,000 under 0.02 s. Garbage that is not a cycle is
-    freed at once whatever the threshold (consumers also pause the collector during a batch:
-    consumer.collector_paused)."""
+    """Called once a process has started: what is loaded by then lives as long as the process, so the
+    collector stops rescanning it (freeze), and young objects are collected less often: a consumer
+    batch or a 1,000-visit request allocates hundreds of thousands of short-lived objects, and the
+    default threshold spent a large share of their time in collections (docs/performance.md).
+    Garbage that is not a cycle is freed at once whatever the threshold."""
     gc.collect()    # garbage of the start-up is not frozen with the rest
     gc.freeze()
     gc.set_threshold(200_000, 20, 100)

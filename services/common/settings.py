@@ -39,9 +39,7 @@ class Settings(BaseSettings):
     relay_batch: int = 5000
     # Events a consumer applies in one transaction at most (fewer when fewer wait). A national
     # projection's events rarely share a person or a calendar row; large batches let more of them
-    # share the year and month rows (bench.profile_apply, nation loaded: 40,000 applies about 13%
-    # more events a second than 10,000; 80,000 writes 0.45 calendar cell rows an event against 0.66,
-    # and PostgreSQL spends 21 µs an event against 29).
+    # share the year and month rows (docs/performance.md has the measurements).
     consumer_batch: int = 100000
     # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).
     max_body_bytes: int = 8 * 1024 * 1024

@@ -4,12 +4,13 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 
-.PHONY: help install infra run up down test lint unit bench bench-national fuzz chaos clean-local
+.PHONY: help install infra run up down status test lint unit bench bench-national fuzz chaos clean-local
 
 help:
 	@echo "make run    install what is missing, start PostgreSQL, Kafka and the four services (foreground, Ctrl-C stops)"
-	@echo "make up     the same in the background; returns when every /readyz answers 200"
+	@echo "make up     the same in the background; returns when every /readyz answers 200 (after a crash: starts what is down)"
 	@echo "make down   stop what 'make up' started (data survives)"
+	@echo "make status each component: running, ready, or down"
 	@echo "make test   the whole test suite against a real PostgreSQL and Kafka"
 	@echo "make unit   the fast unit tests only"
 
@@ -29,6 +30,9 @@ up:
 
 down:
 	@deploy/local/services.sh down
+
+status:
+	@deploy/local/services.sh status
 
 # Starts the local servers if they are not running (tests/conftest.py does the same) and
 # stops them afterwards only if this run started them.

@@ -13,7 +13,16 @@ KAFKA_HOME="$LOCAL/kafka"
 KAFKA_LOG="$LOCAL/logs/kafka.log"
 KAFKA_HEAP="${OSMS_KAFKA_HEAP:--Xms256m -Xmx768m}"
 SERVICES="contributions registry financing feedback"
-declare -A SERVICE_PORT=([contributions]=8001 [registry]=8002 [financing]=8003 [feedback]=8004)
+# The services' ports, as the services themselves read them (services/common/settings.py, with any
+# OSMS_<SERVICE>_PORT override): filled by load_ports once the Python environment exists.
+declare -A SERVICE_PORT=()
+load_ports() {
+  local svc port
+  while read -r svc port; do SERVICE_PORT[$svc]=$port; done < <(cd "$ROOT" && "$VENV/bin/python" -c '
+from services.common.settings import SERVICE_PORTS, get_settings
+for name in SERVICE_PORTS: print(name, get_settings().port_of(name))')
+  [[ ${#SERVICE_PORT[@]} -eq 4 ]] || die "could not read the service ports from services/common/settings.py"
+}
 mkdir -p "$LOCAL/logs" "$LOCAL/run"
 
 log() { printf '[osms] %s\n' "$*" >&2; }

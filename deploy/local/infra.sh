@@ -11,8 +11,8 @@ case "${1:-start}" in
     if [[ -z "${OSMS_KAFKA_BOOTSTRAP:-}" ]]; then "$here/kafka.sh" start; else log "using OSMS_KAFKA_BOOTSTRAP=$OSMS_KAFKA_BOOTSTRAP"; fi
     ;;
   stop)
-    [[ -z "${OSMS_KAFKA_BOOTSTRAP:-}" ]] && "$here/kafka.sh" stop
-    [[ -z "${OSMS_DATABASE_URL:-}" ]] && "$here/postgres.sh" stop
+    if [[ -z "${OSMS_KAFKA_BOOTSTRAP:-}" ]]; then "$here/kafka.sh" stop; fi
+    if [[ -z "${OSMS_DATABASE_URL:-}" ]]; then "$here/postgres.sh" stop; fi
     ;;
   *) die "usage: infra.sh start|stop" ;;
 esac

@@ -5,8 +5,13 @@ set -euo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
 
+# Alive and not a zombie.
+alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && [[ "$(ps -o stat= -p "$(cat "$1")")" != Z* ]]; }
+
+# Starts what is not running and leaves what runs, so `up` after a crash brings back what died.
 start_all() {
   "$here/install.sh"
+  load_ports
   "$here/infra.sh" start
   # Topics and databases first, so four services starting at once do not race to create them.
   with_servers "$VENV/bin/python" -m services.common.bootstrap
@@ -16,10 +21,12 @@ start_all() {
   # financing runs its consumers in more than one process: they write their metrics to one folder
   # (prometheus_client's multiprocess mode), emptied at each start, and its /metrics adds them up.
   local metrics="$LOCAL/run/metrics-financing"
-  rm -rf "$metrics" && mkdir -p "$metrics"
+  # A fresh start empties the metrics folder; a restart of one part keeps the others' files.
+  alive "$LOCAL/run/financing.pid" || { rm -rf "$metrics" && mkdir -p "$metrics"; }
   for svc in $SERVICES; do
     port="${SERVICE_PORT[$svc]}"
-    port_open "$port" && die "port $port ($svc) is already taken; is osms already up? (make down)"
+    if alive "$LOCAL/run/$svc.pid"; then log "$svc already running (pid $(cat "$LOCAL/run/$svc.pid"))"; continue; fi
+    port_open "$port" && die "port $port ($svc) is taken by another program (set OSMS_${svc^^}_PORT)"
     # Only for financing: prometheus_client takes the variable's presence, even empty, for the mode.
     multiproc=()
     [[ "$svc" == financing ]] && multiproc=("PROMETHEUS_MULTIPROC_DIR=$metrics")
@@ -33,6 +40,7 @@ start_all() {
   # partitions are shared, and a batch's Python work overlaps another's database work.
   local n
   for ((n = 1; n <= ${OSMS_FINANCING_CONSUMER_WORKERS:-1}; n++)); do
+    alive "$LOCAL/run/financing-consumer-$n.pid" && continue
     OSMS_DATABASE_URL="$OSMS_DATABASE_URL_EFFECTIVE" OSMS_KAFKA_BOOTSTRAP="$OSMS_KAFKA_BOOTSTRAP_EFFECTIVE" \
       PROMETHEUS_MULTIPROC_DIR="$metrics" \
       nohup "$VENV/bin/python" -m services.common.worker financing consumers >>"$LOCAL/logs/financing.log" 2>&1 &
@@ -57,6 +65,26 @@ wait_ready() {
   done
 }
 
+status() {
+  load_ports
+  local rc=0 svc f
+  printf '  %-22s %s\n' postgresql "$("$here/postgres.sh" status >/dev/null 2>&1 && echo "running on :$PG_PORT" || echo down)"
+  printf '  %-22s %s\n' kafka "$("$here/kafka.sh" status 2>/dev/null || echo down)"
+  for svc in $SERVICES; do
+    if ! alive "$LOCAL/run/$svc.pid"; then printf '  %-22s down\n' "$svc"; rc=1; continue; fi
+    if curl -fsS -o /dev/null "http://127.0.0.1:${SERVICE_PORT[$svc]}/readyz" 2>/dev/null; then
+      printf '  %-22s ready on :%s (pid %s)\n' "$svc" "${SERVICE_PORT[$svc]}" "$(cat "$LOCAL/run/$svc.pid")"
+    else
+      printf '  %-22s running, not ready, on :%s\n' "$svc" "${SERVICE_PORT[$svc]}"; rc=1
+    fi
+  done
+  for f in "$LOCAL"/run/financing-consumer-*.pid; do
+    [[ -f "$f" ]] || continue
+    printf '  %-22s %s\n' "$(basename "$f" .pid)" "$(alive "$f" && echo "running (pid $(cat "$f"))" || echo down)"
+  done
+  return $rc
+}
+
 stop_services() {
   local f pid
   for f in "$LOCAL"/run/financing-consumer-*.pid; do stop_pid "$f"; done
@@ -73,6 +101,7 @@ stop_pid() {
 }
 
 print_where() {
+  load_ports
   printf '  API keys (admin, operator, payment_gateway, state_budget): %s\n' "$LOCAL/keys.env"
   local svc
   for svc in $SERVICES; do
@@ -99,9 +128,12 @@ case "${1:-}" in
     wait_ready 180 || { stop_services; exit 1; }
     log "ready in $((SECONDS - started)) s:"; print_where
     ;;
+  status)
+    status
+    ;;
   down)
     stop_services
     "$here/infra.sh" stop
     ;;
-  *) die "usage: services.sh run|up|down" ;;
+  *) die "usage: services.sh run|up|down|status" ;;
 esac

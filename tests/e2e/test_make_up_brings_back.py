@@ -1,0 +1,55 @@
+"""`make up` after a crash starts what is down and leaves what runs; `make status` tells each part.
+Run against the suite's PostgreSQL and Kafka, with its own local folder, ports and prefixes."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import httpx
+import pytest
+
+from tests.support.processes import ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+SERVICES = ("contributions", "registry", "financing", "feedback")
+
+
+def make(target: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", target], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture
+def env(tmp_path):
+    prefix = os.environ["OSMS_TOPIC_PREFIX"] + "up."
+    e = {**os.environ, "OSMS_LOCAL_DIR": str(tmp_path), "OSMS_TOPIC_PREFIX": prefix,
+         "OSMS_DB_PREFIX": os.environ["OSMS_DB_PREFIX"] + "up_",
+         **{f"OSMS_{s.upper()}_PORT": str(free_port()) for s in SERVICES}}
+    yield e
+    make("down", e)
+
+
+def pid(env: dict, name: str) -> int:
+    with open(os.path.join(env["OSMS_LOCAL_DIR"], "run", f"{name}.pid")) as f:
+        return int(f.read())
+
+
+def test_up_after_a_service_died_starts_it_again_and_leaves_the_others(env):
+    first = make("up", env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = {s: pid(env, s) for s in SERVICES}
+    os.kill(before["registry"], signal.SIGKILL)
+    down = make("status", env)
+    assert down.returncode != 0 and "registry               down" in down.stdout, down.stdout
+
+    again = make("up", env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    after = {s: pid(env, s) for s in SERVICES}
+    assert after["registry"] != before["registry"]
+    assert {s: after[s] for s in SERVICES if s != "registry"} == {s: before[s] for s in SERVICES if s != "registry"}
+    status = make("status", env)
+    assert status.returncode == 0, status.stdout
+    for s in SERVICES:
+        port = env[f"OSMS_{s.upper()}_PORT"]
+        assert f"ready on :{port}" in status.stdout
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200

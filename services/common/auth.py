@@ -27,17 +27,6 @@ from services.common.problems import Problem
 ROLES = ("admin", "operator", "employer", "clinic", "payment_gateway", "state_budget")
 SCOPED_ROLES = ("employer", "clinic")
 
-AUTH_DDL = """
-CREATE TABLE api_keys (
-    key_id     text PRIMARY KEY,
-    secret_sha256 bytea NOT NULL,
-    role       text NOT NULL,
-    scope      text,
-    name       text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    revoked_at timestamptz
-);
-"""
 
 # A verified key is trusted this long before it is looked up again: revocation takes effect
 # within this many seconds, and the hot paths make no key query per request.

@@ -29,27 +29,6 @@ from services.common.settings import Settings
 
 log = get_logger(__name__)
 
-CONSUMER_DDL = """
-CREATE TABLE consumer_offsets (
-    group_id    text   NOT NULL,
-    topic       text   NOT NULL,
-    partition   int    NOT NULL,
-    next_offset bigint NOT NULL,
-    updated_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (group_id, topic, partition)
-);
-CREATE TABLE dead_letters (
-    id          bigserial PRIMARY KEY,
-    topic       text   NOT NULL,
-    partition   int    NOT NULL,
-    "offset"    bigint NOT NULL,
-    key         bytea,
-    value       bytea,
-    error       text   NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (topic, partition, "offset")
-);
-"""
 
 APPLIED = Counter("osms_consumer_events_applied_total", "Events applied", ["topic"])
 DEAD = Counter("osms_consumer_dead_letters_total", "Malformed events set aside", ["topic"])

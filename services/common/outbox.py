@@ -27,32 +27,8 @@ from services.common.settings import Settings
 
 log = get_logger(__name__)
 
-# Included in each service's first migration.
-OUTBOX_DDL = """
-CREATE TABLE outbox (
-    id         bigserial PRIMARY KEY,
-    txid       xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    topic      text NOT NULL,
-    key        text NOT NULL,
-    event_id   uuid NOT NULL,
-    payload    bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX outbox_publish_order ON outbox (txid, id);
-"""
-
-# Packed rows (each service's migration after the one with OUTBOX_DDL). A packed row has no key or
-# event id of its own; its payload is compressed with lz4 (pglz cost PostgreSQL 2.3 times the CPU,
-# no compression 1.8 times: 1,000 visits in a row, scratch outbox).
-OUTBOX_PACKING_DDL = """
-ALTER TABLE outbox
-    ADD COLUMN events integer,
-    ALTER COLUMN key DROP NOT NULL,
-    ALTER COLUMN event_id DROP NOT NULL,
-    ALTER COLUMN payload SET COMPRESSION lz4,
-    ADD CONSTRAINT outbox_one_event_or_packed
-        CHECK (CASE WHEN events IS NULL THEN key IS NOT NULL AND event_id IS NOT NULL ELSE events > 0 END);
-"""
+# A call that writes this many events of one topic or more puts them in one packed outbox row (no
+# key or event id of its own, its payload compressed with lz4: the cheapest for PostgreSQL's CPU).
 PACK_FROM = 50
 
 # The first rows in publishing order, up to the one that makes `relay_batch` events (a packed row
@@ -70,7 +46,7 @@ ORDER BY txid, id
 
 NOTIFY_CHANNEL = "osms_outbox"
 # The producer's own partitioning (murmur2 of the key, as Java's), computed natively: aiokafka's is
-# pure Python (6% of the registry's CPU at 25,000 visits/s). An event goes to the partition a plain
+# pure Python, a visible share of the registry's CPU. An event goes to the partition a plain
 # send() would have chosen, so a key's events stay in one partition, in outbox order; a unit test
 # holds the two equal.
 key_partition = osms_native.key_partition

@@ -8,10 +8,11 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
-from services.common.consumer import CONSUMER_DDL, BatchConsumer, ChangedMeanwhile, Event
+from services.common.consumer import BatchConsumer, ChangedMeanwhile, Event
 from services.common.events import VisitRecorded, new_event
-from services.common.outbox import OUTBOX_DDL, OUTBOX_PACKING_DDL, OutboxRelay, add_events, make_producer
+from services.common.outbox import OutboxRelay, add_events, make_producer
 from services.common.settings import Settings
+from tests.support import scratch_schema
 from tests.support.inproc import eventually
 from tests.support.kafka import read_topic
 from tests.support.people import iin
@@ -29,7 +30,7 @@ async def scratch(settings: Settings):
     await server.close()
     pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=8)
     async with pool.acquire() as conn:
-        await conn.execute(OUTBOX_DDL + OUTBOX_PACKING_DDL + CONSUMER_DDL + """
+        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.CONSUMER + """
             CREATE TABLE applied (event_id uuid NOT NULL, visit_id text NOT NULL, consumer text NOT NULL,
                                   partition int NOT NULL, "offset" bigint NOT NULL);
         """)

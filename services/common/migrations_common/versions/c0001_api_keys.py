@@ -2,8 +2,19 @@
 
 Revision ID: c0001
 """
-from services.common.auth import AUTH_DDL
 from services.common.migrations import execute_script
+
+AUTH_DDL = """
+CREATE TABLE api_keys (
+    key_id     text PRIMARY KEY,
+    secret_sha256 bytea NOT NULL,
+    role       text NOT NULL,
+    scope      text,
+    name       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
+"""
 
 revision = "c0001"
 down_revision = None

@@ -4,7 +4,19 @@ Revision ID: 0001
 """
 from services.common.migrations import execute_script
 
-from services.common.outbox import OUTBOX_DDL
+
+OUTBOX_DDL = """
+CREATE TABLE outbox (
+    id         bigserial PRIMARY KEY,
+    txid       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    topic      text NOT NULL,
+    key        text NOT NULL,
+    event_id   uuid NOT NULL,
+    payload    bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX outbox_publish_order ON outbox (txid, id);
+"""
 
 revision = "0001"
 down_revision = None

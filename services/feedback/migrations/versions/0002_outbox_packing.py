@@ -3,7 +3,16 @@
 Revision ID: 0002
 """
 from services.common.migrations import execute_script
-from services.common.outbox import OUTBOX_PACKING_DDL
+
+OUTBOX_PACKING_DDL = """
+ALTER TABLE outbox
+    ADD COLUMN events integer,
+    ALTER COLUMN key DROP NOT NULL,
+    ALTER COLUMN event_id DROP NOT NULL,
+    ALTER COLUMN payload SET COMPRESSION lz4,
+    ADD CONSTRAINT outbox_one_event_or_packed
+        CHECK (CASE WHEN events IS NULL THEN key IS NOT NULL AND event_id IS NOT NULL ELSE events > 0 END);
+"""
 
 revision = "0002"
 down_revision = "0001"

@@ -6,7 +6,8 @@ the clinic query's latency depended on once the nation's calendars outgrow Postg
 Revision ID: 0003
 """
 from services.common.migrations import execute_script
-from services.financing.domain import CELLS
+
+CELLS = 88  # age bands x 8 (sex, activity, insurance) when this ran
 
 revision = "0003"
 down_revision = "0002"

@@ -97,7 +97,8 @@ async def _connect_pool(settings: Settings, spec: ServiceSpec) -> asyncpg.Pool:
     deadline = time.monotonic() + 60
     while True:
         try:
-            await prepare_database(settings, spec.name, spec.migrations)
+            if settings.migrate_on_start:
+                await prepare_database(settings, spec.name, spec.migrations)
             return await create_pool(settings, spec.name)
         except UNAVAILABLE as exc:
             if time.monotonic() > deadline:

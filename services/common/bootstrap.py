@@ -1,6 +1,8 @@
 """Creates every service's database (migrated to head) and the topics, before services start.
 
-`python -m services.common.bootstrap` — run by `make up` / `make run` and by the test suite."""
+`osms-migrate` (or `python -m services.common.bootstrap [service ...]`): run by `make up` / `make run`,
+by the test suite and, in a cluster, as the migration Job; it needs the right to create databases and
+tables, which the services then need not have (OSMS_MIGRATE_ON_START=false)."""
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +27,14 @@ async def bootstrap(settings: Settings, services: list[str] | None = None) -> No
 
 
 def main() -> None:
+    import sys
+
+    wanted = sys.argv[1:] or None
+    unknown = [s for s in wanted or [] if s not in SERVICE_PORTS]
+    if unknown:
+        sys.exit(f"usage: osms-migrate [{' '.join(SERVICE_PORTS)}] (unknown: {' '.join(unknown)})")
     setup_logging("bootstrap", json=False)
-    asyncio.run(bootstrap(get_settings()))
+    asyncio.run(bootstrap(get_settings(), wanted))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     db_prefix: str = "osms_"
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # Create the service's database and migrate it at start-up. Off where migrations run as their
+    # own step (osms-migrate, a Kubernetes Job) and the services hold rights to their tables only.
+    migrate_on_start: bool = True
     kafka_bootstrap: str = "127.0.0.1:19092"
     # Prefixes every topic and consumer group: lets test runs share a broker without meeting.
     topic_prefix: str = ""

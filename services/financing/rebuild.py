@@ -187,5 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if report.live_at_same_offsets or not report.compared else 2
 
 
-if __name__ == "__main__":
+def rebuild_main() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    rebuild_main()

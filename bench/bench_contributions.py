@@ -28,7 +28,6 @@ import orjson  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
 from services.common.bootstrap import remove_prefixed  # noqa: E402
-from services.common.events import TOPIC_PARTITIONS  # noqa: E402
 from services.common.ids import make_bin, make_iin  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
@@ -67,7 +66,7 @@ def payroll_bodies(count: int, rows: int, period: str, same_people: bool = False
 
 
 async def end_offsets(consumer: AIOKafkaConsumer, topic: str) -> int:
-    tps = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[TOPIC])]
+    tps = [TopicPartition(topic, p) for p in range(get_settings().topic_partitions)]
     return sum((await consumer.end_offsets(tps)).values())
 
 

@@ -38,7 +38,6 @@ import orjson  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
 from services.common.bootstrap import remove_prefixed  # noqa: E402
-from services.common.events import TOPIC_PARTITIONS  # noqa: E402
 from services.common.ids import make_iin  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
@@ -109,7 +108,7 @@ async def run(args) -> None:
         bodies = make_bodies(args.visits, args.batch, clinics, people, rng)
         await consumer.start()
         topic = settings.topic("visit-recorded")
-        partitions = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS["visit-recorded"])]
+        partitions = [TopicPartition(topic, p) for p in range(get_settings().topic_partitions)]
         already = await kafka_end_total(consumer, partitions)
 
         queue: asyncio.Queue[bytes] = asyncio.Queue()

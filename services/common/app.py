@@ -15,13 +15,15 @@ import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
+                               multiprocess)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.auth import KeyStore, authenticate
 from services.common.consumer import ApplyBatch, BatchConsumer, Decode
 from services.common.db import create_pool, prepare_database
 from services.common.events import decode
+from services.common.kafka import client_options
 from services.common.logs import get_logger, setup_logging
 from services.common.outbox import OutboxRelay
 from services.common.problems import Problem, problem_response
@@ -31,6 +33,7 @@ from services.common.topics import ensure_topics
 
 log = get_logger(__name__)
 
+KAFKA_UP = Gauge("osms_kafka_up", "1 when Kafka answered this process's last check", multiprocess_mode="livemin")
 REQUESTS = Counter("osms_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("osms_http_request_seconds", "HTTP request latency", ["method", "route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -148,6 +151,7 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
         topics_ready = asyncio.create_task(_ensure_topics_forever(settings))
         ctx.tasks.append(topics_ready)
         start_background(ctx, topics_ready, relay=settings.run_relay, consumers=settings.run_consumers)
+        ctx.tasks.append(asyncio.create_task(_watch_kafka(ctx)))
         if spec.on_startup:
             await spec.on_startup(ctx)
         tune_gc()
@@ -163,7 +167,9 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
                 log.warning("background tasks did not stop in 5 s")
             if ctx.relay:
                 await ctx.relay.close()
-            for client in ctx.extra.values():  # Kafka probe clients kept by the service
+            for name, client in ctx.extra.items():  # Kafka probe clients kept by the service
+                if not name.endswith("probe"):
+                    continue
                 closing = getattr(client, "stop", None) or getattr(client, "close", None)
                 if closing is not None:
                     try:
@@ -184,13 +190,16 @@ def start_background(ctx: ServiceContext, topics_ready: asyncio.Task, *, relay: 
     spec, settings = ctx.spec, ctx.settings
     if spec.relay and relay:
         ctx.relay = OutboxRelay(settings, settings.database_dsn(spec.name))
-        ctx.tasks.append(asyncio.create_task(_after(topics_ready, ctx.relay.run)))
+        ctx.extra["relay_task"] = asyncio.create_task(_after(topics_ready, ctx.relay.run))
+        ctx.tasks.append(ctx.extra["relay_task"])
     if consumers:
         for cs in spec.consumers:
             consumer = BatchConsumer(settings, ctx.pool, group=cs.group, topics=cs.topics, apply=cs.make_apply(ctx),
                                      decode=cs.decode)
             ctx.consumers.append(consumer)
-            ctx.tasks.append(asyncio.create_task(_after(topics_ready, consumer.run)))
+            task = asyncio.create_task(_after(topics_ready, consumer.run))
+            ctx.extra.setdefault("consumer_tasks", []).append((consumer, task))
+            ctx.tasks.append(task)
 
 
 async def _after(first: asyncio.Task, then: Callable[[], Awaitable[None]]) -> None:
@@ -225,23 +234,52 @@ async def _probe_kafka(ctx: ServiceContext) -> bool:
 
     probe = ctx.extra.get("kafka_probe")
     if probe is None:
-        probe = AIOKafkaClient(bootstrap_servers=ctx.settings.kafka_bootstrap, request_timeout_ms=2000)
+        probe = AIOKafkaClient(**client_options(ctx.settings), request_timeout_ms=2000)
         ctx.extra["kafka_probe"] = probe
         await asyncio.wait_for(probe.bootstrap(), timeout=3)
     await asyncio.wait_for(probe.fetch_all_metadata(), timeout=2)
     return True
 
 
+KAFKA_CHECK_SECONDS = 5.0
+
+
+async def _watch_kafka(ctx: ServiceContext) -> None:
+    """Kafka's reachability, kept for /healthz and the metric: a probe must answer at once, and
+    writes need only PostgreSQL (the outbox keeps the events while Kafka is away)."""
+    while True:
+        up = await _kafka_reachable(ctx)
+        ctx.extra["kafka_up"] = up
+        KAFKA_UP.set(1 if up else 0)
+        await asyncio.sleep(KAFKA_CHECK_SECONDS)
+
+
+def _task_state(task: asyncio.Task | None) -> str:
+    if task is None:
+        return "off"
+    return "stopped" if task.done() else "running"
+
+
 def _health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get("/healthz", summary="The process is alive; Kafka, the relay and the consumers in details")
+    async def healthz(ctx: Ctx) -> dict[str, Any]:
+        """Always 200 while the process serves (a liveness probe). `checks` tells whether Kafka
+        answered the last check, and whether this process's relay and consumers run."""
+        kafka = ctx.extra.get("kafka_up")
+        return {"status": "ok", "checks": {
+            "kafka": "unknown" if kafka is None else ("ok" if kafka else "unavailable"),
+            "relay": _task_state(ctx.extra.get("relay_task")),
+            "consumers": {ctx.settings.unprefixed(c.group_id): _task_state(t)
+                          for c, t in ctx.extra.get("consumer_tasks", [])},
+        }}
 
-    @router.get("/readyz", summary="Database and Kafka are reachable",
-                responses={503: {"description": "a dependency is down"}})
+    @router.get("/readyz", summary="The service can serve: its database answers",
+                responses={503: {"description": "the database is unavailable"}})
     async def readyz(ctx: Ctx):
+        """Ready when PostgreSQL answers: writes need only the database (events wait in the outbox
+        while Kafka is away; /healthz shows Kafka's state)."""
         checks: dict[str, str] = {}
         try:
             async with ctx.pool.acquire(timeout=2) as conn:
@@ -249,11 +287,9 @@ def _health_router() -> APIRouter:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        checks["kafka"] = "ok" if await _kafka_reachable(ctx) else "unavailable"
-        ok = all(v == "ok" for v in checks.values())
-        if ok:
+        if checks["database"] == "ok":
             return {"status": "ready", "checks": checks}
-        return problem_response(503, "Not ready", "a dependency is unavailable", checks=checks,
+        return problem_response(503, "Not ready", "the database is unavailable", checks=checks,
                                 headers={"Retry-After": "2"})
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

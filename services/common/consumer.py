@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from prometheus_client import Counter, Histogram
 
 from services.common.events import EventData, Envelope, decode
+from services.common.kafka import client_options
 from services.common.logs import get_logger
 from services.common.settings import Settings
 
@@ -135,7 +136,7 @@ class BatchConsumer:
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_options(self.settings),
             group_id=self.group_id,
             enable_auto_commit=False,        # offsets are stored with the projection, not in Kafka
             auto_offset_reset="earliest",    # a partition with no stored offset starts at the beginning
@@ -243,7 +244,7 @@ class BatchConsumer:
                 await asyncio.sleep(interval)
                 try:
                     if probe is None:
-                        probe = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+                        probe = AIOKafkaConsumer(**client_options(self.settings), group_id=None,
                                                  request_timeout_ms=5000)
                         await asyncio.wait_for(probe.start(), timeout=10)
                     lag = await asyncio.wait_for(
@@ -414,9 +415,9 @@ async def group_lag(settings: Settings, pool: asyncpg.Pool, group: str, topics: 
     """Lag of a consumer group from any process: broker end offsets against the offsets stored
     with the projection. `probe` is any started consumer; `group` is the group's name before the
     prefix unless `prefixed`."""
-    from services.common.events import TOPIC_PARTITIONS
-
-    tps = [TopicPartition(settings.topic(t), p) for t in topics for p in range(TOPIC_PARTITIONS[t])]
+    await probe.topics()  # fresh metadata: the partitions each topic has now
+    tps = [TopicPartition(settings.topic(t), p) for t in topics
+           for p in sorted(probe.partitions_for_topic(settings.topic(t)) or ())]
     ends = await probe.end_offsets(tps)
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1",

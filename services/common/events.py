@@ -131,8 +131,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "appeal-resolved": AppealResolved,
     "clinic-registered": ClinicRegistered,
 }
-# Partitions per topic: keyed by IIN, so per-person order holds within a partition.
-TOPIC_PARTITIONS: dict[str, int] = {name: 6 for name in EVENT_TYPES}
 
 
 class OutgoingEvent(NamedTuple):

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 
 from services.common.events import OutgoingEvent
+from services.common.kafka import client_options
 from services.common.logs import get_logger
 from services.common.native import osms_native
 from services.common.settings import Settings
@@ -83,7 +84,7 @@ async def add_packed(conn: asyncpg.Connection, topic: str, count: int, packed: b
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     # Idempotent producer: no duplicates or reordering from its own retries (forces acks=all).
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_PORTS = {"contributions": 8001, "registry": 8002, "financing": 8003, "feedback": 8004}
@@ -12,7 +14,9 @@ SERVICE_PORTS = {"contributions": 8001, "registry": 8002, "financing": 8003, "fe
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OSMS_", extra="ignore")
 
-    # A PostgreSQL server; each service keeps its own database `<db_prefix><service>` on it.
+    # A PostgreSQL server; each service keeps its own database `<db_prefix><service>` on it. Several
+    # hosts may be named (postgresql://u@h1:5432,h2:5432,h3:5432/postgres?target_session_attrs=read-write):
+    # a new connection then goes to whichever is the primary, so pools follow a failover.
     database_url: str = "postgresql://osms@127.0.0.1:55432/postgres"
     db_prefix: str = "osms_"
     db_pool_min: int = 2
@@ -21,9 +25,20 @@ class Settings(BaseSettings):
     # own step (osms-migrate, a Kubernetes Job) and the services hold rights to their tables only.
     migrate_on_start: bool = True
     kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None     # the CA that signed the brokers' certificates
+    kafka_ssl_certfile: str | None = None   # a client certificate and key, for mutual TLS
+    kafka_ssl_keyfile: str | None = None
     # Prefixes every topic and consumer group: lets test runs share a broker without meeting.
     topic_prefix: str = ""
-    topic_partitions: int = 6
+    # Topics are created with these (an existing topic keeps its own; partitions can only grow, with
+    # kafka-topics.sh, and a key's events then land elsewhere: choose the count for the nation first).
+    topic_partitions: int = Field(6, ge=1, le=1000)
+    topic_replication_factor: int = Field(1, ge=1, le=10)
+    topic_min_insync_replicas: int = Field(1, ge=1, le=10)
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_json: bool = True
@@ -46,6 +61,15 @@ class Settings(BaseSettings):
     consumer_batch: int = 100000
     # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).
     max_body_bytes: int = 8 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Settings":
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError("OSMS_TOPIC_MIN_INSYNC_REPLICAS cannot exceed OSMS_TOPIC_REPLICATION_FACTOR")
+        if self.kafka_security_protocol.startswith("SASL") and not (self.kafka_sasl_username and
+                                                                     self.kafka_sasl_password):
+            raise ValueError("SASL needs OSMS_KAFKA_SASL_USERNAME and OSMS_KAFKA_SASL_PASSWORD")
+        return self
 
     def port_of(self, service: str) -> int:
         import os

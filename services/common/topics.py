@@ -4,24 +4,30 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from services.common.events import TOPIC_PARTITIONS
+from services.common.events import EVENT_TYPES
+from services.common.kafka import client_options
 from services.common.logs import get_logger
 from services.common.settings import Settings
 
 log = get_logger(__name__)
 
-# Topics are the system of record for rebuilding projections, so they keep every event.
-TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "min.insync.replicas": "1"}
+
+
+def topic_config(settings: Settings) -> dict[str, str]:
+    # Topics are the system of record for rebuilding projections, so they keep every event.
+    return {"retention.ms": "-1", "retention.bytes": "-1",
+            "min.insync.replicas": str(settings.topic_min_insync_replicas)}
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(settings.topic(name), num_partitions=n, replication_factor=1,
-                            topic_configs=TOPIC_CONFIG)
-                   for name, n in TOPIC_PARTITIONS.items() if settings.topic(name) not in existing]
+        missing = [NewTopic(settings.topic(name), num_partitions=settings.topic_partitions,
+                            replication_factor=settings.topic_replication_factor,
+                            topic_configs=topic_config(settings))
+                   for name in EVENT_TYPES if settings.topic(name) not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -37,11 +43,11 @@ async def delete_topics(settings: Settings) -> None:
     """Removes this prefix's topics (used by the test suite for its own prefix only)."""
     if not settings.topic_prefix:
         raise ValueError("refusing to delete unprefixed (production) topics")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        ours = [settings.topic(n) for n in TOPIC_PARTITIONS if settings.topic(n) in existing]
+        ours = [settings.topic(n) for n in EVENT_TYPES if settings.topic(n) in existing]
         if ours:
             await admin.delete_topics(ours)
     finally:

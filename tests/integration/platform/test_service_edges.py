@@ -14,15 +14,19 @@ SERVICES = ["contributions", "registry", "financing", "feedback"]
 async def test_health_readiness_metrics_and_openapi(service):
     app = importlib.import_module(f"services.{service}.app").app
     async with running(app) as client:
-        assert (await client.get("/healthz")).json() == {"status": "ok"}
         from tests.support.inproc import eventually
 
-        async def ready():
-            r = await client.get("/readyz")
-            return r if r.status_code == 200 else None
+        r = await client.get("/readyz")
+        assert r.status_code == 200 and r.json()["checks"] == {"database": "ok"}
 
-        r = await eventually(ready, timeout=30)
-        assert r.json()["checks"] == {"database": "ok", "kafka": "ok"}
+        async def kafka_seen():
+            health = (await client.get("/healthz")).json()
+            return health if health["checks"]["kafka"] == "ok" else None
+
+        health = await eventually(kafka_seen, timeout=30)
+        assert health["status"] == "ok"
+        assert health["checks"]["relay"] == ("off" if service == "financing" else "running")
+        assert health["checks"]["consumers"] == ({"financing": "running"} if service == "financing" else {})
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200 and "osms_http_requests_total" in metrics.text
         assert (await client.get("/openapi.json")).json()["info"]["title"] == f"osms {service}"
@@ -68,3 +72,28 @@ async def test_inputs_found_by_fuzzing_are_422_not_500():
     async with running(feedback) as client:
         r = await client.get("/v1/stats", params={"region": "Kyzylorda\x00"})
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_service_is_ready_and_takes_writes_while_kafka_is_away(settings):
+    """Writes need only PostgreSQL: the events wait in the outbox, and /healthz says Kafka is away."""
+    from services.common.app import create_app
+    from services.registry.app import spec
+    from tests.support.processes import free_port
+
+    from tests.support.inproc import eventually
+
+    away = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    app = create_app(spec, away)
+    async with running(app) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        r = await client.put("/v1/clinics/AWAY-1", json={"name": "Away", "region": "Kyzylorda", "settlement": "urban"})
+        assert r.status_code == 201, r.text
+
+        async def kafka_away():
+            health = (await client.get("/healthz")).json()
+            return health if health["checks"]["kafka"] == "unavailable" else None
+
+        assert (await eventually(kafka_away, timeout=15))["status"] == "ok"
+        assert "osms_kafka_up 0.0" in (await client.get("/metrics")).text
+        async with app.state.ctx.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox") >= 1

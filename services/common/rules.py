@@ -90,6 +90,13 @@ class LegalBasis(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s]{3,500}$", description="where to read it")
 
 
+class RulesUsed(BaseModel):
+    """The fields of an answer computed from rules (their values: rules_fields)."""
+    rules_version: str = Field(description="the rule versions the answer was computed from, table@effective_from")
+    rules_provisional: bool = Field(description="true when a value was carried past the last published year")
+    rules_carried_from: int | None = Field(default=None, description="the year carried values were published for")
+
+
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -106,6 +113,9 @@ class RuleTable(Generic[V]):
     description: str
     model: type[V]
     span: Literal["year"] | None = None
+    # False: a version never applies to another year than its own (a calendar): past the published
+    # years nothing is in force, and the domain decides what to do without data.
+    carry: bool = True
     # Cross-field checks of a whole version: (values, effective_from) -> errors [{"loc", "msg"}].
     check: Callable[[V, date], list[dict[str, Any]]] | None = None
 
@@ -178,6 +188,8 @@ class RuleSnapshot:
             else:
                 break
         if chosen is None:
+            return None
+        if not self.tables[table].carry and chosen.effective_from.year != on.year:
             return None
         last = self.published_until(table)
         if last is not None and on > last:
@@ -443,5 +455,5 @@ def rules_router() -> APIRouter:
 
 
 __all__ = ["Dec", "EARLIEST", "InForce", "IsoDate", "Rate", "RuleSnapshot", "RuleStore", "RuleTable",
-           "RuleVersion", "Rules", "Values", "refuse_far_ahead", "rules_fields", "rules_router", "too_far_ahead",
+           "RuleVersion", "Rules", "RulesUsed", "Values", "refuse_far_ahead", "rules_fields", "rules_router", "too_far_ahead",
            "watch_horizon"]

@@ -18,7 +18,7 @@ from services.common.money import Money
 from services.common.problems import invalid
 from services.contributions import domain, store
 from services.contributions.domain import PaymentNotAllowed
-from services.common.rules import Rules, RuleSnapshot
+from services.common.rules import Rules, RuleSnapshot, RulesUsed
 from services.contributions.rules import FIRST_MONTH, RULE_TABLES, PeriodRules, rules_on, state_categories
 
 log = get_logger(__name__)
@@ -47,12 +47,6 @@ class _PayrollHeader(BaseModel):
     employer_bin: BIN
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     reference: str = _REFERENCE
-
-
-class RulesUsed(BaseModel):
-    rules_version: str = Field(description="the rule versions the amounts were computed from")
-    rules_provisional: bool = Field(description="true when a value was carried past the last published year")
-    rules_carried_from: int | None = Field(default=None, description="the year carried values were published for")
 
 
 class PayrollOut(RulesUsed):
@@ -251,8 +245,8 @@ async def post_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
 async def post_state_contribution(body: StateContributionIn, db: Pool, snap: Rules) -> dict:
     """The republican or a local budget pays for a category of people for one month."""
     errors: list[dict[str, Any]] = []
-    period_day = domain.first_day(domain.parse_month(body.period))
-    categories = state_categories(snap, period_day)
+    period = domain.parse_month(body.period)
+    categories = state_categories(snap, domain.first_day(period)) if period >= FIRST_MONTH else None
     allowed = getattr(categories, body.budget) if categories else []
     if body.category not in allowed:
         errors.append({"loc": ["body", "category"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.common.events import TOPIC_PARTITIONS
 from services.common.settings import get_settings
 
 
@@ -16,7 +15,7 @@ async def read_topic(name: str, timeout_ms: int = 1500) -> list[dict]:
     await consumer.start()
     try:
         topic = s.topic(name)
-        partitions = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[name])]
+        partitions = [TopicPartition(topic, p) for p in range(get_settings().topic_partitions)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -67,3 +67,10 @@ def test_only_dates_more_than_24_months_ahead_are_refused(on, refused):
 def test_rule_decimals_are_plain_ascii_strings(value):
     with pytest.raises(ValidationError):
         Amount.model_validate({"amount": value})
+
+
+def test_a_table_that_is_not_carried_has_nothing_in_force_past_its_years():
+    tables = {"calendar": RuleTable("calendar", "per year, not carried", Amount, span="year", carry=False)}
+    snap = snapshot_of(tables, {"calendar": [("2026-01-01", {"amount": "1"})]})
+    assert snap.in_force("calendar", date(2026, 12, 31)).version.version == "calendar@2026-01-01"
+    assert snap.in_force("calendar", date(2027, 1, 1)) is None

@@ -146,3 +146,14 @@ async def test_a_published_version_is_never_edited(client):
     async with app.state.ctx.pool.acquire() as conn:
         with pytest.raises(Exception, match="never edited"):
             await conn.execute("UPDATE rule_versions SET vals = '{}' WHERE rule_table = 'mzp'")
+
+
+@pytest.mark.parametrize("period", ["0000-01", "1999-12", "2019-12"])
+async def test_a_period_before_the_tables_is_a_422_for_every_payer(client, period):
+    state = await client.post("/v1/state-contributions", json={"budget": "republican", "category": "children",
+                                                               "period": period, "reference": f"old-{period}",
+                                                               "iins": iins(1)})
+    assert state.status_code == 422, state.text
+    employer = bin_()
+    pay = await client.post("/v1/payrolls", json=payroll(employer, period, f"old-{period}", iins(1)))
+    assert pay.status_code == 422, pay.text

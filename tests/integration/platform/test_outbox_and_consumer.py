@@ -12,6 +12,7 @@ from services.common.consumer import BatchConsumer, ChangedMeanwhile, Event
 from services.common.events import VisitRecorded, new_event
 from services.common.outbox import OutboxRelay, add_events, make_producer
 from services.common.settings import Settings
+from services.common.settings import get_settings
 from tests.support import scratch_schema
 from tests.support.inproc import eventually
 from tests.support.kafka import read_topic
@@ -366,7 +367,6 @@ async def test_a_client_whose_stop_fails_leaves_its_partitions_to_the_other_inst
     from aiokafka import AIOKafkaConsumer
 
     from services.common.consumer import _close
-    from services.common.events import TOPIC_PARTITIONS
 
     topic = settings.topic("visit-recorded")
 
@@ -398,7 +398,7 @@ async def test_a_client_whose_stop_fails_leaves_its_partitions_to_the_other_inst
 
         async def second_owns_all():
             await second.getmany(timeout_ms=100)
-            return len(second.assignment()) == TOPIC_PARTITIONS["visit-recorded"]
+            return len(second.assignment()) == get_settings().topic_partitions
 
         await eventually(second_owns_all, timeout=40)
     finally:

@@ -137,7 +137,7 @@ def _period_rules(period_text: str, today: date, field: str, snap: RuleSnapshot)
     if period > domain.month_of(today):
         raise invalid(f"period {period_text} is in the future",
                       errors=[{"loc": ["body", field], "msg": "period is in the future"}])
-    rules = rules_on(snap, domain.first_day(period))
+    rules = rules_on(snap, domain.first_day(period)) if period >= FIRST_MONTH else None
     if rules is None:
         raise invalid(f"no contribution rules for period {period_text}; the service takes periods from {_FIRST}",
                       errors=[{"loc": ["body", field], "msg": "period without rules"}])

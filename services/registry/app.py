@@ -14,9 +14,11 @@ from services.common.auth import Auth, allow
 from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN
 from services.common.native import osms_native
-from services.common.problems import invalid, not_found
+from services.common.problems import Problem, invalid, not_found
+from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields
 from services.registry import store
-from services.registry.domain import AttachmentRequest, VisitIn, visit_rules_on
+from services.registry.domain import AttachmentRequest, VisitIn
+from services.registry.rules import RULE_TABLES, attachment_rules, visit_rules, visit_rules_for
 
 log = get_logger(__name__)
 visits_body = osms_native.visits_body
@@ -46,6 +48,13 @@ class ClinicPage(BaseModel):
     next_after: str | None = Field(description="pass as `after` for the next page; null on the last one")
 
 
+class RulesUsed(BaseModel):
+    rules_version: str = Field(description="the rule versions the answer was computed from")
+    rules_provisional: bool = Field(description="true when a value was carried past the last published year "
+                                                "(never for the registry's tables: they have no year span)")
+    rules_carried_from: int | None = Field(default=None, description="the year carried values were published for")
+
+
 class AttachmentIn(BaseModel):
     iin: IIN
     clinic_id: str = _CLINIC_ID
@@ -53,7 +62,7 @@ class AttachmentIn(BaseModel):
     effective_date: date
 
 
-class Attachment(BaseModel):
+class Attachment(RulesUsed):
     attachment_id: str
     iin: str
     clinic_id: str
@@ -104,7 +113,7 @@ class VisitResult(BaseModel):
     errors: list[str]
 
 
-class VisitsOut(BaseModel):
+class VisitsOut(RulesUsed):
     results: list[VisitResult]
 
 
@@ -115,11 +124,18 @@ class PractitionerVolume(BaseModel):
     over_norm: bool
 
 
-class PractitionerVolumes(BaseModel):
+class PractitionerVolumes(RulesUsed):
     clinic_id: str
     date: date
     daily_norm: int
     practitioners: list[PractitionerVolume]
+
+
+def _published(found: InForce | None, table: str) -> InForce:
+    # Only before migration 0004 seeded the table (versions are never deleted): not the caller's fault.
+    if found is None:
+        raise Problem(503, "Service unavailable", f"no {table} rules are published", headers={"Retry-After": "60"})
+    return found
 
 
 # ---------------------------------------------------------------- clinics
@@ -157,28 +173,36 @@ async def list_clinics(db: Pool, region: Annotated[str | None, Query(max_length=
             dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
             responses={404: {"description": "unknown clinic"}},
             summary="Visits and patients per practitioner on a day (padded-records checks)")
-async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool,
+async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool, snap: Rules,
                                    on: Annotated[date | None, Query(alias="date")] = None) -> PractitionerVolumes:
-    on = on or clock.today()
-    norm = visit_rules_on(on).practitioner_daily_norm
+    """Over the norm: more patients than the practitioner's daily norm of the visit rules in force that day."""
+    today = clock.today()
+    on = on or today
+    refuse_far_ahead(on, today, ["query", "date"])
+    rules = _published(visit_rules(snap, on), "visits")
+    norm = rules.values.practitioner_daily_norm
     async with db.acquire() as conn:
         if await store.get_clinic(conn, clinic_id) is None:
             raise not_found("clinic")
         rows = await store.practitioner_volumes(conn, clinic_id, on)
     return PractitionerVolumes(clinic_id=clinic_id, date=on, daily_norm=norm, practitioners=[
-        PractitionerVolume(**r, over_norm=r["patients"] > norm) for r in rows])
+        PractitionerVolume(**r, over_norm=r["patients"] > norm) for r in rows], **rules_fields(rules))
 
 
 # ---------------------------------------------------------------- people
 
 @router.post("/attachments", response_model=Attachment, status_code=201,
              responses={409: {"description": "a rule forbids it; `rule` names the rule"}})
-async def post_attachment(body: AttachmentIn, db: Pool, principal: Auth) -> Attachment:
-    """Attaches a person; a repeat of an accepted request answers the same attachment again."""
+async def post_attachment(body: AttachmentIn, db: Pool, principal: Auth, snap: Rules) -> Attachment:
+    """Attaches a person by the attachment rules in force on the effective date; a repeat of an
+    accepted request answers the same attachment again."""
     principal.require("clinic", scope=body.clinic_id)  # a clinic attaches people to itself only
+    today = clock.today()
+    refuse_far_ahead(body.effective_date, today, ["body", "effective_date"])
+    rules = _published(attachment_rules(snap, body.effective_date), "attachment")
     req = AttachmentRequest(body.iin, body.clinic_id, body.reason, body.effective_date)
     async with db.acquire() as conn:
-        result = await store.attach(conn, req, clock.today())
+        result = await store.attach(conn, req, rules, today)
     log.info("attachment", iin=mask_iin(body.iin), clinic_id=body.clinic_id, reason=body.reason,
              previous_clinic_id=result["previous_clinic_id"])
     return Attachment(**result)
@@ -242,8 +266,9 @@ def _visits_of(raw: bytes) -> list[VisitIn]:
              responses={422: {"description": "the body does not match the schema"}},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _inline_schema(VisitsIn)}}}})
-async def post_visits(request: Request, db: Pool, principal: Auth) -> Response:
-    """Up to 1,000 visits; each is judged alone and answered in order.
+async def post_visits(request: Request, db: Pool, principal: Auth, snap: Rules) -> Response:
+    """Up to 1,000 visits; each is judged alone and answered in order, its kind by the visit rules in
+    force on its date. The answer names the versions used.
 
     The hot path of the service (clinic systems push all day), so the body is validated straight
     from bytes and the answer serialized with orjson, without a model per visit."""
@@ -253,9 +278,11 @@ async def post_visits(request: Request, db: Pool, principal: Auth) -> Response:
         foreign = sorted({v.clinic_id for v in visits} - {principal.scope})
         if foreign:
             principal.require("clinic", scope=foreign[0])
+    today = clock.today()
+    rules = visit_rules_for(snap, today, {v.date for v in visits})
     async with db.acquire() as conn:
-        results = await store.record_visits(conn, visits, clock.today())
-    return Response(store.encode_results(results), media_type="application/json")
+        results = await store.record_visits(conn, visits, rules, today)
+    return Response(store.encode_results(results, rules), media_type="application/json")
 
 
 spec = ServiceSpec(
@@ -264,5 +291,7 @@ spec = ServiceSpec(
     description="Clinics, attachment of people to PHC clinics, deaths, and visits pushed by clinic systems.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
+    rule_tables=RULE_TABLES,
+    count_records=store.records_on_or_after,
 )
 app = create_app(spec)

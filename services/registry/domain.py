@@ -1,97 +1,18 @@
 """Registry rules, pure: attachment decisions and visit checks. No I/O, no clock: dates are arguments.
 
-Rule values (windows, campaign dates, visit kinds) live in versioned tables with effective dates,
-so a new order of the Ministry is a new row, not an edit of the code.
+Rule values (windows, campaign dates, visit kinds, the norm) are published versions
+(services.registry.rules): the route picks the version in force and hands it here, so a new order
+of the Ministry is a new version, not an edit of the code.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from services.common.ids import iin_birth_date_sex, iin_problem
-
-Reason = Literal["choice", "address_change", "newborn", "campaign"]
-
-
-# ---------------------------------------------------------------- rule tables
-
-@dataclass(frozen=True)
-class AttachmentRules:
-    version: str
-    effective_from: date
-    # Voluntary change (свободный выбор): at most `voluntary_changes_allowed` re-attachments with
-    # reason `choice` whose effective dates fall within `voluntary_window_months` months.
-    voluntary_window_months: int
-    voluntary_changes_allowed: int
-    limited_reasons: frozenset[str]
-    # Annual campaign: applications from campaign_opens to campaign_closes (month, day; inclusive),
-    # effective on campaign_effective (month, day) of the following year.
-    campaign_opens: tuple[int, int]
-    campaign_closes: tuple[int, int]
-    campaign_effective: tuple[int, int]
-    # `newborn` is a first attachment of a child younger than this on the effective date.
-    newborn_max_age_months: int
-
-
-ATTACHMENT_RULES: tuple[AttachmentRules, ...] = (
-    AttachmentRules(version="2020", effective_from=date(2020, 1, 1), voluntary_window_months=12,
-                    voluntary_changes_allowed=1, limited_reasons=frozenset({"choice"}),
-                    campaign_opens=(9, 1), campaign_closes=(11, 1), campaign_effective=(1, 1),
-                    newborn_max_age_months=12),
-)
-
-
-@dataclass(frozen=True)
-class VisitKind:
-    code: str
-    # Only for one sex (a sex-specific screening): kept so the Fund can find padded records
-    # (about 800,000 screenings inconsistent with the patient's sex in the 2026 audit).
-    sex: Literal["M", "F"] | None = None
-
-
-@dataclass(frozen=True)
-class VisitRules:
-    version: str
-    effective_from: date
-    earliest_date: date           # the service takes visits from 2020 on (as contributions)
-    kinds: dict[str, VisitKind]
-    # The norm of patients a PHC practitioner sees a day; volumes above it are reported.
-    practitioner_daily_norm: int
-
-
-def _kinds(*kinds: VisitKind) -> dict[str, VisitKind]:
-    return {k.code: k for k in kinds}
-
-
-VISIT_RULES: tuple[VisitRules, ...] = (
-    VisitRules(version="2020", effective_from=date(2020, 1, 1), earliest_date=date(2020, 1, 1),
-               kinds=_kinds(VisitKind("consultation"), VisitKind("home_visit"), VisitKind("telemedicine"),
-                            VisitKind("treatment"), VisitKind("diagnostic"), VisitKind("prophylactic"),
-                            VisitKind("vaccination"), VisitKind("patronage"), VisitKind("screening"),
-                            VisitKind("dispensary"), VisitKind("emergency"),
-                            VisitKind("screening_cervical", "F"), VisitKind("screening_breast", "F"),
-                            VisitKind("antenatal", "F"), VisitKind("screening_prostate", "M")),
-               practitioner_daily_norm=24),
-)
-
-
-def _in_force(table, on: date):
-    chosen = None
-    for row in table:
-        if row.effective_from <= on:
-            chosen = row
-    if chosen is None:
-        raise LookupError(f"no rules in force on {on}")
-    return chosen
-
-
-def attachment_rules_on(on: date) -> AttachmentRules:
-    return _in_force(ATTACHMENT_RULES, max(on, ATTACHMENT_RULES[0].effective_from))
-
-
-def visit_rules_on(on: date) -> VisitRules:
-    return _in_force(VISIT_RULES, max(on, VISIT_RULES[0].effective_from))
+from services.common.rules import InForce
+from services.registry.rules import AttachmentValues, Reason, VisitRules
 
 
 def add_months(d: date, months: int) -> date:
@@ -117,6 +38,7 @@ class AttachmentRecord:
     reason: str
     effective_date: date
     ended_on: date | None = None
+    rules_version: str = ""  # the attachment rules it was accepted under
 
 
 @dataclass(frozen=True)
@@ -146,9 +68,10 @@ class Refusal:
     detail: str
 
 
-def judge_attachment(req: AttachmentRequest, *, history: list[AttachmentRecord], died_on: date | None,
-                     clinic_known: bool, today: date) -> Attach | Replay | Refusal:
-    """Decides an attachment request from the person's history (oldest first) and state.
+def judge_attachment(req: AttachmentRequest, *, rules: InForce[AttachmentValues], history: list[AttachmentRecord],
+                     died_on: date | None, clinic_known: bool, today: date) -> Attach | Replay | Refusal:
+    """Decides an attachment request from the person's history (oldest first) and state, by the
+    attachment rules in force on the requested effective date (the numbers below are the 2020 version's).
 
     Decisions taken here (the law leaves them open):
     - A repeat of an accepted request (same clinic, reason and effective date as an attachment in
@@ -171,7 +94,7 @@ def judge_attachment(req: AttachmentRequest, *, history: list[AttachmentRecord],
         return Refusal("unknown_clinic", f"clinic {req.clinic_id} is not registered")
     if died_on is not None:
         return Refusal("person_deceased", f"the person died on {died_on}")
-    rules = attachment_rules_on(req.effective_date)
+    values = rules.values
     birth, _ = iin_birth_date_sex(req.iin)
     if req.effective_date < birth:
         return Refusal("effective_date_before_birth", "the effective date is before the person's birth")
@@ -184,7 +107,7 @@ def judge_attachment(req: AttachmentRequest, *, history: list[AttachmentRecord],
                        f"the current attachment is effective from {current.effective_date}; "
                        "an earlier date would rewrite history")
     if req.reason == "campaign":
-        refusal = _campaign_refusal(req.effective_date, today, rules)
+        refusal = _campaign_refusal(req.effective_date, today, values)
         if refusal:
             return refusal
     elif req.effective_date > today:
@@ -193,22 +116,22 @@ def judge_attachment(req: AttachmentRequest, *, history: list[AttachmentRecord],
     if req.reason == "newborn":
         if history:
             return Refusal("newborn_not_first_attachment", "reason newborn is for a first attachment only")
-        if req.effective_date >= add_months(birth, rules.newborn_max_age_months):
-            return Refusal("newborn_too_old", f"the child is {rules.newborn_max_age_months} months "
+        if req.effective_date >= add_months(birth, values.newborn_max_age_months):
+            return Refusal("newborn_too_old", f"the child is {values.newborn_max_age_months} months "
                                               "or older on the effective date")
-    if req.reason in rules.limited_reasons and current is not None:
+    if req.reason in values.limited_reasons and current is not None:
         # Counted forward from each earlier change, so 29 Feb frees the next change on 28 Feb.
-        recent = [a for a in history if a.reason in rules.limited_reasons and a.previous_clinic_id is not None
-                  and req.effective_date < add_months(a.effective_date, rules.voluntary_window_months)]
-        if len(recent) >= rules.voluntary_changes_allowed:
+        recent = [a for a in history if a.reason in values.limited_reasons and a.previous_clinic_id is not None
+                  and req.effective_date < add_months(a.effective_date, values.voluntary_window_months)]
+        if len(recent) >= values.voluntary_changes_allowed:
             last = max(a.effective_date for a in recent)
             return Refusal("voluntary_change_limit",
                            f"a voluntary change took effect on {last}; the next is allowed from "
-                           f"{add_months(last, rules.voluntary_window_months)}")
-    return Attach(previous_clinic_id=current.clinic_id if current else None, rules_version=rules.version)
+                           f"{add_months(last, values.voluntary_window_months)}")
+    return Attach(previous_clinic_id=current.clinic_id if current else None, rules_version=rules.version.version)
 
 
-def _campaign_refusal(effective: date, today: date, rules: AttachmentRules) -> Refusal | None:
+def _campaign_refusal(effective: date, today: date, rules: AttachmentValues) -> Refusal | None:
     if (effective.month, effective.day) != rules.campaign_effective:
         m, d = rules.campaign_effective
         return Refusal("campaign_effective_date", f"a campaign attachment takes effect on {d:02d}.{m:02d}")
@@ -263,7 +186,8 @@ class VisitIn(NamedTuple):
 
 def visit_errors(visit: VisitIn, *, today: date, clinic_known: bool, died_on: date | None,
                  rules: VisitRules) -> list[str]:
-    """Why a visit cannot be recorded (empty when it can). Each visit is judged alone.
+    """Why a visit cannot be recorded (empty when it can). Each visit is judged alone: its kind by the
+    visit rules in force on its date, its date by the earliest date taken today.
 
     Records no real clinic could produce (in the future, after death, before birth, before 2020)
     are rejected so that they never count towards a person's activity."""
@@ -273,11 +197,11 @@ def visit_errors(visit: VisitIn, *, today: date, clinic_known: bool, died_on: da
         errors.append(f"invalid_iin: {problem}")
     if not clinic_known:
         errors.append("unknown_clinic")
-    if visit.kind not in rules.kinds:
+    if visit.kind not in rules.kinds_on[visit.date]:
         errors.append("unknown_kind")
     if visit.date > today:
         errors.append("date_in_future")
-    if visit.date < rules.earliest_date:
+    if rules.earliest_date is None or visit.date < rules.earliest_date:
         errors.append("date_too_old")
     if died_on is not None and visit.date > died_on:
         errors.append("after_death")

@@ -1,4 +1,5 @@
-"""registry SQL: each write is one transaction with its outbox rows; the rules come from domain."""
+"""registry SQL: each write is one transaction with its outbox rows; the decisions come from domain,
+by the rule versions the route hands in."""
 from __future__ import annotations
 
 import uuid
@@ -13,8 +14,10 @@ from services.common.ids import iin_birth_date_sex
 from services.common.native import osms_native
 from services.common.outbox import add_events, add_packed
 from services.common.problems import Problem, conflict
+from services.common.rules import InForce, rules_fields
 from services.registry import domain
 from services.registry.domain import AttachmentRecord, AttachmentRequest, VisitIn, visit_errors
+from services.registry.rules import ATTACHMENT, VISITS, AttachmentValues, VisitRules
 
 PRODUCER = "registry"
 
@@ -74,12 +77,13 @@ async def practitioner_volumes(conn: asyncpg.Connection, clinic_id: str, on: dat
 def _record(row) -> AttachmentRecord:
     return AttachmentRecord(attachment_id=str(row["attachment_id"]), clinic_id=row["clinic_id"],
                             previous_clinic_id=row["previous_clinic_id"], reason=row["reason"],
-                            effective_date=row["effective_date"], ended_on=row["ended_on"])
+                            effective_date=row["effective_date"], ended_on=row["ended_on"],
+                            rules_version=row["rules_version"])
 
 
 async def _history(conn: asyncpg.Connection, iin: str) -> list[AttachmentRecord]:
     rows = await conn.fetch(
-        """SELECT attachment_id, clinic_id, previous_clinic_id, reason, effective_date, ended_on
+        """SELECT attachment_id, clinic_id, previous_clinic_id, reason, effective_date, ended_on, rules_version
            FROM attachments WHERE iin = $1 ORDER BY effective_date, created_at""", iin)
     return [_record(r) for r in rows]
 
@@ -116,20 +120,26 @@ def person_view(person, history: list[AttachmentRecord], today: date) -> dict:
 
 # ---------------------------------------------------------------- attachments
 
-async def attach(conn: asyncpg.Connection, req: AttachmentRequest, today: date) -> dict:
-    """Judges and applies an attachment in one transaction; raises a 409 Problem when refused."""
+async def attach(conn: asyncpg.Connection, req: AttachmentRequest, rules: InForce[AttachmentValues],
+                 today: date) -> dict:
+    """Judges and applies an attachment in one transaction by the attachment rules in force on its
+    effective date; raises a 409 Problem naming the rule and the version when refused."""
+    used = rules_fields(rules)
     async with conn.transaction():
         person = await _lock_person(conn, req.iin)
         history = await _history(conn, req.iin)
         clinic_known = await conn.fetchval("SELECT true FROM clinics WHERE clinic_id = $1", req.clinic_id)
-        decision = domain.judge_attachment(req, history=history, died_on=person["died_on"],
+        decision = domain.judge_attachment(req, rules=rules, history=history, died_on=person["died_on"],
                                            clinic_known=bool(clinic_known), today=today)
         if isinstance(decision, domain.Refusal):
-            raise conflict(decision.rule, decision.detail)  # rolls back the person row if it was new
+            raise conflict(decision.rule, decision.detail, **used)  # rolls back the person row if it was new
         if isinstance(decision, domain.Replay):
+            # Answered as it was accepted: by the version it was judged under (attachment versions
+            # have no year span, so they are never provisional).
             a = decision.attachment
             return {"attachment_id": a.attachment_id, "iin": req.iin, "clinic_id": a.clinic_id,
-                    "previous_clinic_id": a.previous_clinic_id}
+                    "previous_clinic_id": a.previous_clinic_id, "rules_version": a.rules_version,
+                    "rules_provisional": False}
         attachment_id = uuid.uuid4()
         version = person["version"] + 1
         if person["attachment_id"] is not None:
@@ -151,7 +161,7 @@ async def attach(conn: asyncpg.Connection, req: AttachmentRequest, today: date) 
                                sex=person["sex"], person_version=version)
         await add_events(conn, [new_event("patient-attached", data, producer=PRODUCER, key=req.iin)])
     return {"attachment_id": str(attachment_id), "iin": req.iin, "clinic_id": req.clinic_id,
-            "previous_clinic_id": decision.previous_clinic_id}
+            "previous_clinic_id": decision.previous_clinic_id, **used}
 
 
 # ---------------------------------------------------------------- deaths
@@ -192,11 +202,11 @@ async def record_death(conn: asyncpg.Connection, iin: str, died_on: date, today:
 _CONFLICTING = "conflicts_with_recorded_visit"
 
 
-async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], today: date) -> list[dict]:
+async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: VisitRules,
+                        today: date) -> list[dict]:
     """Judges each visit alone and records the good ones, in one transaction of a few set-based
     queries: clinics, deaths, one INSERT ... unnest, one packed outbox row (and one more read
     only when some visit ids were already taken, to tell a repeat from a conflicting reuse)."""
-    rules = domain.visit_rules_on(today)
     clinic_ids = list({v.clinic_id for v in visits})
     # Only well-formed IINs are looked up: any other string is rejected by visit_errors anyway.
     iins = list({v.iin for v in visits if v.iin.isascii() and v.iin.isdigit()})
@@ -266,5 +276,20 @@ def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingE
             for _, key, event_id, payload in osms_native.outbox_unpack(visit_events_packed(visits, occurred_at), 1)]
 
 
-def encode_results(results: list[dict]) -> bytes:
-    return orjson.dumps({"results": results})
+def encode_results(results: list[dict], rules: VisitRules) -> bytes:
+    return orjson.dumps({"results": results, **rules.fields})
+
+
+# ---------------------------------------------------------------- rules
+
+_RECORDS_ON_OR_AFTER = {
+    ATTACHMENT: "SELECT count(*) FROM attachments WHERE effective_date >= $1",
+    # No index on the date alone (each would cost every visits insert): a publication, rare, scans.
+    VISITS: "SELECT count(*) FROM visits WHERE date >= $1",
+}
+
+
+async def records_on_or_after(conn: asyncpg.Connection, table: str, day: date) -> int:
+    """Records already accepted that a new version effective on `day` would have applied to: they keep
+    the decision they were given."""
+    return await conn.fetchval(_RECORDS_ON_OR_AFTER[table], day)

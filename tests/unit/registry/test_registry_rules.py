@@ -1,4 +1,5 @@
-"""Registry rules at their boundaries: attachment decisions, deaths, visit checks."""
+"""Registry rules at their boundaries: attachment decisions, deaths, visit checks, each by the rule
+versions of a snapshot built here (tests/support/registry_rules.py), not by the seed."""
 from __future__ import annotations
 
 from datetime import date
@@ -8,8 +9,12 @@ import pytest
 from services.common.ids import make_iin
 from services.registry.domain import (
     Attach, AttachmentRecord, AttachmentRequest, Refusal, Replay, VisitIn, add_months, current_on,
-    judge_attachment, judge_death, visit_errors, visit_rules_on,
+    judge_attachment, judge_death, visit_errors,
 )
+from services.registry.rules import attachment_rules, visit_rules_for
+from tests.support.registry_rules import snapshot
+
+SNAP = snapshot()
 
 ADULT = make_iin(date(1985, 4, 12), "F", 1234) or make_iin(date(1985, 4, 12), "F", 1235)
 BABY = make_iin(date(2026, 3, 10), "M", 42) or make_iin(date(2026, 3, 10), "M", 43)
@@ -22,8 +27,9 @@ def rec(clinic: str, reason: str, effective: date, previous: str | None = None,
 
 
 def judge(clinic: str, reason: str, effective: date, history=(), died_on=None, known=True, today=TODAY,
-          iin: str = ADULT):
-    return judge_attachment(AttachmentRequest(iin, clinic, reason, effective), history=list(history),
+          iin: str = ADULT, snap=SNAP):
+    rules = attachment_rules(snap, effective)  # as the route: the version in force on the effective date
+    return judge_attachment(AttachmentRequest(iin, clinic, reason, effective), rules=rules, history=list(history),
                             died_on=died_on, clinic_known=known, today=today)
 
 
@@ -34,7 +40,8 @@ def refused(decision) -> str | None:
 # ---------------------------------------------------------------- attachment
 
 def test_first_attachment_by_choice_is_not_a_change_and_has_no_previous_clinic():
-    assert judge("A", "choice", date(2026, 1, 15)) == Attach(previous_clinic_id=None, rules_version="2020")
+    assert judge("A", "choice", date(2026, 1, 15)) == Attach(previous_clinic_id=None,
+                                                      rules_version="attachment@2020-01-01")
 
 
 def test_a_new_clinic_detaches_the_old_one():
@@ -149,12 +156,11 @@ def test_death_today_is_recorded_tomorrow_is_invalid_and_another_date_conflicts(
 
 # ---------------------------------------------------------------- visits
 
-RULES = visit_rules_on(TODAY)
-
-
-def errors(visit_date: date, *, iin: str = ADULT, known=True, died_on=None, kind="consultation"):
-    return visit_errors(VisitIn("v1", "A", iin, visit_date, kind), today=TODAY, clinic_known=known,
-                        died_on=died_on, rules=RULES)
+def errors(visit_date: date, *, iin: str = ADULT, known=True, died_on=None, kind="consultation", snap=SNAP,
+           today=TODAY):
+    rules = visit_rules_for(snap, today, [visit_date])
+    return visit_errors(VisitIn("v1", "A", iin, visit_date, kind), today=today, clinic_known=known,
+                        died_on=died_on, rules=rules)
 
 
 def test_a_visit_today_is_recorded_tomorrow_is_in_the_future():
@@ -179,6 +185,9 @@ def test_invalid_iin_unknown_clinic_and_unknown_kind_are_each_named():
     assert errors(TODAY, known=False, kind="massage") == ["unknown_clinic", "unknown_kind"]
 
 
-def test_sex_specific_screenings_are_kinds_of_the_rule_table():
-    assert RULES.kinds["screening_cervical"].sex == "F" and RULES.kinds["screening_prostate"].sex == "M"
-    assert errors(TODAY, kind="screening_prostate") == []  # stored for the Fund's checks, not refused here
+def test_sex_specific_screenings_are_kinds_of_the_rule_table_but_not_refused_yet():
+    kinds = {k.code: k for k in SNAP.in_force("visits", TODAY).values.kinds}
+    assert (kinds["screening_cervical"].sex, kinds["screening_cervical"].min_age_years) == ("F", 30)
+    assert kinds["screening_prostate"].sex == "M"
+    # data only for now: a woman's prostate screening is stored for the Fund's checks, not refused here
+    assert errors(TODAY, kind="screening_prostate") == []

@@ -1,0 +1,157 @@
+"""Registry rule tables (published data, services.common.rules): the attachment rules and the visit rules.
+
+The values live in the `rule_versions` table, seeded by migration 0004 and published by the Fund's
+administrators at POST /v1/rules/{table}; this module says what a version must hold and picks the
+versions a request is judged by. Neither table has a year span: a version is in force until the
+next one, so it is never provisional.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr
+
+from services.common.rules import EARLIEST, InForce, IsoDate, RuleSnapshot, RuleTable, Values, rules_fields
+
+ATTACHMENT = "attachment"
+VISITS = "visits"
+
+Reason = Literal["choice", "address_change", "newborn", "campaign"]
+
+
+def _month_day(value: object) -> tuple[int, int]:
+    if not isinstance(value, str) or len(value) != 5 or value[2] != "-" \
+            or not (value[:2] + value[3:]).isascii() or not (value[:2] + value[3:]).isdigit():
+        raise ValueError('a day of the year as "MM-DD", such as "09-01"')
+    month, day = int(value[:2]), int(value[3:])
+    try:
+        date(2001, month, day)  # a day every year has: 29 February is not one
+    except ValueError:
+        raise ValueError("not a day every year has") from None
+    return month, day
+
+
+# (month, day) in the code; "MM-DD" in the table and in the API.
+MonthDay = Annotated[tuple[int, int], BeforeValidator(_month_day),
+                     PlainSerializer(lambda md: f"{md[0]:02d}-{md[1]:02d}", return_type=str)]
+Months = Annotated[int, Field(strict=True, ge=1, le=120)]
+Age = Annotated[int, Field(strict=True, ge=0, le=120)]
+
+
+class AttachmentValues(Values):
+    # Voluntary change (свободный выбор): at most `voluntary_changes_allowed` re-attachments with a
+    # limited reason whose effective dates fall within `voluntary_window_months` months.
+    voluntary_window_months: Months
+    voluntary_changes_allowed: Annotated[int, Field(strict=True, ge=1, le=12)]
+    limited_reasons: list[Reason] = Field(max_length=4)
+    # The annual campaign: requests from campaign_opens to campaign_closes (inclusive) of one year,
+    # effective on campaign_effective of the next.
+    campaign_opens: MonthDay
+    campaign_closes: MonthDay
+    campaign_effective: MonthDay
+    # `newborn` is a first attachment of a child younger than this on the effective date.
+    newborn_max_age_months: Annotated[int, Field(strict=True, ge=1, le=60)]
+
+
+class VisitKind(Values):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+    # Whom the kind applies to (a screening of one sex, patronage of small children): data only for
+    # now, kept so that records inconsistent with the patient's sex or age can be found.
+    sex: Literal["M", "F"] | None
+    min_age_years: Age | None
+    max_age_years: Age | None
+
+
+class VisitsValues(Values):
+    earliest_date: IsoDate                # the service takes visits from this day on
+    kinds: list[VisitKind] = Field(min_length=1, max_length=500)
+    # The patients a PHC practitioner sees a day; volumes above it are reported.
+    practitioner_daily_norm: Annotated[int, Field(strict=True, ge=1, le=500)]
+    # Built once when the version is read, not per request: the hot path asks it per visit.
+    _codes: frozenset[str] = PrivateAttr()
+
+    def model_post_init(self, _context: Any) -> None:
+        self._codes = frozenset(k.code for k in self.kinds)
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return self._codes
+
+
+def _attachment_check(v: AttachmentValues, _effective: date) -> list[dict[str, Any]]:
+    errors = []
+    if len(set(v.limited_reasons)) != len(v.limited_reasons):
+        errors.append({"loc": ["limited_reasons"], "msg": "a reason is listed twice"})
+    if v.campaign_opens > v.campaign_closes:
+        errors.append({"loc": ["campaign_closes"], "msg": "the campaign closes before it opens"})
+    return errors
+
+
+def _visits_check(v: VisitsValues, _effective: date) -> list[dict[str, Any]]:
+    errors = []
+    if v.earliest_date < EARLIEST:
+        errors.append({"loc": ["earliest_date"], "msg": f"the service takes visits from {EARLIEST} on"})
+    seen: set[str] = set()
+    for i, k in enumerate(v.kinds):
+        if k.code in seen:
+            errors.append({"loc": ["kinds", i, "code"], "msg": f"{k.code} is listed twice"})
+        seen.add(k.code)
+        if k.min_age_years is not None and k.max_age_years is not None and k.min_age_years > k.max_age_years:
+            errors.append({"loc": ["kinds", i, "max_age_years"], "msg": "max_age_years is below min_age_years"})
+    return errors
+
+
+RULE_TABLES: dict[str, RuleTable] = {t.name: t for t in (
+    RuleTable(ATTACHMENT, "attachment to PHC clinics: the voluntary change limit, the annual campaign's dates, "
+                          "the newborn's age", AttachmentValues, check=_attachment_check),
+    RuleTable(VISITS, "visits: the earliest date taken, the visit kinds with the sex and ages each applies to, "
+                      "the practitioner's daily norm", VisitsValues, check=_visits_check),
+)}
+
+
+def _in_force_or_first(snap: RuleSnapshot, table: str, on: date) -> InForce | None:
+    """The version in force on a date; before the first version, the first: a date from before the
+    tables (a person attached long ago) is judged by the earliest rules known, as it was before they
+    were published data. None only while the table has no version."""
+    found = snap.in_force(table, on)
+    if found is None and snap.all(table):
+        return InForce(snap.all(table)[0])
+    return found
+
+
+def attachment_rules(snap: RuleSnapshot, on: date) -> InForce[AttachmentValues] | None:
+    """The attachment rules an attachment effective on `on` is judged by."""
+    return _in_force_or_first(snap, ATTACHMENT, on)
+
+
+def visit_rules(snap: RuleSnapshot, on: date) -> InForce[VisitsValues] | None:
+    return _in_force_or_first(snap, VISITS, on)
+
+
+@dataclass(frozen=True)
+class VisitRules:
+    """What a request's visits are judged by: the intake's earliest date (the version in force today)
+    and the kinds of the version in force on each visit's date."""
+
+    earliest_date: date | None                   # None: no version published, nothing is taken
+    kinds_on: dict[date, frozenset[str]]         # every date of the request
+    fields: dict[str, Any]                       # rules_version... of the versions used
+
+
+def visit_rules_for(snap: RuleSnapshot, today: date, dates: Iterable[date]) -> VisitRules:
+    """One lookup per distinct date of the request, not per visit."""
+    intake = visit_rules(snap, today)
+    used: dict[str, InForce[VisitsValues]] = {}
+    kinds_on: dict[date, frozenset[str]] = {}
+    for d in set(dates):
+        found = visit_rules(snap, d)
+        kinds_on[d] = found.values.codes if found else frozenset()
+        if found:
+            used[found.version.version] = found
+    if intake is not None:
+        used[intake.version.version] = intake
+    ordered = sorted(used.values(), key=lambda u: u.version.effective_from)
+    return VisitRules(intake.values.earliest_date if intake else None, kinds_on, rules_fields(*ordered))

@@ -1,6 +1,6 @@
 """Clinic financing rules (per-capita norm, КПН), pure: age-sex cells and the monthly amount of a
 clinic from its people counted by cell, under the capitation version it is handed (services.financing.
-rules; the store reads the version in force). No I/O, no clock: dates are arguments.
+rules; the routes take the version in force from the rule snapshot). No I/O, no clock: dates are arguments.
 
 A cell is one group of attached people on a date: age band x sex x active/inactive x
 insured/uninsured, encoded as a small integer (band * 8 + female * 4 + active * 2 + insured) so the

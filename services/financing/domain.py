@@ -1,5 +1,6 @@
-"""Clinic financing rules (per-capita norm, КПН), pure: the versioned rule table, age-sex cells and
-the monthly amount of a clinic from its people counted by cell. No I/O, no clock: dates are arguments.
+"""Clinic financing rules (per-capita norm, КПН), pure: age-sex cells and the monthly amount of a
+clinic from its people counted by cell, under the capitation version it is handed (services.financing.
+rules; the routes take the version in force from the rule snapshot). No I/O, no clock: dates are arguments.
 
 A cell is one group of attached people on a date: age band x sex x active/inactive x
 insured/uninsured, encoded as a small integer (band * 8 + female * 4 + active * 2 + insured) so the
@@ -10,73 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from services.common.money import to_money
 
-
-@dataclass(frozen=True, slots=True)
-class FinancingRules:
-    version: str
-    effective_from: date
-    # Per attached person per month. Placeholder: the real КПН base rate is not published.
-    base_rate: Decimal
-    # Lower bounds (completed years) of the age bands; the last band is open-ended.
-    age_band_bounds: tuple[int, ...]
-    # Per band, (male, female) coefficient. Placeholders shaped like published PHC capitation tables.
-    age_sex_coefficients: tuple[tuple[Decimal, Decimal], ...]
-    activity_coefficient: Decimal     # an inactive person's norm is multiplied by this
-    insurance_coefficient: Decimal    # an uninsured person's norm is multiplied by this
-    # Active on D iff a non-voided visit v with D - window < v <= D (the visit day itself counts).
-    activity_window_days: int
+if TYPE_CHECKING:
+    from services.financing.rules import Capitation
 
 
-def _coefs(*pairs: tuple[str, str]) -> tuple[tuple[Decimal, Decimal], ...]:
-    return tuple((Decimal(m), Decimal(f)) for m, f in pairs)
-
-
-RULES: tuple[FinancingRules, ...] = (
-    FinancingRules(
-        version="kpn-2025-10",
-        effective_from=date(2025, 10, 1),
-        base_rate=Decimal("1176.03"),
-        age_band_bounds=(0, 1, 5, 10, 15, 20, 30, 40, 50, 60, 70),
-        age_sex_coefficients=_coefs(
-            ("3.20", "3.10"),   # 0
-            ("1.80", "1.75"),   # 1-4
-            ("1.10", "1.10"),   # 5-9
-            ("0.95", "0.95"),   # 10-14
-            ("0.80", "0.95"),   # 15-19
-            ("0.60", "1.05"),   # 20-29
-            ("0.65", "1.05"),   # 30-39
-            ("0.80", "0.95"),   # 40-49
-            ("1.05", "1.10"),   # 50-59
-            ("1.40", "1.35"),   # 60-69
-            ("1.85", "1.70"),   # 70+
-        ),
-        activity_coefficient=Decimal("0.8"),
-        insurance_coefficient=Decimal("0.9"),
-        activity_window_days=365,
-    ),
-)
-
-# The projection keeps counts by age band and activity: every rule version must share the bands and
-# the window, or the stored counts would not fit it. A new order that changes them needs a new
-# projection shape and a rebuild (python -m services.financing.rebuild), not only a new row here.
-AGE_BAND_BOUNDS = RULES[0].age_band_bounds
-ACTIVITY_WINDOW_DAYS = RULES[0].activity_window_days
-for _r in RULES:
-    assert _r.age_band_bounds == AGE_BAND_BOUNDS and _r.activity_window_days == ACTIVITY_WINDOW_DAYS, _r.version
-    assert len(_r.age_sex_coefficients) == len(AGE_BAND_BOUNDS), _r.version
+# The projection's shape: the stored per-clinic cells count people by these age bands (lower bounds,
+# completed years; the last band is open-ended), and activity by this window (active on D iff a
+# non-voided visit v with D - window < v <= D). Every capitation version repeats them; one that
+# differs needs a new projection shape and a rebuild (python -m services.financing.rebuild).
+AGE_BAND_BOUNDS: tuple[int, ...] = (0, 1, 5, 10, 15, 20, 30, 40, 50, 60, 70)
+ACTIVITY_WINDOW_DAYS = 365
 CELLS = len(AGE_BAND_BOUNDS) * 8
 
 
-def rules_on(day: date) -> FinancingRules:
-    """The rule version in force on `day` (the earliest one for days before the table starts)."""
-    chosen = RULES[0]
-    for r in RULES:
-        if r.effective_from <= day:
-            chosen = r
-    return chosen
+def base_rate(rules: Capitation, settlement: str | None) -> Decimal:
+    """The clinic's base rate: that of its settlement; a clinic whose settlement financing does not
+    know (no clinic-registered event, no settlement in its PUT) is paid at the urban rate."""
+    return rules.base_rate.rural if settlement == "rural" else rules.base_rate.urban
 
 
 def month_start(day: date) -> date:
@@ -138,22 +93,25 @@ class StatementLine:
     amount: Decimal   # people x base rate x the three coefficients, to the tiyn
 
 
-def statement_lines(rules: FinancingRules, people_by_cell: dict[int, int]) -> list[StatementLine]:
+def statement_lines(rules: Capitation, settlement: str | None, people_by_cell: dict[int, int]
+                    ) -> list[StatementLine]:
     """One line per non-empty cell, in band, sex, activity, insurance order."""
+    rate = base_rate(rules, settlement)
     lines = []
     for cell in sorted(people_by_cell):
         n = people_by_cell[cell]
         if n == 0:
             continue
         c = decode_cell(cell)
-        age_sex = rules.age_sex_coefficients[c.band][1 if c.sex == "F" else 0]
+        coefficients = rules.age_sex_coefficients[c.band]
+        age_sex = coefficients.female if c.sex == "F" else coefficients.male
         act = Decimal(1) if c.active else rules.activity_coefficient
         ins = Decimal(1) if c.insured else rules.insurance_coefficient
         lines.append(StatementLine(band_label(c.band), c.sex, c.active, c.insured, n, age_sex, act, ins,
-                                   to_money(n * rules.base_rate * age_sex * act * ins)))
+                                   to_money(n * rate * age_sex * act * ins)))
     return lines
 
 
-def monthly_amount(rules: FinancingRules, people_by_cell: dict[int, int]) -> Decimal:
+def monthly_amount(rules: Capitation, settlement: str | None, people_by_cell: dict[int, int]) -> Decimal:
     """The clinic's amount for the month: the sum of its statement lines (each rounded to the tiyn)."""
-    return sum((line.amount for line in statement_lines(rules, people_by_cell)), Decimal("0.00"))
+    return sum((line.amount for line in statement_lines(rules, settlement, people_by_cell)), Decimal("0.00"))

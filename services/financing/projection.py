@@ -43,14 +43,20 @@ PersonState = osms_native.PersonState
 #   (DETACHED, iin, person_version, day)
 #   (STATUS, iin, status_version, [(from, until + 1)] of insured_periods)
 #   (RESOLVED, status, category, clinic_id, visit_id)
-#   (CLINIC, clinic_id, clinic_version, region, name)
+#   (CLINIC, clinic_id, clinic_version, region, name, settlement)
 VISIT, ATTACHED, DETACHED, STATUS, RESOLVED, CLINIC = range(6)
+
+
+CLINIC_TOPIC = "clinic-registered"
 
 
 def read_event(payload: bytes, topic: str) -> tuple:
     """The projection's tuple of a message on `topic`; ValueError when it is malformed. The native
     fast path (native/src/events.rs) reads canonical events and checks them as the pydantic models
-    would; whatever it does not take is decoded by the models."""
+    would; whatever it does not take is decoded by the models. A clinic's event, rare, is always
+    read by the models: the native tuple leaves out the settlement."""
+    if topic == CLINIC_TOPIC:
+        return reading_of(decode(payload, topic)[1])
     fast = osms_native.financing_event(topic, payload)
     if fast is not None:
         return fast
@@ -85,7 +91,7 @@ def reading_of(d: EventData) -> tuple:
     if t is AppealResolved:
         return (RESOLVED, d.status, d.category, d.clinic_id, d.visit_id)
     if t is ClinicRegistered:
-        return (CLINIC, d.clinic_id, d.clinic_version, d.region, d.name)
+        return (CLINIC, d.clinic_id, d.clinic_version, d.region, d.name, d.settlement)
     raise ValueError(f"the financing projection does not read {t.__name__} events")
 
 
@@ -107,8 +113,8 @@ class BatchChanges:
     visits: dict[tuple[str, str], tuple[str, int]]
     voids: set[tuple[str, str]]                # (clinic_id, visit_id) of upheld service_not_provided
     clinics: set[str]                          # every clinic the batch names
-    # clinic_id -> (clinic_version, region, name): the newest clinic-registered in the batch
-    references: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    # clinic_id -> (clinic_version, region, name, settlement): the newest clinic-registered in the batch
+    references: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
 
 
 def reduce_batch(events: list[Event]) -> BatchChanges:
@@ -116,7 +122,7 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
     visits: dict[tuple[str, str], tuple[str, int]] = {}
     voids: set[tuple[str, str]] = set()
     clinics: set[str] = set()
-    references: dict[str, tuple[int, str, str]] = {}
+    references: dict[str, tuple[int, str, str, str]] = {}
 
     def person(iin: str) -> PersonChanges:
         p = persons.get(iin)
@@ -148,10 +154,10 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
             if status == "upheld" and category == VOIDING_CATEGORY and clinic_id and visit_id:
                 voids.add((clinic_id, visit_id))
         elif kind == CLINIC:
-            _, clinic_id, version, region, name = r
+            _, clinic_id, version, region, name, settlement = r
             held = references.get(clinic_id)
             if held is None or version > held[0]:
-                references[clinic_id] = (version, region, name)
+                references[clinic_id] = (version, region, name, settlement)
     return BatchChanges(persons, visits, voids, clinics, references)
 
 

@@ -57,6 +57,11 @@ def test_clinic_four_attachments_one_visit_show_in_financing(services):
     # How fast is measured, not asserted here (the closing note and README give the figure).
     figures = wait_for(lambda: financing(fin, clinic), lambda f: f["attached"] == 4 and f["active"] == 1)
     assert (figures["attached"], figures["active"], figures["active_share"]) == (4, 1, 0.25)
+    assert (figures["rules_version"], figures["rules_provisional"]) == ("capitation@2025-10-01", False)
+    # The registry's clinic-registered event gave financing the clinic's settlement: its base rate.
+    statement = wait_for(lambda: httpx.get(f"{fin}/v1/clinics/{clinic}/statements/2026-11", headers=headers()).json(),
+                         lambda s: s["settlement"] is not None)
+    assert (statement["settlement"], statement["people"]) == ("urban", 4)
     # The registry's clinic-registered event gave financing the clinic's region.
     listed = httpx.get(f"{fin}/v1/clinics", params={"region": "kyzylorda", "date": "2026-11-25", "limit": 1000},
                        headers=headers("operator")).json()

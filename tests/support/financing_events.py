@@ -7,14 +7,15 @@ from datetime import date, timedelta
 
 from aiokafka import AIOKafkaProducer
 
-from services.common.events import (AppealResolved, ContributionPaid, EventData, InsuredPeriod,
+from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, EventData, InsuredPeriod,
                                     PatientAttached, PatientDetached, VisitRecorded, new_event)
 from services.common.ids import iin_birth_date_sex
 from services.common.settings import get_settings
+from tests.support.inproc import eventually
 
 TOPIC_OF = {PatientAttached: "patient-attached", PatientDetached: "patient-detached",
             VisitRecorded: "visit-recorded", ContributionPaid: "contribution-paid",
-            AppealResolved: "appeal-resolved"}
+            AppealResolved: "appeal-resolved", ClinicRegistered: "clinic-registered"}
 
 
 def attached(iin: str, clinic: str, on: date, version: int, reason: str = "choice") -> PatientAttached:
@@ -46,7 +47,14 @@ def upheld(clinic: str, visit_id: str, category: str = "service_not_provided", s
                           visit_id=visit_id, resolved_on=date(2026, 3, 1))
 
 
+def clinic(clinic_id: str, region: str, settlement: str, version: int = 1) -> ClinicRegistered:
+    return ClinicRegistered(clinic_id=clinic_id, name=f"Clinic {clinic_id}", region=region, settlement=settlement,
+                            clinic_version=version)
+
+
 def key_of(e: EventData) -> str:
+    if isinstance(e, ClinicRegistered):
+        return e.clinic_id
     return e.iin if hasattr(e, "iin") else "000000000000"
 
 
@@ -101,3 +109,11 @@ async def publish(events: list[EventData], *, duplicate_every: int = 0) -> None:
             await f
     finally:
         await producer.stop()
+
+
+async def caught_up(client) -> None:
+    """Waits until the financing service (its client) has applied every event on its topics."""
+    async def done():
+        r = await client.get("/v1/consumer-lag")
+        return r.status_code == 200 and r.json() and sum(p["lag"] for p in r.json()) == 0
+    await eventually(done, timeout=30)

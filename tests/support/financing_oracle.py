@@ -1,13 +1,17 @@
 """A brute-force reference for financing figures: evaluates each person directly from the events on the
-asked date, with none of the projection's calendars, so tests can compare the two."""
+asked date, with none of the projection's calendars, so tests can compare the two; and the amount of
+people by cell from a capitation version's published values (JSON), line by line."""
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
 
 from services.common.events import (AppealResolved, ContributionPaid, EventData, PatientAttached,
                                     PatientDetached, VisitRecorded)
+from services.common.money import to_money
 from services.financing import domain
 
 
@@ -69,3 +73,21 @@ def figures(events: list[EventData], clinic_id: str, on: date) -> OracleFigures:
             cells[domain.cell_of(band, sex, active(iin, first), insured(iin, first))] += 1
     out.cells = dict(cells)
     return out
+
+
+def amount(values: dict[str, Any], settlement: str | None, cells: dict[int, int]) -> Decimal:
+    """The month's amount: per cell, people x the settlement's base rate (urban when not known) x the
+    age-sex coefficient, x the activity coefficient when inactive and the insurance coefficient when
+    uninsured; each line rounded to the tiyn as tenge are (services.common.money.to_money, half up)."""
+    rate = Decimal(values["base_rate"]["rural" if settlement == "rural" else "urban"])
+    total = Decimal("0.00")
+    for cell, people in cells.items():
+        c = domain.decode_cell(cell)
+        pair = values["age_sex_coefficients"][c.band]
+        factor = Decimal(pair["female" if c.sex == "F" else "male"])
+        if not c.active:
+            factor *= Decimal(values["activity_coefficient"])
+        if not c.insured:
+            factor *= Decimal(values["insurance_coefficient"])
+        total += to_money(people * rate * factor)
+    return total

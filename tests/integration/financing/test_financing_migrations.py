@@ -1,7 +1,8 @@
-"""Migrations 0002 to 0004 on a database made before them: each person's history, kept as jsonb until
+"""Migrations 0002 to 0005 on a database made before them: each person's history, kept as jsonb until
 then, is bytes afterwards and reads back the same; the age-sex cells, one row per cell until then, are
 one array row per clinic and bucket with the same numbers; the keys of people and visits, in the
-database's collation until then, are in byte order (COLLATE "C") and still find their rows."""
+database's collation until then, are in byte order (COLLATE "C") and still find their rows; clinics
+keep a settlement, not known for those met before; and the capitation version is seeded."""
 from __future__ import annotations
 
 from datetime import date
@@ -28,8 +29,9 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
                  (2, 1, date(2026, 2, 1), 0, 4)]
     conn = await asyncpg.connect(own.database_dsn("financing"))
     try:
-        # The database as revision 0001 left it: keys in the default collation, histories as jsonb, a
-        # row per cell; one person, one visit, some cells.
+        # The database as revision 0001 left it, before the common rule_versions (c0002): keys in the
+        # default collation, histories as jsonb, a row per cell, clinics without a settlement; one
+        # person, one visit, some cells, a clinic.
         for table, column in (("fin_persons", "iin"), ("fin_visits", "clinic_id"), ("fin_visits", "visit_id")):
             await conn.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"')
         await conn.execute("INSERT INTO fin_visits (clinic_id, visit_id, iin, day) VALUES ('KZ-1', 'V-1', $1, $2)",
@@ -44,7 +46,10 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
                                     PRIMARY KEY (clinic_no, grain, bucket, cell))""")
         await conn.copy_records_to_table("fin_cells", records=old_cells,
                                          columns=["clinic_no", "grain", "bucket", "cell", "people"])
-        await conn.execute("UPDATE alembic_version SET version_num = '0001' WHERE version_num NOT LIKE 'c%'")
+        await conn.execute("ALTER TABLE fin_clinics DROP COLUMN settlement")
+        await conn.execute("INSERT INTO fin_clinics (clinic_id, region) VALUES ('KZ-1', 'kyzylorda')")
+        await conn.execute("DROP TABLE rule_versions; DROP FUNCTION rule_versions_immutable()")
+        await conn.execute("DELETE FROM alembic_version; INSERT INTO alembic_version VALUES ('0001'), ('c0001')")
     finally:
         await conn.close()
 
@@ -62,6 +67,8 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
             "WHERE table_schema = current_schema() AND table_name IN ('fin_persons', 'fin_visits') "
             "AND data_type = 'text'")}
         visit = await conn.fetchrow("SELECT iin, day FROM fin_visits WHERE (clinic_id, visit_id) = ('KZ-1', 'V-1')")
+        clinic = await conn.fetchrow("SELECT region, settlement FROM fin_clinics WHERE clinic_id = 'KZ-1'")
+        seeds = await conn.fetch("SELECT effective_from, published_by FROM rule_versions WHERE rule_table = 'capitation'")
     finally:
         await conn.close()
     assert kind == "bytea"
@@ -70,7 +77,9 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
     for no, grain, bucket, cell, n in old_cells:
         expected.setdefault((no, grain, bucket), [0] * CELLS)[cell] = n
     assert {(r["clinic_no"], r["grain"], r["bucket"]): list(r["people"]) for r in rows} == expected
-    assert "0004" in versions
+    assert "0005" in versions
     assert collations == {("fin_persons", "iin"): "C", ("fin_visits", "clinic_id"): "C",
                           ("fin_visits", "visit_id"): "C", ("fin_visits", "iin"): None}
     assert tuple(visit) == ("900303400001", date(2025, 5, 5))
+    assert tuple(clinic) == ("kyzylorda", None)
+    assert [tuple(r) for r in seeds] == [(date(2025, 10, 1), "migration 0005")]

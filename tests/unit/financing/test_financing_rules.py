@@ -1,11 +1,10 @@
 """The projection's rules, pure: order and duplicates do not matter, stale statuses are dropped, voided
-visits stop counting, figures age with time alone, and the amount follows the coefficient table."""
+visits stop counting, figures age with time alone. (The amount: test_financing_capitation.)"""
 from __future__ import annotations
 
 import random
 import shutil
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import osms_native
@@ -164,29 +163,12 @@ def test_the_age_band_changes_on_the_first_of_the_month_after_the_birthday():
     assert p.figures("D", date(2026, 5, 1)).cells == {domain.cell_of(band_40s, "M", False, False): 1}
 
 
-def test_the_amount_multiplies_base_rate_age_sex_activity_and_insurance():
-    rules = domain.rules_on(date(2026, 1, 1))
-    band = domain.band_of(35)
-    male_35 = rules.age_sex_coefficients[band][0]
-    cells = {domain.cell_of(band, "M", True, True): 2, domain.cell_of(band, "M", False, False): 1,
-             domain.cell_of(band, "M", False, True): 1, domain.cell_of(band, "M", True, False): 1}
-    lines = {(x.active, x.insured): x for x in domain.statement_lines(rules, cells)}
-    assert lines[(True, True)].amount == (2 * rules.base_rate * male_35).quantize(Decimal("0.01"))
-    assert lines[(False, False)].activity_coefficient * lines[(False, False)].insurance_coefficient == Decimal("0.72")
-    assert lines[(False, True)].amount == (rules.base_rate * male_35 * Decimal("0.8")).quantize(Decimal("0.01"))
-    assert lines[(True, False)].amount == (rules.base_rate * male_35 * Decimal("0.9")).quantize(Decimal("0.01"))
-    assert domain.monthly_amount(rules, cells) == sum(x.amount for x in lines.values())
-    # 1176.03 x 0.65 x 0.8 x 0.9 = 550.38204 -> 550.38 (the placeholder table)
-    assert lines[(False, False)].amount == Decimal("550.38")
-
-
 @pytest.mark.parametrize("age,label", [(0, "0"), (1, "1-4"), (4, "1-4"), (69, "60-69"), (70, "70+"), (101, "70+")])
 def test_age_bands(age, label):
     assert domain.band_label(domain.band_of(age)) == label
 
 
-def test_rules_carry_a_version_and_effective_date():
-    assert domain.rules_on(date(2026, 3, 1)).version == "kpn-2025-10"
+def test_shares():
     assert domain.share(1, 4) == 0.25 and domain.share(0, 0) == 0.0
 
 

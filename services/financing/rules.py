@@ -1,0 +1,77 @@
+"""Financing's rule table (published data, services.common.rules): the per-capita norm (КПН).
+
+The values live in the `rule_versions` table, seeded by migration 0005 and published by the Fund's
+administrators at POST /v1/rules/capitation; this module says what a version must hold and which
+version a month is paid under. A version is in force until the next one (no year span).
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from services.common.rules import Dec, InForce, RuleSnapshot, RuleTable, Values
+from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_label
+
+TABLE = "capitation"
+
+BaseRate = Annotated[Dec, Field(gt=0, le=1_000_000, decimal_places=2)]
+Coefficient = Annotated[Dec, Field(gt=0, le=10)]
+Reduction = Annotated[Dec, Field(gt=0, le=1)]
+
+
+class BaseRates(Values):
+    """Tenge per attached person per month, by the clinic's settlement."""
+    urban: BaseRate
+    rural: BaseRate
+
+
+class AgeSexCoefficient(Values):
+    male: Coefficient
+    female: Coefficient
+
+
+class Capitation(Values):
+    base_rate: BaseRates
+    # The projection's shape, repeated: equal to domain.AGE_BAND_BOUNDS and ACTIVITY_WINDOW_DAYS.
+    age_band_bounds: tuple[int, ...]
+    age_sex_coefficients: tuple[AgeSexCoefficient, ...] = Field(description="per age band, in band order")
+    activity_coefficient: Reduction = Field(description="an inactive person's norm is multiplied by this")
+    insurance_coefficient: Reduction = Field(description="an uninsured person's norm is multiplied by this")
+    activity_window_days: int = Field(description="active: a non-voided visit within this many days up to the date")
+
+
+_REBUILD = ("the stored per-clinic counts are built on {what} {held}; other {what} need a new projection shape "
+            "and a rebuild (python -m services.financing.rebuild), not only a new version")
+
+
+def _check(v: Capitation, _effective: date) -> list[dict[str, Any]]:
+    errors = []
+    if v.age_band_bounds != AGE_BAND_BOUNDS:
+        errors.append({"loc": ["age_band_bounds"],
+                       "msg": _REBUILD.format(what="age bands", held=list(AGE_BAND_BOUNDS))})
+    if v.activity_window_days != ACTIVITY_WINDOW_DAYS:
+        errors.append({"loc": ["activity_window_days"],
+                       "msg": _REBUILD.format(what="activity windows", held=f"of {ACTIVITY_WINDOW_DAYS} days")})
+    if len(v.age_sex_coefficients) != len(AGE_BAND_BOUNDS):
+        bands = ", ".join(band_label(b) for b in range(len(AGE_BAND_BOUNDS)))
+        errors.append({"loc": ["age_sex_coefficients"],
+                       "msg": f"one {{male, female}} pair per age band, {len(AGE_BAND_BOUNDS)} in all ({bands})"})
+    return errors
+
+
+RULE_TABLES: dict[str, RuleTable] = {TABLE: RuleTable(
+    TABLE, "the per-capita norm (КПН) of PHC clinics: base rate by settlement, age-sex coefficients, the "
+           "inactive and uninsured reductions; in force until replaced", Capitation, check=_check)}
+
+
+def capitation_on(snap: RuleSnapshot, day: date) -> InForce[Capitation] | None:
+    """The version in force on `day` (a month is paid under the one in force on its first day). Days
+    before the first version are figured under the first (the table starts with the КПН reform of
+    October 2025; the project has no earlier one). None only while nothing is published."""
+    found = snap.in_force(TABLE, day)
+    if found is None:
+        versions = snap.all(TABLE)
+        return InForce(versions[0]) if versions else None
+    return found

@@ -16,8 +16,10 @@ from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Principal, allow
 from services.common.ids import IIN
 from services.common.logs import get_logger
-from services.common.problems import invalid, not_found
+from services.common.problems import Problem, invalid, not_found
+from services.common.rules import Rules
 from services.feedback import domain, store
+from services.feedback.rules import RULE_TABLES, appeal_rules
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1")
@@ -54,13 +56,19 @@ class AppealBody(BaseModel):
     reference: Key | None = Field(default=None, description="idempotency reference (or the Idempotency-Key header)")
 
 
-class Registered(BaseModel):
+class RulesUsed(BaseModel):
+    rules_version: str = Field(description="the calendar versions and the deadline rule the due date was counted "
+                                           "with ('' for appeals registered before the rule tables)")
+    rules_provisional: bool = Field(description="true when a year on the way had no published calendar: its days "
+                                                "were counted by weekends only")
+
+
+class Registered(RulesUsed):
     appeal_id: str
     registration_number: str
     status: Literal["registered"]
     due_date: date
-    due_date_provisional: bool = Field(
-        description="true when the calendar of a year on the way is missing: weekends-only count")
+    due_date_provisional: bool = Field(description="the same as rules_provisional")
 
 
 class TransitionBody(BaseModel):
@@ -81,7 +89,7 @@ class Transition(BaseModel):
     due_date: date | None
 
 
-class AppealSummary(BaseModel):
+class AppealSummary(RulesUsed):
     appeal_id: str
     registration_number: str
     kind: Kind
@@ -94,6 +102,8 @@ class AppealSummary(BaseModel):
     registered_on: date
     due_date: date
     due_date_provisional: bool
+    extension_limit: date = Field(description="the latest date an extension may set (the deadline rule in force "
+                                              "at registration)")
     extended_due_date: date | None
     resolved_on: date | None
     overdue: bool
@@ -135,7 +145,7 @@ def _view(row: dict, today: date) -> dict:
 @router.post("/appeals", status_code=201, response_model=Registered,
              responses={409: {"description": "the idempotency key was used for another appeal"},
                         422: {"description": "invalid appeal"}})
-async def post_appeal(body: AppealBody, db: Pool, response: Response, principal: OperatorKey,
+async def post_appeal(body: AppealBody, db: Pool, response: Response, principal: OperatorKey, snap: Rules,
                       idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
     a = domain.AppealIn(body.channel, body.kind, body.category, body.region, body.iin, body.clinic_id,
                         body.visit_id, body.text)
@@ -147,7 +157,11 @@ async def post_appeal(body: AppealBody, db: Pool, response: Response, principal:
                       [{"loc": ["body", "reference"], "msg": "differs from the Idempotency-Key header"}])
     now = clock.now()
     registered_on = now.date()
-    due = domain.due_date(registered_on)
+    rules = appeal_rules(snap, registered_on)
+    if rules is None:  # the seed publishes one from 2021; only a broken database lacks it
+        raise Problem(503, "Service unavailable", f"no deadline rule is in force on {registered_on}",
+                      headers={"Retry-After": "60"})
+    due = domain.due_date(registered_on, rules.calendars, rules.deadline)
     async with db.acquire() as conn:
         result, replayed = await store.register(
             conn, a, registered_at=now, registered_on=registered_on, due=due,
@@ -160,7 +174,7 @@ async def post_appeal(body: AppealBody, db: Pool, response: Response, principal:
         log.info("appeal registered", appeal_id=result["appeal_id"],
                  registration_number=result["registration_number"], provisional_due=due.provisional)
         if due.provisional:
-            log.warning("no holiday calendar for a year on the way; due date counts weekends only",
+            log.warning("no published calendar for a year on the way; due date counts weekends only",
                         appeal_id=result["appeal_id"], due_date=str(due.due_date))
     return result
 
@@ -245,5 +259,7 @@ spec = ServiceSpec(
     description="Citizens' appeals: registration with statutory deadlines, the lifecycle, lists and statistics.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
+    rule_tables=RULE_TABLES,
+    count_records=store.records_on_or_after,
 )
 app = create_app(spec)

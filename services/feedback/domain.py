@@ -1,16 +1,15 @@
-"""Appeal rules, pure: deadlines over the holiday calendar, the lifecycle, statistics.
+"""Appeal rules, pure: deadlines over the published calendar, the lifecycle, statistics.
 
-No I/O, no clock: the route passes today's date. The SQL lives in store.py.
+No I/O, no clock: the route passes today's date and the rule versions in force (rules.py). The SQL
+lives in store.py.
 """
 from __future__ import annotations
 
 import calendar as _cal
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-
-from services.feedback.holidays import CALENDARS, YearCalendar
 
 CHANNELS = ("call_center", "mobile_app", "website", "telegram", "clinic_desk")
 KINDS = ("consultation", "complaint")
@@ -25,62 +24,81 @@ OPEN_STATUSES = tuple(s for s in STATUSES if s not in FINAL_STATUSES)
 # --- deadlines -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class DeadlineRule:
-    """The statutory answer period (Administrative Procedural Code, in force 1 July 2021)."""
+class CalendarYear:
+    """A published calendar version: it governs the days of its year from its effective date on (a later
+    version of the same year is a correction from its own date)."""
 
+    version: str
     effective_from: date
+    days_off: frozenset[date]          # Monday-Friday dates that are not working days
+    working_weekends: frozenset[date]  # Saturday/Sunday dates that are working days
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    """The statutory answer period in force on the day of registration."""
+
+    version: str
     working_days: int          # the answer is due on the Nth working day after registration
     max_extension_months: int  # extended once, to at most this many months from registration
 
 
-DEADLINE_RULES: tuple[DeadlineRule, ...] = (
-    DeadlineRule(effective_from=date(2021, 7, 1), working_days=15, max_extension_months=2),
-)
+def governing(d: date, calendars: Sequence[CalendarYear]) -> CalendarYear | None:
+    """The calendar version that governs `d`: the latest of d's year in force on d; None if none is."""
+    chosen = None
+    for cal in calendars:
+        if cal.effective_from.year == d.year and cal.effective_from <= d \
+                and (chosen is None or cal.effective_from > chosen.effective_from):
+            chosen = cal
+    return chosen
 
 
-def deadline_rule(on: date) -> DeadlineRule:
-    rules = [r for r in DEADLINE_RULES if r.effective_from <= on]
-    if not rules:
-        raise ValueError(f"no deadline rule in force on {on}")
-    return max(rules, key=lambda r: r.effective_from)
-
-
-def is_working_day(d: date, calendars: Mapping[int, YearCalendar] = CALENDARS) -> tuple[bool, bool]:
-    """(working?, known?): `known` is False when the year has no calendar data, in which case
-    only weekends are days off. That errs towards an earlier deadline, never a later one."""
-    cal = calendars.get(d.year)
+def is_working_day(d: date, calendars: Sequence[CalendarYear]) -> tuple[bool, CalendarYear | None]:
+    """(working?, the version that says so): without a version only weekends are days off, which errs
+    towards an earlier deadline, never a later one."""
+    cal = governing(d, calendars)
     if cal is None:
-        return d.weekday() < 5, False
+        return d.weekday() < 5, None
     if d in cal.working_weekends:
-        return True, True
-    return d.weekday() < 5 and d not in cal.days_off, True
+        return True, cal
+    return d.weekday() < 5 and d not in cal.days_off, cal
 
 
-def add_working_days(start: date, n: int,
-                     calendars: Mapping[int, YearCalendar] = CALENDARS) -> tuple[date, bool]:
-    """The nth working day after `start` (start itself not counted), and whether every day
-    counted had calendar data (False: provisional, weekends-only for the missing years)."""
+@dataclass(frozen=True)
+class Count:
+    day: date
+    versions: tuple[str, ...]  # the calendar versions that governed the days counted, in order
+    provisional: bool          # some day counted had no calendar version: weekends-only
+
+
+def add_working_days(start: date, n: int, calendars: Sequence[CalendarYear]) -> Count:
+    """The nth working day after `start` (start itself not counted)."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    d, counted, known = start, 0, True
+    d, counted, versions, provisional = start, 0, [], False
     while counted < n:
         d += timedelta(days=1)
-        working, has_data = is_working_day(d, calendars)
-        known = known and has_data
+        working, cal = is_working_day(d, calendars)
+        if cal is None:
+            provisional = True
+        elif cal.version not in versions:
+            versions.append(cal.version)
         counted += working
-    return d, known
+    return Count(d, tuple(versions), provisional)
 
 
 @dataclass(frozen=True)
 class DueDate:
     due_date: date
-    provisional: bool  # a year on the way had no calendar data: weekends-only count
+    extension_limit: date
+    provisional: bool   # a year on the way had no calendar version: weekends-only count
+    rules_version: str  # the calendar versions used and the deadline rule, "calendar@2026-01-01+deadlines@..."
 
 
-def due_date(registered_on: date, calendars: Mapping[int, YearCalendar] = CALENDARS) -> DueDate:
-    rule = deadline_rule(registered_on)
-    d, known = add_working_days(registered_on, rule.working_days, calendars)
-    return DueDate(d, provisional=not known)
+def due_date(registered_on: date, calendars: Sequence[CalendarYear], rule: DeadlineRule) -> DueDate:
+    count = add_working_days(registered_on, rule.working_days, calendars)
+    return DueDate(count.day, extension_limit(registered_on, rule), count.provisional,
+                   "+".join((*count.versions, rule.version)))
 
 
 def add_months(d: date, months: int) -> date:
@@ -90,8 +108,8 @@ def add_months(d: date, months: int) -> date:
     return date(year, month, min(d.day, _cal.monthrange(year, month)[1]))
 
 
-def extension_limit(registered_on: date) -> date:
-    return add_months(registered_on, deadline_rule(registered_on).max_extension_months)
+def extension_limit(registered_on: date, rule: DeadlineRule) -> date:
+    return add_months(registered_on, rule.max_extension_months)
 
 
 def effective_due(due: date, extended_due: date | None) -> date:
@@ -181,6 +199,7 @@ class AppealState:
     registered_on: date
     due_date: date
     extended_due_date: date | None
+    extension_limit: date  # from the deadline rule in force at registration
 
 
 @dataclass(frozen=True)
@@ -211,11 +230,12 @@ def decide_transition(state: AppealState, to: str, note: str | None, today: date
     if today > state.due_date:
         raise TransitionRefused("deadline_passed", f"the answer was due on {state.due_date}; "
                                 "an extension must be decided before the deadline")
-    limit = extension_limit(state.registered_on)
+    limit = state.extension_limit
     new_due = requested_due or limit
     if new_due > limit:
         raise TransitionRefused("extension_beyond_limit",
-                                f"an extension reaches at most {limit} (two months from registration)")
+                                f"an extension reaches at most {limit}, as the deadline rule in force at "
+                                "registration allows")
     if new_due <= state.due_date:
         raise TransitionRefused("extension_not_later", f"the extended date must be after {state.due_date}")
     return TransitionDecision(to, False, new_due)

@@ -18,7 +18,7 @@ _KEY_LOCK_SPACE = 7402  # advisory-lock namespace of appeal idempotency keys
 
 _APPEAL_COLUMNS = """appeal_id, seq, registration_number, kind, category, channel, region, iin, clinic_id,
     visit_id, text, status, registered_at, registered_on, due_date, due_date_provisional,
-    extended_due_date, resolved_on"""
+    due_date_provisional AS rules_provisional, rules_version, extension_limit, extended_due_date, resolved_on"""
 
 
 def _key(iin: str | None, appeal_id: uuid.UUID) -> str:
@@ -29,7 +29,8 @@ def _key(iin: str | None, appeal_id: uuid.UUID) -> str:
 def _registration(row: asyncpg.Record) -> dict:
     return {"appeal_id": str(row["appeal_id"]), "registration_number": row["registration_number"],
             "status": "registered", "due_date": row["due_date"],
-            "due_date_provisional": row["due_date_provisional"]}
+            "due_date_provisional": row["due_date_provisional"], "rules_version": row["rules_version"],
+            "rules_provisional": row["due_date_provisional"]}
 
 
 async def register(conn: asyncpg.Connection, a: AppealIn, *, registered_at: datetime, registered_on: date,
@@ -42,7 +43,8 @@ async def register(conn: asyncpg.Connection, a: AppealIn, *, registered_at: date
             # The two-int form keeps these locks apart from the single-bigint ones (relay, migrations).
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _KEY_LOCK_SPACE, idempotency_key)
             held = await conn.fetchrow(
-                """SELECT appeal_id, registration_number, due_date, due_date_provisional, request_hash
+                """SELECT appeal_id, registration_number, due_date, due_date_provisional, rules_version,
+                          request_hash
                    FROM appeals WHERE idempotency_key = $1""", idempotency_key)
             if held is not None:
                 if bytes(held["request_hash"]) != request_hash:
@@ -58,12 +60,13 @@ async def register(conn: asyncpg.Connection, a: AppealIn, *, registered_at: date
         row = await conn.fetchrow(
             """INSERT INTO appeals (appeal_id, registration_number, kind, category, channel, region, iin,
                    clinic_id, visit_id, text, status, registered_at, registered_on, due_date,
-                   due_date_provisional, idempotency_key, request_hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'registered', $11, $12, $13, $14, $15, $16)
-               RETURNING appeal_id, registration_number, due_date, due_date_provisional""",
+                   due_date_provisional, rules_version, extension_limit, idempotency_key, request_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'registered', $11, $12, $13, $14, $15, $16,
+                       $17, $18)
+               RETURNING appeal_id, registration_number, due_date, due_date_provisional, rules_version""",
             appeal_id, domain.registration_number(registered_on.year, serial), a.kind, a.category, a.channel,
             a.region, a.iin, a.clinic_id, a.visit_id, a.text, registered_at, registered_on, due.due_date,
-            due.provisional, idempotency_key, request_hash)
+            due.provisional, due.rules_version, due.extension_limit, idempotency_key, request_hash)
         await conn.execute(
             """INSERT INTO appeal_transitions (appeal_id, step, from_status, to_status, by_operator, at)
                VALUES ($1, 1, NULL, 'registered', $2, $3)""", appeal_id, by, registered_at)
@@ -106,7 +109,7 @@ async def transition(conn: asyncpg.Connection, appeal_id: uuid.UUID, t: Transiti
     async with conn.transaction():
         row = await conn.fetchrow(
             """SELECT appeal_id, registration_number, kind, category, region, iin, clinic_id, visit_id,
-                      status, registered_on, due_date, extended_due_date
+                      status, registered_on, due_date, extended_due_date, extension_limit
                FROM appeals WHERE appeal_id = $1 FOR UPDATE""", appeal_id)
         if row is None:
             raise not_found("appeal")
@@ -127,7 +130,7 @@ async def transition(conn: asyncpg.Connection, appeal_id: uuid.UUID, t: Transiti
             # The same transition again without a key: a client's retry, answered as done.
             return True
         state = AppealState(row["kind"], row["status"], row["registered_on"], row["due_date"],
-                            row["extended_due_date"])
+                            row["extended_due_date"], row["extension_limit"])
         try:
             decision = domain.decide_transition(state, t.to, t.note, today, t.due_date)
         except TransitionRefused as refused:
@@ -209,3 +212,13 @@ async def count_rows(conn: asyncpg.Connection, *, region: str | None, from_: dat
               AND ($4::date IS NULL OR registered_on <= $4)
             GROUP BY 1, 2, 3, 4""", today, region, from_, to)
     return [CountRow(r["kind"], r["category"], r["status"], r["overdue"], r["n"]) for r in rows]
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+async def records_on_or_after(conn: asyncpg.Connection, table: str, day: date) -> int:
+    """Appeals a new version effective on `day` would have applied to; they keep their due dates. A
+    calendar: those whose count ran to `day` or later; the deadlines: those registered from `day` on."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM appeals
+           WHERE CASE WHEN $1 = 'calendar' THEN due_date >= $2 ELSE registered_on >= $2 END""", table, day)

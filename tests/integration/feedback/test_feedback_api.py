@@ -38,7 +38,8 @@ async def test_a_complaint_is_registered_with_its_deadline_and_announced(client,
     assert r.status_code == 201, r.text
     created = r.json()
     assert created["status"] == "registered" and created["due_date"] == "2026-04-09"
-    assert created["due_date_provisional"] is False
+    assert created["due_date_provisional"] is created["rules_provisional"] is False
+    assert created["rules_version"] == "calendar@2026-01-01+deadlines@2021-07-01"
     assert re.fullmatch(r"KZ-2026-\d{6}", created["registration_number"])
 
     appeal = (await client.get(f"/v1/appeals/{created['appeal_id']}")).json()

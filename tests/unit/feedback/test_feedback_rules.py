@@ -6,67 +6,163 @@ from datetime import date, timedelta
 
 import pytest
 
+from services.common.problems import Problem
+from services.common.rules import PublishIn, validate_version
 from services.feedback import domain
 from services.feedback.domain import AppealIn, AppealState, CountRow, TransitionRefused, decide_transition
-from services.feedback.holidays import CALENDARS
+from services.feedback.rules import RULE_TABLES, appeal_rules, calendar_year
 from tests.support import feedback_kyzylorda as kz
+from tests.support import feedback_rules as fr
 
 # --- calendar and deadlines ------------------------------------------------------------------------
+# The tests' own calendars (only the days they need), never the seed migration's.
+
+CAL_2024 = fr.calendar("2024-01-01", days_off=["2024-01-01", "2024-01-02"])
+CAL_2025 = fr.calendar("2025-01-01", days_off=["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-07"],
+                       working_weekends=["2025-01-05"])  # the day off moved from Sunday 5 to Friday 3 January
+CAL_2026 = fr.calendar("2026-01-01", days_off=["2026-01-01", "2026-01-02", "2026-01-07", "2026-03-23",
+                                               "2026-03-24", "2026-03-25", "2026-05-01", "2026-08-31"])
+SNAP = fr.snapshot(CAL_2024, CAL_2025, CAL_2026)
+
+
+def _due(registered_on: date, snap=SNAP) -> domain.DueDate:
+    rules = appeal_rules(snap, registered_on)
+    assert rules is not None
+    return domain.due_date(registered_on, rules.calendars, rules.deadline)
 
 
 def test_deadline_counts_15_working_days_skipping_nauryz_and_weekends():
-    # Mon 16 Mar 2026: the weekend of 21-22 Mar and Nauryz (23 Mar, with 24-25 Mar carried over
-    # from the weekend) are not counted.
-    due = domain.due_date(date(2026, 3, 16))
-    assert due == domain.DueDate(date(2026, 4, 9), provisional=False)
-    # Without the holidays the same count would end on Monday 6 April.
-    assert domain.add_working_days(date(2026, 3, 16), 15, calendars={})[0] == date(2026, 4, 6)
+    # Mon 16 Mar 2026: the weekend of 21-22 Mar and Nauryz (23-25 Mar) are not counted.
+    due = _due(date(2026, 3, 16))
+    assert (due.due_date, due.provisional) == (date(2026, 4, 9), False)
+    assert due.rules_version == "calendar@2026-01-01+deadlines@2021-07-01"
+    # Without a calendar the same count ends on Monday 6 April, and says it is provisional.
+    bare = _due(date(2026, 3, 16), fr.snapshot())
+    assert (bare.due_date, bare.provisional, bare.rules_version) == (date(2026, 4, 6), True, "deadlines@2021-07-01")
 
 
-def test_deadline_across_new_year_and_christmas():
+def test_deadline_across_new_year_names_both_calendars():
     # Thu 25 Dec 2025 -> 1-2 Jan and 7 Jan 2026 are days off; the weekends too.
-    assert domain.due_date(date(2025, 12, 25)).due_date == date(2026, 1, 20)
+    due = _due(date(2025, 12, 25))
+    assert due.due_date == date(2026, 1, 20)
+    assert due.rules_version == "calendar@2025-01-01+calendar@2026-01-01+deadlines@2021-07-01"
 
 
 def test_a_working_sunday_counts_and_a_transferred_friday_does_not():
-    # 2025: the day off moved from Sunday 5 Jan to Friday 3 Jan.
-    assert domain.is_working_day(date(2025, 1, 5)) == (True, True)
-    assert domain.is_working_day(date(2025, 1, 3)) == (False, True)
-    assert domain.due_date(date(2024, 12, 31)).due_date == date(2025, 1, 24)
+    calendars = appeal_rules(SNAP, date(2025, 1, 1)).calendars
+    assert domain.is_working_day(date(2025, 1, 5), calendars) == (True, calendars[1])
+    assert domain.is_working_day(date(2025, 1, 3), calendars)[0] is False
+    assert _due(date(2024, 12, 31)).due_date == date(2025, 1, 24)
+    # Registered on Friday 3 January: the first working day counted is Sunday 5 January, not Monday 6.
+    assert domain.add_working_days(date(2025, 1, 3), 1, calendars).day == date(2025, 1, 5)
+    no_transfer = fr.calendar("2025-01-01", days_off=["2025-01-01", "2025-01-02", "2025-01-07"])
+    assert domain.add_working_days(date(2025, 1, 3), 1, [calendar_year(no_transfer)]).day == date(2025, 1, 6)
 
 
 def test_registration_day_itself_is_not_counted():
     # Registered on Friday 10 Apr 2026: the first counted day is Monday 13 April.
-    assert domain.add_working_days(date(2026, 4, 10), 1) == (date(2026, 4, 13), True)
-    # 13-30 April give 14 working days; 1 May (Unity Day) is off; the 15th is Monday 4 May.
-    assert domain.due_date(date(2026, 4, 10)).due_date == date(2026, 5, 4)
+    calendars = appeal_rules(SNAP, date(2026, 4, 10)).calendars
+    assert domain.add_working_days(date(2026, 4, 10), 1, calendars).day == date(2026, 4, 13)
+    # 13-30 April give 14 working days; 1 May is off; the 15th is Monday 4 May.
+    assert _due(date(2026, 4, 10)).due_date == date(2026, 5, 4)
 
 
-def test_a_year_without_calendar_data_counts_weekends_only_and_says_so():
-    due = domain.due_date(date(2027, 12, 20))
-    assert due.provisional is True
-    assert due.due_date == date(2028, 1, 10)
-    assert domain.due_date(date(2027, 11, 1)).provisional is False
+def test_a_year_without_a_calendar_counts_weekends_only_until_one_is_published():
+    due = _due(date(2026, 12, 21))  # 8 days left in 2026 (with its calendar), the rest in 2027
+    assert (due.due_date, due.provisional) == (date(2027, 1, 11), True)
+    assert due.rules_version == "calendar@2026-01-01+deadlines@2021-07-01"
+    assert _due(date(2026, 11, 2)).provisional is False
+    # A 2027 calendar with a day off on the way moves the date and the count is no longer provisional.
+    later = fr.snapshot(CAL_2026, fr.calendar("2027-01-01", days_off=["2027-01-01", "2027-01-04"]))
+    moved = _due(date(2026, 12, 21), later)
+    assert (moved.due_date, moved.provisional) == (date(2027, 1, 13), False)
+    assert moved.rules_version == "calendar@2026-01-01+calendar@2027-01-01+deadlines@2021-07-01"
 
 
-def test_2026_calendar_has_the_published_246_working_days():
-    days = [date(2026, 1, 1) + timedelta(n) for n in range(365)]
-    assert sum(domain.is_working_day(d)[0] for d in days) == 246
+def test_a_correction_governs_from_its_own_date_only():
+    # The correction makes 31 August a working day, and lists 29 June as off: a day before its date.
+    fixed = fr.calendar("2026-07-01", days_off=["2026-01-01", "2026-01-02", "2026-01-07", "2026-03-23",
+                                                "2026-03-24", "2026-03-25", "2026-05-01", "2026-06-29"])
+    calendars = appeal_rules(fr.snapshot(CAL_2026, fixed), date(2026, 8, 1)).calendars
+    assert domain.is_working_day(date(2026, 8, 31), calendars) == (True, calendars[1])
+    assert domain.is_working_day(date(2026, 6, 29), calendars) == (True, calendars[0])
+    # Registered on Thu 20 Aug 2026: 21, 24-28 Aug, 31 Aug (now worked), 1-4, 7-10 Sep.
+    due = _due(date(2026, 8, 20), fr.snapshot(CAL_2026, fixed))
+    assert (due.due_date, due.rules_version) == (date(2026, 9, 10), "calendar@2026-07-01+deadlines@2021-07-01")
+    assert _due(date(2026, 8, 20)).due_date == date(2026, 9, 11)
+    # The count of a registration before the correction's date names both versions.
+    assert _due(date(2026, 6, 25), fr.snapshot(CAL_2026, fixed)).rules_version == \
+        "calendar@2026-01-01+calendar@2026-07-01+deadlines@2021-07-01"
 
 
-@pytest.mark.parametrize("year", sorted(CALENDARS))
-def test_every_fixed_statutory_holiday_on_a_weekday_is_a_day_off(year):
-    fixed = [(1, 1), (1, 2), (1, 7), (3, 8), (3, 21), (3, 22), (3, 23), (5, 1), (5, 7), (5, 9), (7, 6),
-             (8, 30), (10, 25), (12, 16)]
-    kurban = {2024: date(2024, 6, 16), 2025: date(2025, 6, 6), 2026: date(2026, 5, 27), 2027: date(2027, 5, 16)}
-    for d in [date(year, m, day) for m, day in fixed] + [kurban[year]]:
-        if d.weekday() < 5:
-            assert d in CALENDARS[year].days_off, d
+def test_days_of_a_year_before_its_first_version_count_weekends_only():
+    late = fr.calendar("2027-03-01", days_off=["2027-01-04", "2027-03-08"])
+    calendars = appeal_rules(fr.snapshot(late), date(2027, 1, 1)).calendars
+    assert domain.is_working_day(date(2027, 1, 4), calendars) == (True, None)
+    assert domain.is_working_day(date(2027, 3, 8), calendars) == (False, calendars[0])
+
+
+def test_the_deadline_rule_in_force_at_registration_sets_the_count_and_the_extension_limit():
+    snap = fr.snapshot(fr.deadlines("2021-07-01"), fr.deadlines("2030-01-01", working_days=10,
+                                                                max_extension_months=1))
+    before = _due(date(2029, 12, 31), snap)
+    after = _due(date(2030, 1, 2), snap)
+    assert (before.due_date, before.extension_limit) == (date(2030, 1, 21), date(2030, 2, 28))
+    assert before.rules_version == "deadlines@2021-07-01"
+    assert (after.due_date, after.extension_limit) == (date(2030, 1, 16), date(2030, 2, 2))
+    assert after.rules_version == "deadlines@2030-01-01"
+    assert appeal_rules(fr.snapshot(fr.deadlines("2021-07-01")), date(2021, 6, 30)) is None
 
 
 def test_extension_reaches_two_months_clamped_to_month_end():
-    assert domain.extension_limit(date(2026, 1, 10)) == date(2026, 3, 10)
-    assert domain.extension_limit(date(2025, 12, 31)) == date(2026, 2, 28)
+    rule = domain.DeadlineRule("deadlines@test", 15, 2)
+    assert domain.extension_limit(date(2026, 1, 10), rule) == date(2026, 3, 10)
+    assert domain.extension_limit(date(2025, 12, 31), rule) == date(2026, 2, 28)
+    assert domain.extension_limit(date(2027, 12, 31), rule) == date(2028, 2, 29)
+
+
+# --- publishing a version: checked whole --------------------------------------------------------
+
+def _errors(table: str, effective: str, values: dict) -> list[tuple]:
+    body = PublishIn(effective_from=effective, values=values, legal_basis=fr._BASIS)
+    try:
+        validate_version(RULE_TABLES[table], body)
+    except Problem as p:
+        assert p.status == 422
+        return [(tuple(e["loc"]), e["msg"]) for e in p.errors]
+    return []
+
+
+def test_a_complete_calendar_year_is_accepted():
+    assert _errors("calendar", "2028-01-01", fr.calendar_values(2028, ["2028-01-03"], ["2028-01-08"])) == []
+
+
+@pytest.mark.parametrize("values, loc, says", [
+    (fr.calendar_values(2028, ["2027-12-31"]), ("days_off", 0, "date"), "not in 2028"),
+    (fr.calendar_values(2028, ["2028-01-01"]), ("days_off", 0, "date"), "Saturday"),         # a weekend off
+    (fr.calendar_values(2028, [], ["2028-01-03"]), ("working_weekends", 0, "date"), "Monday"),
+    (fr.calendar_values(2028, ["2028-01-03", "2028-01-03"]), ("days_off", 1, "date"), "twice"),
+    (fr.calendar_values(2028, ["2028-01-03"], working_days=260), ("working_days",), "give 259 working days"),
+    ({**fr.calendar_values(2028), "days_off": [{"date": "2028-01-03", "why": "  "}]}, ("days_off", 0, "why"), ""),
+    ({"days_off": [], "working_weekends": []}, ("working_days",), "required"),
+    ({**fr.calendar_values(2028), "holidays": []}, ("holidays",), "not permitted"),
+    (fr.calendar_values(2028, working_days=-1), ("working_days",), "greater than or equal"),
+])
+def test_an_incomplete_or_wrong_calendar_year_is_refused_naming_the_field(values, loc, says):
+    errors = _errors("calendar", "2028-01-01", values)
+    assert [e[0] for e in errors] == [("body", "values", *loc)]
+    assert says in errors[0][1]
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"working_days": 0, "max_extension_months": 2}, "working_days"),
+    ({"working_days": 1000, "max_extension_months": 2}, "working_days"),
+    ({"working_days": 15, "max_extension_months": -1}, "max_extension_months"),
+    ({"working_days": 15}, "max_extension_months"),
+])
+def test_absurd_deadlines_are_refused(values, field):
+    assert [e[0] for e in _errors("deadlines", "2030-01-01", values)] == [("body", "values", field)]
+    assert _errors("deadlines", "2030-01-01", {"working_days": 10, "max_extension_months": 1}) == []
 
 
 def test_registration_numbers_are_readable_and_ordered_within_a_year():
@@ -100,11 +196,12 @@ def test_appeal_cross_field_rules():
 # --- lifecycle -------------------------------------------------------------------------------------
 
 REG = date(2026, 4, 1)
-DUE = domain.due_date(REG).due_date
+DUE = _due(REG).due_date
+LIMIT = _due(REG).extension_limit
 
 
 def _state(status="registered", kind="complaint", extended=None) -> AppealState:
-    return AppealState(kind, status, REG, DUE, extended)
+    return AppealState(kind, status, REG, DUE, extended, LIMIT)
 
 
 def _refused(state, to, note=None, today=REG, due=None) -> str:
@@ -144,6 +241,7 @@ def test_outcomes_depend_on_the_kind():
 
 def test_extension_once_with_notice_to_at_most_two_months():
     limit = date(2026, 6, 1)
+    assert LIMIT == limit
     d = decide_transition(_state("in_review"), "extended", "letter sent to the applicant", REG)
     assert d == domain.TransitionDecision("extended", False, limit)
     chosen = decide_transition(_state("in_review"), "extended", "notice", REG, date(2026, 5, 15))

@@ -415,9 +415,11 @@ async def group_lag(settings: Settings, pool: asyncpg.Pool, group: str, topics: 
     """Lag of a consumer group from any process: broker end offsets against the offsets stored
     with the projection. `probe` is any started consumer; `group` is the group's name before the
     prefix unless `prefixed`."""
-    await probe.topics()  # fresh metadata: the partitions each topic has now
+    # Fresh metadata, for the partitions each topic has now (the consumer's own cache knows only
+    # the topics it was given; aiokafka has no public call for another's).
+    cluster = await probe._client.fetch_all_metadata()
     tps = [TopicPartition(settings.topic(t), p) for t in topics
-           for p in sorted(probe.partitions_for_topic(settings.topic(t)) or ())]
+           for p in sorted(cluster.partitions_for_topic(settings.topic(t)) or ())]
     ends = await probe.end_offsets(tps)
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1",

@@ -72,7 +72,7 @@ def _calendar_check(v: Calendar, effective: date) -> list[dict[str, Any]]:
 RULE_TABLES: dict[str, RuleTable] = {t.name: t for t in (
     RuleTable("calendar", "the production calendar, one year a version: weekdays off and working weekends "
                           "(a later version of the same year corrects it from its own date)",
-              Calendar, span="year", check=_calendar_check),
+              Calendar, span="year", carry=False, check=_calendar_check),
     RuleTable("deadlines", "the answer period of an appeal in working days, and how far one extension reaches",
               Deadlines),
 )}

@@ -21,9 +21,10 @@ from services.common import clock
 from services.common.app import Ctx, Pool, ServiceSpec, create_app
 from services.common.auth import allow
 from services.common.consumer import group_lag
+from services.common.kafka import client_options
 from services.common.money import Money
 from services.common.problems import Problem, invalid, not_found
-from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields
+from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
 from services.financing import domain, store
 from services.financing.consumer import CONSUMER
 from services.financing.rules import RULE_TABLES, Capitation, capitation_on
@@ -38,12 +39,6 @@ OrderBy = Literal["active_share", "-active_share", "insured_share", "-insured_sh
 
 Settlement = Literal["urban", "rural"]
 
-
-class RulesUsed(BaseModel):
-    rules_version: str = Field(description="the capitation version the amount was computed from, "
-                                           "the one in force on the first day of the date's month")
-    rules_provisional: bool = Field(description="true when values were carried past the last published period")
-    rules_carried_from: int | None = Field(default=None, description="the year carried values were published for")
 
 
 class ClinicFinancing(RulesUsed):
@@ -256,7 +251,7 @@ async def consumer_lag(ctx: Ctx) -> list[PartitionLag]:
     probe = ctx.extra.get("lag_probe")
     try:
         if probe is None:
-            probe = AIOKafkaConsumer(bootstrap_servers=ctx.settings.kafka_bootstrap, group_id=None,
+            probe = AIOKafkaConsumer(**client_options(ctx.settings), group_id=None,
                                      request_timeout_ms=5000)
             await asyncio.wait_for(probe.start(), timeout=5)
             ctx.extra["lag_probe"] = probe

@@ -21,6 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.common.consumer import Event, collector_paused
+from services.common.kafka import client_options
 from services.common.settings import Settings, get_settings
 from services.financing import store
 from services.financing.consumer import CONSUMER, TOPICS
@@ -89,7 +90,8 @@ async def _fresh_schema(settings: Settings, schema: str) -> None:
         async with conn.transaction():
             await conn.execute(f'CREATE SCHEMA "{schema}"')
             await conn.execute(f'SET LOCAL search_path TO "{schema}"')
-            await conn.execute(store.PROJECTION_DDL)
+            for table in store.PROJECTION_TABLES:  # the live tables' layout, as the migrations left it
+                await conn.execute(f'CREATE TABLE "{table}" (LIKE public."{table}" INCLUDING ALL)')
     finally:
         await conn.close()
 
@@ -103,7 +105,7 @@ async def rebuild(settings: Settings | None = None, *, schema: str | None = None
     await _fresh_schema(settings, schema)
     pool = await asyncpg.create_pool(settings.database_dsn(SERVICE), min_size=1, max_size=2,
                                      server_settings={"search_path": schema}, command_timeout=600)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 isolation_level="read_committed", max_partition_fetch_bytes=8 * 1024 * 1024,
                                 fetch_max_bytes=64 * 1024 * 1024)

@@ -15,7 +15,7 @@ from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN
 from services.common.native import osms_native
 from services.common.problems import Problem, invalid, not_found
-from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields
+from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields, RulesUsed
 from services.registry import store
 from services.registry.domain import AttachmentRequest, VisitIn
 from services.registry.rules import RULE_TABLES, attachment_rules, visit_rules, visit_rules_for
@@ -47,12 +47,6 @@ class ClinicPage(BaseModel):
     clinics: list[Clinic]
     next_after: str | None = Field(description="pass as `after` for the next page; null on the last one")
 
-
-class RulesUsed(BaseModel):
-    rules_version: str = Field(description="the rule versions the answer was computed from")
-    rules_provisional: bool = Field(description="true when a value was carried past the last published year "
-                                                "(never for the registry's tables: they have no year span)")
-    rules_carried_from: int | None = Field(default=None, description="the year carried values were published for")
 
 
 class AttachmentIn(BaseModel):

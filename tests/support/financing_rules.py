@@ -2,11 +2,12 @@
 pure rules take, and as the body of a publication."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
-from services.common.rules import RuleSnapshot, RuleVersion
-from services.financing.rules import RULE_TABLES, TABLE, Capitation
+from services.common.rules import RuleSnapshot
+from services.financing.rules import RULE_TABLES, TABLE
+from tests.support.rules import snapshot_of
 
 BANDS = [0, 1, 5, 10, 15, 20, 30, 40, 50, 60, 70]   # the projection's shape, written out
 
@@ -34,10 +35,7 @@ def publication(effective_from: date, values: dict[str, Any], note: str = "a tes
 
 def snapshot(*versions: tuple[date, dict[str, Any]]) -> RuleSnapshot:
     """A snapshot holding these capitation versions (effective date, values), in date order."""
-    held = tuple(RuleVersion(TABLE, effective, Capitation.model_validate(values), {}, "", "test",
-                             datetime(2025, 9, 1, tzinfo=timezone.utc))
-                 for effective, values in sorted(versions, key=lambda v: v[0]))
-    return RuleSnapshot(RULE_TABLES, {TABLE: held})
+    return snapshot_of(RULE_TABLES, {TABLE: list(versions)})
 
 
 async def version_in_force(client, day: date, cache: dict | None = None) -> dict[str, Any]:

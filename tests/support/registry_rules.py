@@ -2,11 +2,12 @@
 depend on the seed migration."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
-from services.common.rules import RuleSnapshot, RuleVersion
+from services.common.rules import RuleSnapshot
 from services.registry.rules import RULE_TABLES
+from tests.support.rules import snapshot_of
 
 ATTACHMENT = {"voluntary_window_months": 12, "voluntary_changes_allowed": 1, "limited_reasons": ["choice"],
               "campaign_opens": "09-01", "campaign_closes": "11-01", "campaign_effective": "01-01",
@@ -26,10 +27,4 @@ def snapshot(**tables: list[tuple[date, dict[str, Any]]]) -> RuleSnapshot:
     """A snapshot of the registry's tables holding these versions: table=[(effective_from, values), ...].
     A table not named gets the values above, effective 2020-01-01."""
     defaults = {"attachment": [(date(2020, 1, 1), ATTACHMENT)], "visits": [(date(2020, 1, 1), VISITS)]}
-    at = datetime(2026, 12, 1, tzinfo=timezone.utc)
-    versions = {}
-    for name, table in RULE_TABLES.items():
-        rows = sorted(tables.get(name, defaults[name]), key=lambda r: r[0])
-        versions[name] = tuple(RuleVersion(name, effective, table.model.model_validate(values), {}, "test values",
-                                           "test", at) for effective, values in rows)
-    return RuleSnapshot(RULE_TABLES, versions)
+    return snapshot_of(RULE_TABLES, {name: tables.get(name, defaults[name]) for name in RULE_TABLES})

@@ -11,7 +11,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-# 0001 creates the projection from store.PROJECTION_DDL, which now says bytea: only a database made
+# 0001 (its SQL as it was when migrations became a fixed history) says bytea: only a database made
 # before this change holds jsonb.
 UPGRADE = """
 DO $$

@@ -14,7 +14,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-# 0001 creates the projection from store.PROJECTION_DDL, which now has the array layout: only a
+# 0001 (its SQL as it was when migrations became a fixed history) has the array layout: only a
 # database made before this change has a `cell` column to fold away.
 UPGRADE = f"""
 DO $$

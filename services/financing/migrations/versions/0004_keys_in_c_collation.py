@@ -13,8 +13,8 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# 0001 creates the projection from store.PROJECTION_DDL, which now says COLLATE "C": only a database
-# made before this change has the keys in the default collation.
+# 0001 (its SQL as it was when migrations became a fixed history) says COLLATE "C" already: only a
+# database made before this change has the keys in the default collation.
 UPGRADE = """
 DO $$
 DECLARE

@@ -9,8 +9,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = "c0002"  # rule_versions
 
-# The settlement column is in store.PROJECTION_DDL too (0001 and the rebuild create fin_clinics from it):
-# only a database made before this change lacks it. The seed is kept if it is there already.
+# IF NOT EXISTS: databases made while 0001 read the live DDL may have the column already. The seed is kept if it is there already.
 UPGRADE = """
 ALTER TABLE fin_clinics ADD COLUMN IF NOT EXISTS settlement text CHECK (settlement IN ('urban', 'rural'));
 INSERT INTO rule_versions (rule_table, effective_from, vals, legal_basis, note, published_by) VALUES

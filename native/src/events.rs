@@ -15,7 +15,8 @@ use pyo3::IntoPyObjectExt;
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
-use crate::{civil_from_ordinal, iin_problem, ordinal_from_civil};
+use crate::calendar::{civil_from_ordinal, ordinal_from_civil};
+use crate::iin_problem;
 
 // The tuples' first item (projection.py names them).
 const VISIT: i32 = 0;

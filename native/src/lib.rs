@@ -20,59 +20,12 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use calendar::{civil_from_ordinal, month_after, month_index, month_start, ordinal_from_civil, year_start, FOREVER};
+
+mod calendar;
 mod events;
 mod outbox;
 mod registry;
-
-/// An ordinal day after any real one.
-const FOREVER: i32 = 1_000_000_000;
-/// date(1970, 1, 1).toordinal()
-const UNIX_EPOCH_ORDINAL: i32 = 719_163;
-
-// --- calendar arithmetic (H. Hinnant's civil-date algorithms, on days since 1970-01-01) ---------
-
-fn civil_from_ordinal(day: i32) -> (i32, i32, i32) {
-    let z = (day - UNIX_EPOCH_ORDINAL) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    (y as i32, m as i32, d as i32)
-}
-
-fn ordinal_from_civil(y: i32, m: i32, d: i32) -> i32 {
-    let y = (if m <= 2 { y - 1 } else { y }) as i64;
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) as i32 + UNIX_EPOCH_ORDINAL
-}
-
-/// (year * 12 + month - 1, whether the day is the 1st) of an ordinal day.
-fn month_index(day: i32) -> (i32, bool) {
-    let (y, m, d) = civil_from_ordinal(day);
-    (y * 12 + m - 1, d == 1)
-}
-
-fn month_start(index: i32) -> i32 {
-    ordinal_from_civil(index.div_euclid(12), index.rem_euclid(12) + 1, 1)
-}
-
-/// The index of the first month whose first day is on or after `day`.
-fn month_after(day: i32) -> i32 {
-    let (idx, first) = month_index(day);
-    if first {
-        idx
-    } else {
-        idx + 1
-    }
-}
 
 // --- a person's history ---------------------------------------------------------------------------
 
@@ -721,11 +674,6 @@ impl Deltas {
     }
 }
 
-/// The first day of the year of month `idx` (year * 12 + month - 1).
-fn year_start(idx: i32) -> i32 {
-    month_start(idx - idx.rem_euclid(12))
-}
-
 type CountColumns = (Vec<i32>, Vec<i16>, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>);
 
 /// `{1,-2,3}`: the text of a PostgreSQL array of numbers.
@@ -860,12 +808,6 @@ fn daily_states_of<'py>(py: Python<'py>, state: PyRef<'py, History>, window: i32
     Ok(out)
 }
 
-/// Exposed for the unit tests of the calendar arithmetic: (year * 12 + month - 1, is the 1st).
-#[pyfunction]
-fn month_index_of(day: i32) -> (i32, bool) {
-    month_index(day)
-}
-
 // --- IIN and BIN check digits (services/common/ids.py) ---------------------------------------------
 // Every event a consumer decodes checks its IINs: a hot path, so the rule lives here.
 
@@ -924,7 +866,7 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<History>()?;
     m.add_function(wrap_pyfunction!(daily_states_of, m)?)?;
     m.add_function(wrap_pyfunction!(visit_key_columns, m)?)?;
-    m.add_function(wrap_pyfunction!(month_index_of, m)?)?;
+    m.add_function(wrap_pyfunction!(calendar::month_index_of, m)?)?;
     m.add_function(wrap_pyfunction!(check_digit, m)?)?;
     m.add_function(wrap_pyfunction!(iin_problem, m)?)?;
     m.add_function(wrap_pyfunction!(events::financing_event, m)?)?;

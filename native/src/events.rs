@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
 use crate::calendar::{civil_from_ordinal, ordinal_from_civil};
-use crate::iin_problem;
+use crate::iin::iin_problem;
 
 // The tuples' first item (projection.py names them).
 const VISIT: i32 = 0;

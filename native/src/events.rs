@@ -211,7 +211,7 @@ fn day(s: &str) -> Option<i32> {
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,6}][Z|±HH:MM]`, a real day and time.
 fn timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() < 19 || day(&s[..10]).is_none() || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19 || s.get(..10).and_then(day).is_none() || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return false;
     }
     match (number(&b[11..13]), number(&b[14..16]), number(&b[17..19])) {

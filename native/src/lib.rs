@@ -13,303 +13,19 @@
 //!   day of each month, the day the monthly amount is counted on.
 
 use pyo3::exceptions::PyValueError;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 use calendar::{month_after, month_index, month_start, year_start, FOREVER};
-use iin::iin_birth_sex;
+use person::{daily_states, meet_again, Person, PersonState, State};
 
 mod calendar;
 mod events;
 mod iin;
 mod outbox;
+mod person;
 mod registry;
-
-// --- a person's history ---------------------------------------------------------------------------
-
-/// A person's whole history, what their calendar contributions are derived from (the row of
-/// fin_persons): every attachment version, the newest insured timeline, every non-voided visit day.
-/// Python knows it as projection.PersonState.
-#[pyclass(module = "osms_native", eq, name = "PersonState")]
-#[derive(Clone, PartialEq, Default, Debug)]
-struct History {
-    #[pyo3(get, set)]
-    birth: Option<i32>, // ordinal
-    #[pyo3(get, set)]
-    sex: Option<String>,
-    /// person_version -> (clinic_id, or None for a detachment; effective day)
-    #[pyo3(get, set)]
-    versions: BTreeMap<i64, (Option<String>, i32)>,
-    #[pyo3(get, set)]
-    status_version: i64,
-    /// [from, until + 1)
-    #[pyo3(get, set)]
-    insured: Vec<(i32, i32)>,
-    /// non-voided visit days, sorted, repeats kept
-    #[pyo3(get, set)]
-    visits: Vec<i32>,
-}
-
-/// fin_persons.history: JSON {"b": birth, "s": sex, "a": [[version, clinic, day]], "sv": status
-/// version, "i": [[from, until + 1]], "v": [visit days]}.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    b: Option<i32>,
-    s: Option<String>,
-    a: Vec<(i64, Option<String>, i32)>,
-    sv: i64,
-    i: Vec<(i32, i32)>,
-    v: Vec<i32>,
-}
-
-#[pymethods]
-impl History {
-    #[new]
-    #[pyo3(signature = (birth = None, sex = None, versions = None, status_version = 0, insured = None, visits = None))]
-    fn new(birth: Option<i32>, sex: Option<String>, versions: Option<BTreeMap<i64, (Option<String>, i32)>>,
-           status_version: i64, insured: Option<Vec<(i32, i32)>>, visits: Option<Vec<i32>>) -> Self {
-        History {
-            birth,
-            sex,
-            versions: versions.unwrap_or_default(),
-            status_version,
-            insured: insured.unwrap_or_default(),
-            visits: visits.unwrap_or_default(),
-        }
-    }
-
-    /// A history from fin_persons.history; an empty one from None or empty bytes.
-    #[staticmethod]
-    #[pyo3(signature = (data))]
-    fn loads(data: Option<&[u8]>) -> PyResult<History> {
-        let Some(data) = data.filter(|d| !d.is_empty()) else { return Ok(History::default()) };
-        let j: Stored = serde_json::from_slice(data)
-            .map_err(|e| PyValueError::new_err(format!("a stored history is not valid: {e}")))?;
-        Ok(History {
-            birth: j.b,
-            sex: j.s,
-            versions: j.a.into_iter().map(|(v, c, d)| (v, (c, d))).collect(),
-            status_version: j.sv,
-            insured: j.i,
-            visits: j.v,
-        })
-    }
-
-    fn dumps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let stored = Stored {
-            b: self.birth,
-            s: self.sex.clone(),
-            a: self.versions.iter().map(|(&v, (c, d))| (v, c.clone(), *d)).collect(),
-            sv: self.status_version,
-            i: self.insured.clone(),
-            v: self.visits.clone(),
-        };
-        let text = serde_json::to_vec(&stored).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(PyBytes::new(py, &text))
-    }
-
-    fn copy(&self) -> History {
-        self.clone()
-    }
-
-    /// The history after a batch: `changes` is what the batch says about the person
-    /// (projection.PersonChanges, or None), then the visit days it adds and removes. A version
-    /// already held is the same event again; a lower status_version is stale and dropped. A person
-    /// only visits have met gets the birth date and sex their IIN encodes.
-    #[pyo3(signature = (iin, changes, added_visits, removed_visits))]
-    fn fold(&self, iin: &str, changes: Option<&Bound<'_, PyAny>>, added_visits: Vec<i32>,
-            removed_visits: Vec<i32>) -> PyResult<History> {
-        let mut new = self.clone();
-        if let Some(c) = changes {
-            let py = c.py();
-            let birth: Option<i32> = c.getattr(intern!(py, "birth"))?.extract()?;
-            if birth.is_some() {
-                new.birth = birth;
-                new.sex = c.getattr(intern!(py, "sex"))?.extract()?;
-            }
-            let versions: BTreeMap<i64, (Option<String>, i32)> = c.getattr(intern!(py, "versions"))?.extract()?;
-            for (v, entry) in versions {
-                new.versions.entry(v).or_insert(entry);
-            }
-            let status_version: i64 = c.getattr(intern!(py, "status_version"))?.extract()?;
-            if status_version > new.status_version {
-                new.status_version = status_version;
-                new.insured = c.getattr(intern!(py, "insured"))?.extract()?;
-            }
-        }
-        if new.birth.is_none() {
-            let (birth, sex) = iin_birth_sex(iin)?;
-            new.birth = Some(birth);
-            new.sex = Some(sex.to_owned());
-        }
-        if !added_visits.is_empty() || !removed_visits.is_empty() {
-            new.visits.extend(added_visits);
-            new.visits.sort_unstable();
-            for day in removed_visits {
-                if let Ok(i) = new.visits.binary_search(&day) {
-                    new.visits.remove(i);
-                }
-            }
-        }
-        Ok(new)
-    }
-
-    fn __repr__(&self) -> String {
-        format!("PersonState({self:?})")
-    }
-}
-
-/// (clinic, active, insured) while attached; None when not attached.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Attached {
-    clinic: u32,
-    active: bool,
-    insured: bool,
-}
-
-type State = Option<Attached>;
-
-/// projection.PersonState, with clinic ids numbered by the accumulator.
-struct Person {
-    birth: Option<i32>,
-    sex: Option<String>,
-    versions: Vec<(i64, Option<u32>, i32)>, // (person_version, clinic or None for a detachment, day)
-    insured: Vec<(i32, i32)>,               // [from, until + 1)
-    visits: Vec<i32>,                       // sorted, repeats kept
-}
-
-/// [(from day, clinic or None)]: on day D the person is where the highest person_version among
-/// those effective on or before D puts them (a later-dated campaign attachment waits for its date;
-/// a death recorded after it still wins once its own date comes).
-fn attachment_pieces(versions: &[(i64, Option<u32>, i32)]) -> Vec<(i32, Option<u32>)> {
-    let mut items: Vec<(i32, i64, Option<u32>)> = versions.iter().map(|&(v, c, d)| (d, v, c)).collect();
-    items.sort_unstable_by_key(|&(d, v, _)| (d, v));
-    let mut pieces: Vec<(i32, Option<u32>)> = Vec::new();
-    let (mut best_v, mut best_c) = (-1i64, None);
-    let (mut i, n) = (0, items.len());
-    while i < n {
-        let day = items[i].0;
-        while i < n && items[i].0 == day {
-            if items[i].1 > best_v {
-                best_v = items[i].1;
-                best_c = items[i].2;
-            }
-            i += 1;
-        }
-        if let Some(&(_, last)) = pieces.last() {
-            if last == best_c {
-                continue;
-            }
-        } else if best_c.is_none() {
-            continue;
-        }
-        pieces.push((day, best_c));
-    }
-    pieces
-}
-
-fn merge(intervals: &[(i32, i32)]) -> Vec<(i32, i32)> {
-    let mut sorted = intervals.to_vec();
-    sorted.sort_unstable();
-    let mut out: Vec<(i32, i32)> = Vec::new();
-    for (s, e) in sorted {
-        if e <= s {
-            continue;
-        }
-        match out.last_mut() {
-            Some(last) if s <= last.1 => {
-                if e > last.1 {
-                    last.1 = e;
-                }
-            }
-            _ => out.push((s, e)),
-        }
-    }
-    out
-}
-
-/// Active on D iff a visit v with D - window < v <= D: each visit covers [v, v + window).
-fn activity(visits: &[i32], window: i32) -> Vec<(i32, i32)> {
-    let mut out: Vec<(i32, i32)> = Vec::new();
-    for &v in visits {
-        match out.last_mut() {
-            Some(last) if v <= last.1 => last.1 = v + window,
-            _ => out.push((v, v + window)),
-        }
-    }
-    out
-}
-
-/// [(from day, state)]: the person's state changes, in day order (before the first: None).
-fn daily_states(person: &Person, window: i32) -> Vec<(i32, State)> {
-    let pieces = attachment_pieces(&person.versions);
-    if pieces.is_empty() {
-        return Vec::new();
-    }
-    let active = activity(&person.visits, window);
-    let insured = merge(&person.insured);
-    let mut points: Vec<i32> = Vec::with_capacity(pieces.len() + 2 * (active.len() + insured.len()));
-    points.extend(pieces.iter().map(|p| p.0));
-    for &(s, e) in active.iter().chain(insured.iter()) {
-        points.push(s);
-        points.push(e);
-    }
-    points.sort_unstable();
-    points.dedup();
-    let mut out: Vec<(i32, State)> = Vec::new();
-    let mut prev: State = None;
-    let (mut ip, mut ia, mut ii) = (0, 0, 0);
-    let mut clinic: Option<u32> = None;
-    for p in points {
-        if p < pieces[0].0 {
-            continue;
-        }
-        while ip < pieces.len() && pieces[ip].0 <= p {
-            clinic = pieces[ip].1;
-            ip += 1;
-        }
-        while ia < active.len() && active[ia].1 <= p {
-            ia += 1;
-        }
-        while ii < insured.len() && insured[ii].1 <= p {
-            ii += 1;
-        }
-        let cur: State = clinic.map(|c| Attached {
-            clinic: c,
-            active: ia < active.len() && active[ia].0 <= p,
-            insured: ii < insured.len() && insured[ii].0 <= p,
-        });
-        if cur != prev {
-            out.push((p, cur));
-            prev = cur;
-        }
-    }
-    out
-}
-
-/// A day from which the two change lists (equal before index k) give the same state on every day:
-/// the start of their common tail of changes, or the later last change when they end in the same
-/// state on different days; FOREVER when they end in different states.
-fn meet_again(a: &[(i32, State)], b: &[(i32, State)], k: usize) -> i32 {
-    let room = a.len().min(b.len()) - k;
-    let mut j = 0;
-    while j < room && a[a.len() - 1 - j] == b[b.len() - 1 - j] {
-        j += 1;
-    }
-    if j > 0 {
-        return a[a.len() - j].0;
-    }
-    if let (Some(x), Some(y)) = (a.last(), b.last()) {
-        if x.1 == y.1 {
-            return x.0.max(y.0);
-        }
-    }
-    FOREVER
-}
 
 // --- the accumulator ------------------------------------------------------------------------------
 
@@ -338,7 +54,7 @@ impl Deltas {
     }
 
     /// A history with its clinics numbered.
-    fn person(&mut self, py: Python<'_>, h: &History) -> Person {
+    fn person(&mut self, py: Python<'_>, h: &PersonState) -> Person {
         let versions = h
             .versions
             .iter()
@@ -438,7 +154,7 @@ impl Deltas {
     }
 
     /// add_diff of two histories, their clinics numbered.
-    fn add_history_diff(&mut self, py: Python<'_>, old: &History, new: &History) -> PyResult<()> {
+    fn add_history_diff(&mut self, py: Python<'_>, old: &PersonState, new: &PersonState) -> PyResult<()> {
         let (old, new) = (self.person(py, old), self.person(py, new));
         self.add_diff(&old, &new)
     }
@@ -497,7 +213,7 @@ impl Deltas {
     /// part and the day they meet again for good: what the common past and the common future
     /// contribute is the same in both and cancels. A visit or a status most often changes only a
     /// few months of a long history.
-    fn diff(&mut self, py: Python<'_>, old: PyRef<'_, History>, new: PyRef<'_, History>) -> PyResult<()> {
+    fn diff(&mut self, py: Python<'_>, old: PyRef<'_, PersonState>, new: PyRef<'_, PersonState>) -> PyResult<()> {
         self.add_history_diff(py, &old, &new)
     }
 
@@ -530,7 +246,7 @@ impl Deltas {
         for (iin, key, row) in &held {
             let stored = row.get_item(3)?;
             let stored = if stored.is_none() { None } else { Some(stored.downcast::<PyBytes>()?.as_bytes()) };
-            let old = History::loads(stored)?;
+            let old = PersonState::loads(stored)?;
             let new = old.fold(iin, persons.get_item(key)?.as_ref(), days(added, key)?, days(removed, key)?)?;
             if new == old {
                 continue;
@@ -553,7 +269,7 @@ impl Deltas {
 
     /// Adds sign x everything the person adds to the calendars, from their first day on.
     #[pyo3(signature = (state, sign = 1))]
-    fn timeline(&mut self, py: Python<'_>, state: PyRef<'_, History>, sign: i32) -> PyResult<()> {
+    fn timeline(&mut self, py: Python<'_>, state: PyRef<'_, PersonState>, sign: i32) -> PyResult<()> {
         let person = self.person(py, &state);
         let changes = daily_states(&person, self.window);
         if let Some(&(first, _)) = changes.first() {
@@ -776,7 +492,7 @@ fn visit_key_columns(visits: &Bound<'_, PyDict>) -> PyResult<(String, String, St
 /// [(from day, (clinic, active, insured) or None)]: a projection.PersonState's state changes in day
 /// order, as the calendars count them.
 #[pyfunction]
-fn daily_states_of<'py>(py: Python<'py>, state: PyRef<'py, History>, window: i32) -> PyResult<Bound<'py, PyList>> {
+fn daily_states_of<'py>(py: Python<'py>, state: PyRef<'py, PersonState>, window: i32) -> PyResult<Bound<'py, PyList>> {
     let mut deltas = Deltas::new(window, vec![0], Vec::new())?;
     let person = deltas.person(py, &state);
     let out = PyList::empty(py);
@@ -792,7 +508,7 @@ fn daily_states_of<'py>(py: Python<'py>, state: PyRef<'py, History>, window: i32
 #[pymodule]
 fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Deltas>()?;
-    m.add_class::<History>()?;
+    m.add_class::<PersonState>()?;
     m.add_function(wrap_pyfunction!(daily_states_of, m)?)?;
     m.add_function(wrap_pyfunction!(visit_key_columns, m)?)?;
     m.add_function(wrap_pyfunction!(calendar::month_index_of, m)?)?;

@@ -19,6 +19,7 @@ use rustc_hash::FxHashMap;
 
 use calendar::{month_after, month_index, month_start, year_start, FOREVER};
 use person::{daily_states, meet_again, Person, PersonState, State};
+use sql::{literal, push_literal};
 
 mod calendar;
 mod events;
@@ -26,6 +27,7 @@ mod iin;
 mod outbox;
 mod person;
 mod registry;
+mod sql;
 
 // --- the accumulator ------------------------------------------------------------------------------
 
@@ -373,46 +375,6 @@ impl Deltas {
 
 type CountColumns = (Vec<i32>, Vec<i16>, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>);
 
-/// `{1,-2,3}`: the text of a PostgreSQL array of numbers.
-fn literal<T: Into<i64>>(items: impl Iterator<Item = T>) -> String {
-    let mut text = String::with_capacity(64);
-    push_literal(&mut text, items);
-    text
-}
-
-fn push_literal<T: Into<i64>>(text: &mut String, items: impl Iterator<Item = T>) {
-    text.push('{');
-    for (i, x) in items.enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        push_int(text, x.into());
-    }
-    text.push('}');
-}
-
-/// The decimal digits of x. By hand: a cell row is mostly zeros and small numbers, and `write!`'s
-/// formatting machinery cost more than the rest of building the batch's cell rows.
-fn push_int(text: &mut String, x: i64) {
-    if (0..10).contains(&x) {
-        text.push((b'0' + x as u8) as char);
-        return;
-    }
-    if x < 0 {
-        text.push('-');
-    }
-    let mut n = x.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    while n > 0 {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    // ASCII digits only
-    text.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
-}
-
 impl Deltas {
     /// The fin_counts rows, summed by (clinic number from `nos`, grain, bucket ordinal): grain 0 by
     /// year, 1 by month, 2 by day; zero rows dropped, sorted by key.
@@ -470,25 +432,6 @@ impl Deltas {
     }
 }
 
-/// A batch's visits (projection.BatchChanges.visits: (clinic_id, visit_id) -> (IIN, day ordinal)) in
-/// key order, the lock order, as the text of array literals of their clinics, visit ids, IINs and day
-/// ordinals, for fin_visits' INSERT: asyncpg's encoding of four lists, and the lists themselves, were
-/// a quarter of the consumer's CPU in the region benchmark's visits (py-spy).
-#[pyfunction]
-fn visit_key_columns(visits: &Bound<'_, PyDict>) -> PyResult<(String, String, String, String)> {
-    let mut rows: Vec<(String, String, String, i32)> = Vec::with_capacity(visits.len());
-    for (key, value) in visits.iter() {
-        let (clinic_id, visit_id): (String, String) = key.extract()?;
-        let (iin, day): (String, i32) = value.extract()?;
-        rows.push((clinic_id, visit_id, iin, day));
-    }
-    rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    let text = |of: fn(&(String, String, String, i32)) -> &str| {
-        registry::text_array_of(rows.iter().map(|r| Ok(Some(of(r)))))
-    };
-    Ok((text(|r| &r.0)?, text(|r| &r.1)?, text(|r| &r.2)?, literal(rows.iter().map(|r| r.3))))
-}
-
 /// [(from day, (clinic, active, insured) or None)]: a projection.PersonState's state changes in day
 /// order, as the calendars count them.
 #[pyfunction]
@@ -510,7 +453,7 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Deltas>()?;
     m.add_class::<PersonState>()?;
     m.add_function(wrap_pyfunction!(daily_states_of, m)?)?;
-    m.add_function(wrap_pyfunction!(visit_key_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(sql::visit_key_columns, m)?)?;
     m.add_function(wrap_pyfunction!(calendar::month_index_of, m)?)?;
     m.add_function(wrap_pyfunction!(iin::check_digit, m)?)?;
     m.add_function(wrap_pyfunction!(iin::iin_problem, m)?)?;

@@ -15,6 +15,8 @@ use pyo3::IntoPyObjectExt;
 use serde::Deserialize;
 use std::borrow::Cow;
 
+use crate::sql::text_array_of;
+
 const MAX_VISITS: usize = 1000;
 
 #[derive(Deserialize)]
@@ -167,35 +169,6 @@ pub fn key_partition(key: &[u8], partitions: u32) -> PyResult<u32> {
 #[pyfunction]
 pub fn kafka_murmur2(key: &[u8]) -> u32 {
     murmur2(key)
-}
-
-/// Appends `s` as a quoted element of a PostgreSQL array literal.
-fn push_quoted(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
-/// The text of an array literal of these strings (None: NULL), every element quoted: PostgreSQL
-/// parses it (`$1::text::text[]`) for less than asyncpg's encoding of a list costs, element by element.
-pub(crate) fn text_array_of<S: AsRef<str>>(items: impl Iterator<Item = PyResult<Option<S>>>) -> PyResult<String> {
-    let mut out = String::from("{");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match item? {
-            Some(s) => push_quoted(&mut out, s.as_ref()),
-            None => out.push_str("NULL"),
-        }
-    }
-    out.push('}');
-    Ok(out)
 }
 
 fn field<'py>(visit: &Bound<'py, PyAny>, i: usize) -> PyResult<Bound<'py, PyAny>> {

@@ -17,6 +17,7 @@ use std::borrow::Cow;
 
 use crate::calendar::{civil_from_ordinal, ordinal_from_civil};
 use crate::iin::iin_problem;
+use crate::uuid::is_hyphenated;
 
 // The tuples' first item (projection.py names them).
 const VISIT: i32 = 0;
@@ -235,20 +236,13 @@ fn timestamp(s: &str) -> bool {
     }
 }
 
-/// 8-4-4-4-12 hexadecimal digits.
-fn uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
-}
-
 fn iin(s: &str) -> bool {
     iin_problem(s).is_none()
 }
 
 fn envelope<'a, D: Deserialize<'a>>(payload: &'a [u8], topic: &str) -> Option<D> {
     let e: Envelope<'a, D> = serde_json::from_slice(payload).ok()?;
-    (e.event_type == topic && uuid(&e.event_id) && timestamp(&e.occurred_at)).then_some(e.data)
+    (e.event_type == topic && is_hyphenated(&e.event_id) && timestamp(&e.occurred_at)).then_some(e.data)
 }
 
 /// The projection's tuple of an event on `topic` (the topic's name without a test prefix), or None

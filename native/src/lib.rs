@@ -18,10 +18,12 @@ mod calendar;
 mod deltas;
 mod events;
 mod iin;
+mod kafka;
 mod outbox;
 mod person;
-mod registry;
 mod sql;
+mod uuid;
+mod visits;
 
 #[pymodule]
 fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -33,11 +35,11 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(iin::check_digit, m)?)?;
     m.add_function(wrap_pyfunction!(iin::iin_problem, m)?)?;
     m.add_function(wrap_pyfunction!(events::financing_event, m)?)?;
-    m.add_function(wrap_pyfunction!(registry::visits_body, m)?)?;
-    m.add_function(wrap_pyfunction!(registry::key_partition, m)?)?;
-    m.add_function(wrap_pyfunction!(registry::kafka_murmur2, m)?)?;
-    m.add_function(wrap_pyfunction!(registry::visit_columns, m)?)?;
-    m.add_function(wrap_pyfunction!(registry::visit_packed, m)?)?;
+    m.add_function(wrap_pyfunction!(visits::visits_body, m)?)?;
+    m.add_function(wrap_pyfunction!(kafka::key_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(kafka::kafka_murmur2, m)?)?;
+    m.add_function(wrap_pyfunction!(visits::visit_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(visits::visit_packed, m)?)?;
     m.add_function(wrap_pyfunction!(outbox::outbox_pack, m)?)?;
     m.add_function(wrap_pyfunction!(outbox::outbox_unpack, m)?)?;
     m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;

@@ -9,7 +9,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use crate::registry::murmur2;
+use crate::kafka::murmur2;
+use crate::uuid::hyphenated;
 
 /// Appends one event to a packed row.
 pub fn push_event(out: &mut Vec<u8>, key: &[u8], id: &[u8], payload: &[u8]) -> PyResult<()> {
@@ -61,7 +62,7 @@ pub fn outbox_unpack<'py>(py: Python<'py>, blob: &[u8], partitions: u32) -> PyRe
     while at < blob.len() {
         let key_len = u16::from_be_bytes(take(blob, &mut at, 2)?.try_into().unwrap()) as usize;
         let key = take(blob, &mut at, key_len)?;
-        let id = crate::registry::hyphenated(take(blob, &mut at, 16)?);
+        let id = hyphenated(take(blob, &mut at, 16)?);
         let payload_len = u32::from_be_bytes(take(blob, &mut at, 4)?.try_into().unwrap()) as usize;
         let payload = take(blob, &mut at, payload_len)?;
         let partition = (murmur2(key) & 0x7fff_ffff) % partitions;

@@ -1,5 +1,6 @@
-//! The registry's hot path (services/registry/app.py, `post_visits`, and the outbox relay): a
-//! 1,000-visit request body read into plain tuples, and the Kafka partition of a message key.
+//! The registry's visits, its hot path (services/registry/app.py `post_visits`, store.py): a request
+//! body of up to 1,000 visits read into plain tuples, their columns for the INSERT, and their
+//! visit-recorded events packed for the outbox.
 //!
 //! `visits_body` is a fast path, not a second schema: it accepts a strict subset of what the
 //! request's pydantic model (`VisitsIn`) accepts: a JSON object whose only key is `visits`, a list of
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use std::borrow::Cow;
 
 use crate::sql::text_array_of;
+use crate::uuid::hyphenated;
 
 const MAX_VISITS: usize = 1000;
 
@@ -125,52 +127,6 @@ pub fn visits_body<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'
     Ok(Some(out))
 }
 
-/// Kafka's murmur2 (the Java client's `Utils.murmur2`, as aiokafka's pure-Python `murmur2`).
-pub(crate) fn murmur2(data: &[u8]) -> u32 {
-    const M: u32 = 0x5bd1_e995;
-    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> 24;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M) ^ k;
-    }
-    let rest = chunks.remainder();
-    if rest.len() >= 3 {
-        h ^= (rest[2] as u32) << 16;
-    }
-    if rest.len() >= 2 {
-        h ^= (rest[1] as u32) << 8;
-    }
-    if !rest.is_empty() {
-        h ^= rest[0] as u32;
-        h = h.wrapping_mul(M);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    h
-}
-
-/// The partition a keyed message goes to with the producer's default partitioner: murmur2 of the
-/// key, its sign bit cleared, modulo the topic's partition count (aiokafka's DefaultPartitioner,
-/// the Java client's too).
-#[pyfunction]
-pub fn key_partition(key: &[u8], partitions: u32) -> PyResult<u32> {
-    if partitions == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("a topic has at least one partition"));
-    }
-    Ok((murmur2(key) & 0x7fff_ffff) % partitions)
-}
-
-/// murmur2 itself, for the test that holds it equal to aiokafka's.
-#[pyfunction]
-pub fn kafka_murmur2(key: &[u8]) -> u32 {
-    murmur2(key)
-}
-
 fn field<'py>(visit: &Bound<'py, PyAny>, i: usize) -> PyResult<Bound<'py, PyAny>> {
     visit.downcast::<PyTuple>()?.get_item(i)
 }
@@ -210,19 +166,6 @@ struct VisitEnvelope<'a> {
     occurred_at: &'a str,
     producer: &'a str,
     data: VisitData<'a>,
-}
-
-pub(crate) fn hyphenated(b: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
-    for (i, x) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(HEX[(x >> 4) as usize] as char);
-        s.push(HEX[(x & 15) as usize] as char);
-    }
-    s
 }
 
 /// The visit-recorded events of these visits (registry.domain.VisitIn tuples) as one packed outbox

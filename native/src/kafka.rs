@@ -1,10 +1,12 @@
 //! Kafka's default partitioner, so that the outbox relay knows each event's partition before it
 //! sends: murmur2 of the key (the Java client's `Utils.murmur2`, aiokafka's `murmur2`).
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::num::NonZeroU32;
 
 /// Kafka's murmur2 (the Java client's `Utils.murmur2`, as aiokafka's pure-Python `murmur2`).
-pub(crate) fn murmur2(data: &[u8]) -> u32 {
+fn murmur2(data: &[u8]) -> u32 {
     const M: u32 = 0x5bd1_e995;
     let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
     let mut chunks = data.chunks_exact(4);
@@ -32,15 +34,22 @@ pub(crate) fn murmur2(data: &[u8]) -> u32 {
     h
 }
 
+/// A topic's partition count, checked: a topic has at least one.
+pub(crate) fn partition_count(partitions: u32) -> PyResult<NonZeroU32> {
+    NonZeroU32::new(partitions).ok_or_else(|| PyValueError::new_err("a topic has at least one partition"))
+}
+
 /// The partition a keyed message goes to with the producer's default partitioner: murmur2 of the
 /// key, its sign bit cleared, modulo the topic's partition count (aiokafka's DefaultPartitioner,
 /// the Java client's too).
+pub(crate) fn partition_of(key: &[u8], partitions: NonZeroU32) -> u32 {
+    (murmur2(key) & 0x7fff_ffff) % partitions
+}
+
+/// partition_of one key: the relay's outbox rows that hold a single event.
 #[pyfunction]
 pub fn key_partition(key: &[u8], partitions: u32) -> PyResult<u32> {
-    if partitions == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("a topic has at least one partition"));
-    }
-    Ok((murmur2(key) & 0x7fff_ffff) % partitions)
+    Ok(partition_of(key, partition_count(partitions)?))
 }
 
 /// murmur2 itself, for the test that holds it equal to aiokafka's.

@@ -9,7 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use crate::kafka::murmur2;
+use crate::kafka::{partition_count, partition_of};
 use crate::uuid::hyphenated;
 
 /// Appends one event to a packed row.
@@ -51,12 +51,10 @@ fn take<'a>(blob: &'a [u8], at: &mut usize, n: usize) -> PyResult<&'a [u8]> {
 
 /// The events of a packed row, in order, as (partition index, key, event id as hyphenated text,
 /// payload): the partition index is what the producer's own partitioner would choose for the key
-/// among `partitions` (as `key_partition`).
+/// among `partitions`.
 #[pyfunction]
 pub fn outbox_unpack<'py>(py: Python<'py>, blob: &[u8], partitions: u32) -> PyResult<Bound<'py, PyList>> {
-    if partitions == 0 {
-        return Err(PyValueError::new_err("a topic has at least one partition"));
-    }
+    let partitions = partition_count(partitions)?;
     let out = PyList::empty(py);
     let mut at = 0;
     while at < blob.len() {
@@ -65,7 +63,7 @@ pub fn outbox_unpack<'py>(py: Python<'py>, blob: &[u8], partitions: u32) -> PyRe
         let id = hyphenated(take(blob, &mut at, 16)?);
         let payload_len = u32::from_be_bytes(take(blob, &mut at, 4)?.try_into().unwrap()) as usize;
         let payload = take(blob, &mut at, payload_len)?;
-        let partition = (murmur2(key) & 0x7fff_ffff) % partitions;
+        let partition = partition_of(key, partitions);
         out.append((partition, PyBytes::new(py, key), PyBytes::new(py, id.as_bytes()), PyBytes::new(py, payload)))?;
     }
     Ok(out)

@@ -1,5 +1,5 @@
 //! Calendar arithmetic on days as proleptic ordinals, the integers Python's date.toordinal() gives:
-//! the months and years the calendars bucket by, and the civil dates of days.
+//! the months and years the calendars bucket by, and the real days of ISO dates and of IINs.
 
 use pyo3::prelude::*;
 
@@ -31,6 +31,32 @@ pub(crate) fn ordinal_from_civil(y: i32, m: i32, d: i32) -> i32 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     (era * 146_097 + doe - 719_468) as i32 + UNIX_EPOCH_ORDINAL
+}
+
+/// The ordinal of a real day, or None: the arithmetic alone would take 31 April for 1 May.
+pub(crate) fn real_day(y: i32, m: i32, d: i32) -> Option<i32> {
+    if !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    let ordinal = ordinal_from_civil(y, m, d);
+    (civil_from_ordinal(ordinal) == (y, m, d)).then_some(ordinal)
+}
+
+/// The value of ASCII decimal digits (of a date or a time), or None.
+pub(crate) fn number(b: &[u8]) -> Option<i32> {
+    b.iter().try_fold(0i32, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as i32))
+}
+
+/// A `YYYY-MM-DD` day of years 1-9999 (Python's date's) as (ordinal, (year, month, day)), or None.
+pub(crate) fn iso_day(b: &[u8]) -> Option<(i32, (i32, i32, i32))> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (number(&b[0..4])?, number(&b[5..7])?, number(&b[8..10])?);
+    if y < 1 {
+        return None;
+    }
+    Some((real_day(y, m, d)?, (y, m, d)))
 }
 
 /// (year * 12 + month - 1, whether the day is the 1st) of an ordinal day.

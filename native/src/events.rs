@@ -15,7 +15,7 @@ use pyo3::IntoPyObjectExt;
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
-use crate::calendar::{civil_from_ordinal, ordinal_from_civil};
+use crate::calendar::{iso_day, number};
 use crate::iin::iin_problem;
 use crate::uuid::is_hyphenated;
 
@@ -191,28 +191,15 @@ struct Clinic<'a> {
     clinic_version: i64,
 }
 
-fn number(b: &[u8]) -> Option<i32> {
-    b.iter().try_fold(0i32, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as i32))
-}
-
 /// The ordinal of a `YYYY-MM-DD` day (years 1-9999), or None.
 fn day(s: &str) -> Option<i32> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (number(&b[0..4])?, number(&b[5..7])?, number(&b[8..10])?);
-    if y < 1 || !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    let ordinal = ordinal_from_civil(y, m, d);
-    (civil_from_ordinal(ordinal) == (y, m, d)).then_some(ordinal)
+    iso_day(s.as_bytes()).map(|(ordinal, _)| ordinal)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,6}][Z|±HH:MM]`, a real day and time.
 fn timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() < 19 || s.get(..10).and_then(day).is_none() || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19 || iso_day(&b[..10]).is_none() || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return false;
     }
     match (number(&b[11..13]), number(&b[14..16]), number(&b[17..19])) {

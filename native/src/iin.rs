@@ -4,7 +4,9 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::calendar::{civil_from_ordinal, ordinal_from_civil};
+use crate::calendar::real_day;
+
+const NO_BIRTH: &str = "IIN does not encode a valid birth date, century and sex";
 
 /// The 12th digit for these 11 digit values, or None when the algorithm gives 10 twice.
 fn check_digit_of(d: &[u8]) -> Option<u8> {
@@ -42,23 +44,17 @@ pub(crate) fn iin_problem(value: &str) -> Option<&'static str> {
     if check_digit_of(&d[..11]) != Some(d[11]) {
         return Some("IIN check digit is wrong");
     }
-    let century = match d[6] {
-        1 | 2 => 1800,
-        3 | 4 => 1900,
-        5 | 6 => 2000,
-        _ => return Some("IIN does not encode a valid birth date, century and sex"),
-    };
-    let (y, m, day) = (century + (d[0] * 10 + d[1]) as i32, (d[2] * 10 + d[3]) as i32, (d[4] * 10 + d[5]) as i32);
-    if !(1..=12).contains(&m) || day < 1 || civil_from_ordinal(ordinal_from_civil(y, m, day)) != (y, m, day) {
-        return Some("IIN does not encode a valid birth date, century and sex");
-    }
-    None
+    birth_sex_of(&d).is_none().then_some(NO_BIRTH)
 }
 
 /// Birth day (ordinal) and sex encoded in an IIN (the IIN is valid: events are checked on decoding).
 pub(crate) fn iin_birth_sex(iin: &str) -> PyResult<(i32, &'static str)> {
-    let bad = || PyValueError::new_err("IIN does not encode a valid birth date, century and sex");
-    let d = digits(iin, 12).ok_or_else(bad)?;
+    digits(iin, 12).and_then(|d| birth_sex_of(&d)).ok_or_else(|| PyValueError::new_err(NO_BIRTH))
+}
+
+/// The birth day (ordinal) and sex of an IIN's 12 digits: the 7th gives the century and the sex,
+/// the first six the year in it, the month and the day; None when they are no real day.
+fn birth_sex_of(d: &[u8]) -> Option<(i32, &'static str)> {
     let (century, sex) = match d[6] {
         1 => (1800, "M"),
         2 => (1800, "F"),
@@ -66,12 +62,8 @@ pub(crate) fn iin_birth_sex(iin: &str) -> PyResult<(i32, &'static str)> {
         4 => (1900, "F"),
         5 => (2000, "M"),
         6 => (2000, "F"),
-        _ => return Err(bad()),
+        _ => return None,
     };
     let (y, m, day) = (century + (d[0] * 10 + d[1]) as i32, (d[2] * 10 + d[3]) as i32, (d[4] * 10 + d[5]) as i32);
-    let ordinal = ordinal_from_civil(y, m, day);
-    if !(1..=12).contains(&m) || day < 1 || civil_from_ordinal(ordinal) != (y, m, day) {
-        return Err(bad());
-    }
-    Ok((ordinal, sex))
+    Some((real_day(y, m, day)?, sex))
 }

@@ -16,6 +16,7 @@ use pyo3::IntoPyObjectExt;
 use serde::Deserialize;
 use std::borrow::Cow;
 
+use crate::calendar::iso_day;
 use crate::sql::text_array_of;
 use crate::uuid::hyphenated;
 
@@ -69,20 +70,8 @@ fn text_field(s: &str, min: usize) -> bool {
 /// `YYYY-MM-DD` of a real date from 1900 to 2199; None for any other form (pydantic, which takes
 /// more forms, then decides).
 fn iso_date(s: &str) -> Option<(i32, u8, u8)> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i32> {
-        b[r].iter().try_fold(0i32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i32))
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1900..=2199).contains(&y) || !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(m - 1) as usize];
-    (d <= days).then_some((y, m as u8, d as u8))
+    let (_, (y, m, d)) = iso_day(s.as_bytes())?;
+    (1900..=2199).contains(&y).then_some((y, m as u8, d as u8))
 }
 
 /// The visits of a request body as (visit_id, clinic_id, iin, date, kind, practitioner_id) tuples,

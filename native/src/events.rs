@@ -12,11 +12,13 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
 use crate::calendar::{iso_day, number};
 use crate::iin::iin_problem;
+use crate::schema::Schema;
 use crate::uuid::is_hyphenated;
 
 // The tuples' first item (projection.py names them).
@@ -26,6 +28,14 @@ const DETACHED: i32 = 2;
 const STATUS: i32 = 3;
 const RESOLVED: i32 = 4;
 const CLINIC: i32 = 5;
+
+// The values the models allow where they take only some (their Literal types).
+const ATTACHMENT_REASONS: &[&str] = &["choice", "address_change", "newborn", "campaign"];
+const SEXES: &[&str] = &["M", "F"];
+const DETACHMENT_REASONS: &[&str] = &["death", "other"];
+const STATUSES: &[&str] = &["insured", "grace", "not_insured"];
+const APPEAL_KINDS: &[&str] = &["consultation", "complaint"];
+const SETTLEMENTS: &[&str] = &["urban", "rural"];
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -252,8 +262,8 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
             let Some(d) = envelope::<Attached<'_>>(payload, topic) else { return Ok(None) };
             let (Some(effective), Some(birth)) = (day(&d.effective_date), day(&d.birth_date)) else { return Ok(None) };
             if !iin(&d.iin)
-                || !matches!(d.reason.as_ref(), "choice" | "address_change" | "newborn" | "campaign")
-                || !matches!(d.sex.as_ref(), "M" | "F")
+                || !ATTACHMENT_REASONS.contains(&d.reason.as_ref())
+                || !SEXES.contains(&d.sex.as_ref())
             {
                 return Ok(None);
             }
@@ -262,7 +272,7 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
         "patient-detached" => {
             let Some(d) = envelope::<Detached<'_>>(payload, topic) else { return Ok(None) };
             let Some(on) = day(&d.date) else { return Ok(None) };
-            if !iin(&d.iin) || !matches!(d.reason.as_ref(), "death" | "other") {
+            if !iin(&d.iin) || !DETACHMENT_REASONS.contains(&d.reason.as_ref()) {
                 return Ok(None);
             }
             t(vec![o!(DETACHED), o!(d.iin), o!(d.person_version), o!(on)])
@@ -270,7 +280,7 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
         "contribution-paid" => {
             let Some(d) = envelope::<Status<'_>>(payload, topic) else { return Ok(None) };
             if !iin(&d.iin)
-                || !matches!(d.status.as_ref(), "insured" | "grace" | "not_insured")
+                || !STATUSES.contains(&d.status.as_ref())
                 || day(&d.status_as_of).is_none()
                 || d.insured_until.as_deref().is_some_and(|u| day(u).is_none())
             {
@@ -286,18 +296,35 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
         }
         "appeal-resolved" => {
             let Some(d) = envelope::<Resolved<'_>>(payload, topic) else { return Ok(None) };
-            if day(&d.resolved_on).is_none() || !matches!(d.kind.as_ref(), "consultation" | "complaint") {
+            if day(&d.resolved_on).is_none() || !APPEAL_KINDS.contains(&d.kind.as_ref()) {
                 return Ok(None);
             }
             t(vec![o!(RESOLVED), o!(d.status), o!(d.category), o!(d.clinic_id), o!(d.visit_id)])
         }
         "clinic-registered" => {
             let Some(d) = envelope::<Clinic<'_>>(payload, topic) else { return Ok(None) };
-            if !matches!(d.settlement.as_ref(), "urban" | "rural") {
+            if !SETTLEMENTS.contains(&d.settlement.as_ref()) {
                 return Ok(None);
             }
             t(vec![o!(CLINIC), o!(d.clinic_id), o!(d.clinic_version), o!(d.region), o!(d.name)])
         }
         _ => Ok(None),
     }
+}
+
+/// What financing_event accepts (schema.rs): the envelope's fields, and for each event type its
+/// fields and the values it allows.
+pub(crate) fn schemas() -> PyResult<(Schema, Vec<(&'static str, Schema)>)> {
+    Ok((Schema::of::<Envelope<'static, IgnoredAny>>()?, vec![
+        ("visit-recorded", Schema::of::<Visit<'static>>()?),
+        ("patient-attached", Schema::of::<Attached<'static>>()?
+            .allowing("reason", ATTACHMENT_REASONS)
+            .allowing("sex", SEXES)),
+        ("patient-detached", Schema::of::<Detached<'static>>()?.allowing("reason", DETACHMENT_REASONS)),
+        ("contribution-paid", Schema::of::<Status<'static>>()?
+            .allowing("status", STATUSES)
+            .items("insured_periods", Schema::of::<Period<'static>>()?)),
+        ("appeal-resolved", Schema::of::<Resolved<'static>>()?.allowing("kind", APPEAL_KINDS)),
+        ("clinic-registered", Schema::of::<Clinic<'static>>()?.allowing("settlement", SETTLEMENTS)),
+    ]))
 }

@@ -21,6 +21,7 @@ mod iin;
 mod kafka;
 mod outbox;
 mod person;
+mod schema;
 mod sql;
 mod uuid;
 mod visits;
@@ -42,6 +43,7 @@ fn osms_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(visits::visit_packed, m)?)?;
     m.add_function(wrap_pyfunction!(outbox::outbox_pack, m)?)?;
     m.add_function(wrap_pyfunction!(outbox::outbox_unpack, m)?)?;
+    m.add_function(wrap_pyfunction!(schema::decoder_schemas, m)?)?;
     m.add("SOURCE_HASH", env!("OSMS_NATIVE_SOURCE_HASH"))?;
     Ok(())
 }

@@ -15,12 +15,15 @@ use pyo3::types::{PyDate, PyDateAccess, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::ops::RangeInclusive;
 
 use crate::calendar::iso_day;
+use crate::schema::Schema;
 use crate::sql::text_array_of;
 use crate::uuid::hyphenated;
 
-const MAX_VISITS: usize = 1000;
+/// How many visits a body holds (the model's min_length and max_length).
+const VISITS: RangeInclusive<usize> = 1..=1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,15 +66,47 @@ fn plain_text(s: &str) -> bool {
     !s.bytes().any(|b| b < 0x20 || b == 0x7f)
 }
 
-fn text_field(s: &str, min: usize) -> bool {
-    chars_within(s, min, 64) && plain_text(s)
+/// The model's `_TEXT` pattern, which plain_text checks.
+const TEXT_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+
+/// What the model's Field(...) allows of a text: from min to max characters, and, with `plain`, only
+/// what the `_TEXT` pattern matches.
+struct Text {
+    min: usize,
+    max: usize,
+    plain: bool,
 }
+
+impl Text {
+    fn holds(&self, s: &str) -> bool {
+        chars_within(s, self.min, self.max) && (!self.plain || plain_text(s))
+    }
+}
+
+const VISIT_ID: Text = Text { min: 1, max: 64, plain: true };
+const CLINIC_ID: Text = Text { min: 1, max: 64, plain: true };
+const IIN: Text = Text { min: 0, max: 32, plain: false };
+const KIND: Text = Text { min: 1, max: 64, plain: true };
+const PRACTITIONER_ID: Text = Text { min: 0, max: 64, plain: true };
 
 /// `YYYY-MM-DD` of a real date from 1900 to 2199; None for any other form (pydantic, which takes
 /// more forms, then decides).
 fn iso_date(s: &str) -> Option<(i32, u8, u8)> {
     let (_, (y, m, d)) = iso_day(s.as_bytes())?;
     (1900..=2199).contains(&y).then_some((y, m as u8, d as u8))
+}
+
+/// What visits_body accepts (schema.rs): the body's fields, and its visits' fields and limits.
+pub(crate) fn schema() -> PyResult<Schema> {
+    let mut item = Schema::of::<Item<'static>>()?;
+    for (field, text) in [("visit_id", VISIT_ID), ("clinic_id", CLINIC_ID), ("iin", IIN), ("kind", KIND),
+                          ("practitioner_id", PRACTITIONER_ID)] {
+        item = item.length(field, text.min, text.max);
+        if text.plain {
+            item = item.pattern(field, TEXT_PATTERN);
+        }
+    }
+    Ok(Schema::of::<Body<'static>>()?.length("visits", *VISITS.start(), *VISITS.end()).items("visits", item))
 }
 
 /// The visits of a request body as (visit_id, clinic_id, iin, date, kind, practitioner_id) tuples,
@@ -82,16 +117,16 @@ pub fn visits_body<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'
         Ok(b) => b,
         Err(_) => return Ok(None),
     };
-    if parsed.visits.is_empty() || parsed.visits.len() > MAX_VISITS {
+    if !VISITS.contains(&parsed.visits.len()) {
         return Ok(None);
     }
     let mut dates = Vec::with_capacity(parsed.visits.len());
     for v in &parsed.visits {
-        let ok = text_field(&v.visit_id, 1)
-            && text_field(&v.clinic_id, 1)
-            && chars_within(&v.iin, 0, 32)
-            && text_field(&v.kind, 1)
-            && v.practitioner_id.as_deref().map_or(true, |p| text_field(p, 0));
+        let ok = VISIT_ID.holds(&v.visit_id)
+            && CLINIC_ID.holds(&v.clinic_id)
+            && IIN.holds(&v.iin)
+            && KIND.holds(&v.kind)
+            && v.practitioner_id.as_deref().map_or(true, |p| PRACTITIONER_ID.holds(p));
         match (ok, iso_date(&v.date)) {
             (true, Some(d)) => dates.push(d),
             _ => return Ok(None),

@@ -90,6 +90,7 @@ def test_the_fast_path_decodes_every_event_type_the_financing_consumer_reads_and
 
 @pytest.mark.parametrize("event_type", TOPICS)
 def test_an_event_types_fields_required_fields_and_allowed_values_are_the_models(event_type):
+    assert event_type in NATIVE["events"], f"the native decoder does not read {event_type}"
     assert native(NATIVE["events"][event_type]) == model_schema(EVENT_TYPES[event_type])
 
 

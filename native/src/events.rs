@@ -1,13 +1,14 @@
 //! The financing consumer's reading of an event: the fields the projection uses, as a tuple
-//! (services/financing/projection.py, `read_event`), parsed and checked here for speed. Pydantic's
-//! decoding (services/common/events.py) was about 40% of the consumer's own CPU.
+//! (services/financing/projection.py, `read_event`), parsed and checked here for speed: pydantic's
+//! decoding (services/common/events.py) was a large part of the consumer's own CPU.
 //!
 //! This is a fast path, not a second schema: it accepts a strict subset of what the pydantic models
 //! accept (canonical forms only: JSON strings, integers and nulls where the models take them, ISO
 //! dates, hyphenated UUIDs, `YYYY-MM-DDTHH:MM:SS[.ffffff][Z|±HH:MM]` times), checks every field the
 //! models declare, and returns None for anything else. Then the caller decodes the event with pydantic,
 //! which either accepts it (and the same tuple is built from the model) or finds it malformed.
-//! tests/unit/financing/test_financing_read_event.py holds the two to that on valid and broken events.
+//! tests/unit/financing/test_financing_read_event.py holds the two to that on valid and broken events,
+//! tests/unit/test_native_schema.py the fields and allowed values to the models' (see `schemas`).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};

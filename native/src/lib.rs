@@ -1,16 +1,19 @@
-//! The financing projection's timeline core: a person's history -> what it adds to the per-clinic
-//! calendars, and the difference of that between two histories; and the IIN check digit. Pure, no
-//! I/O, no clock. Python imports it through services/common/native.py.
+//! osms's native core, `osms_native` in Python (imported through services/common/native.py, which
+//! refuses a build older than these sources): the services' hot paths, where Python's own CPU was
+//! what limited them. Pure: no I/O, no clock. The Python code keeps the rules' prose and the models;
+//! this crate computes and checks as they say.
 //!
-//! services/financing/projection.py holds the rules' prose, the event folding and the history
-//! (PersonState); this module does the arithmetic of every batch, which in Python was about half of
-//! the consumer's CPU. Days are proleptic ordinals as Python's date.toordinal() gives them.
-//!
-//! From a history:
-//! - day deltas: on each day the person's (clinic, active, insured) changes, -1 from the old
-//!   clinic's counts and +1 to the new one's: the counts of any date are the sum of deltas up to it;
-//! - month deltas: the same for the full cell (age band, sex, active, insured) sampled on the first
-//!   day of each month, the day the monthly amount is counted on.
+//! - calendar: days as ordinals (Python's date.toordinal()), months, years, real dates;
+//! - person: a person's history (PersonState), folded batch by batch, and its daily states;
+//! - deltas: what histories add to the financing calendars (Deltas), and the calendars' rows;
+//! - sql: the text of the PostgreSQL array literals the stores send;
+//! - iin: the IIN check;
+//! - events: the financing consumer's reading of events;
+//! - visits: the registry's visits: the request body, the INSERT's columns, the events;
+//! - outbox: packed outbox rows;
+//! - kafka: Kafka's default partitioner, for the outbox relay;
+//! - uuid: UUIDs as text;
+//! - schema: what the decoders accept, for the test that holds them to the Python models.
 
 use pyo3::prelude::*;
 

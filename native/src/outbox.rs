@@ -1,6 +1,6 @@
 //! Packed outbox rows (services/common/outbox.py): the events of one topic that one transaction
-//! writes together, held in one row instead of one row each. A row of each event cost PostgreSQL
-//! about ten times the CPU of one packed row per 1,000 (scratch outbox, measured from /proc).
+//! writes together, held in one row instead of one row each: a row of each event cost PostgreSQL
+//! many times the CPU, written and read back.
 //!
 //! The format, event after event: the key's length (u16, big-endian), the key (UTF-8), the event id
 //! (16 bytes), the payload's length (u32, big-endian), the payload.

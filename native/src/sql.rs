@@ -57,8 +57,8 @@ fn push_quoted(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// The text of an array literal of these strings (None: NULL), every element quoted: PostgreSQL
-/// parses it (`$1::text::text[]`) for less than asyncpg's encoding of a list costs, element by element.
+/// The text of an array literal of these strings (None: NULL), every element quoted, for a
+/// `$1::text::text[]` parameter.
 pub(crate) fn text_array_of<S: AsRef<str>>(items: impl Iterator<Item = PyResult<Option<S>>>) -> PyResult<String> {
     let mut out = String::from("{");
     for (i, item) in items.enumerate() {
@@ -77,7 +77,7 @@ pub(crate) fn text_array_of<S: AsRef<str>>(items: impl Iterator<Item = PyResult<
 /// A batch's visits (projection.BatchChanges.visits: (clinic_id, visit_id) -> (IIN, day ordinal)) in
 /// key order, the lock order, as the text of array literals of their clinics, visit ids, IINs and day
 /// ordinals, for fin_visits' INSERT: asyncpg's encoding of four lists, and the lists themselves, were
-/// a quarter of the consumer's CPU in the region benchmark's visits (py-spy).
+/// a large part of the consumer's CPU on a batch of visits.
 #[pyfunction]
 pub(crate) fn visit_key_columns(visits: &Bound<'_, PyDict>) -> PyResult<(String, String, String, String)> {
     let mut rows: Vec<(String, String, String, i32)> = Vec::with_capacity(visits.len());

@@ -8,7 +8,8 @@
 //! (within its lengths, without control characters), `practitioner_id` a string or null or absent,
 //! and each date exactly `YYYY-MM-DD`. It returns None for anything else, and the caller validates
 //! the body with pydantic, which either accepts it (the same tuples) or answers the 422.
-//! tests/unit/registry/test_visits_body.py holds the two to that on valid and on broken bodies.
+//! tests/unit/registry/test_visits_body.py holds the two to that on valid and on broken bodies,
+//! tests/unit/test_native_schema.py the fields and limits to the model's (see `schema`).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDate, PyDateAccess, PyList, PyTuple};

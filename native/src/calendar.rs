@@ -10,7 +10,7 @@ const UNIX_EPOCH_ORDINAL: i32 = 719_163;
 
 // H. Hinnant's civil-date algorithms, on days since 1970-01-01.
 
-pub(crate) fn civil_from_ordinal(day: i32) -> (i32, i32, i32) {
+fn civil_from_ordinal(day: i32) -> (i32, i32, i32) {
     let z = (day - UNIX_EPOCH_ORDINAL) as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -23,7 +23,7 @@ pub(crate) fn civil_from_ordinal(day: i32) -> (i32, i32, i32) {
     (y as i32, m as i32, d as i32)
 }
 
-pub(crate) fn ordinal_from_civil(y: i32, m: i32, d: i32) -> i32 {
+fn ordinal_from_civil(y: i32, m: i32, d: i32) -> i32 {
     let y = (if m <= 2 { y - 1 } else { y }) as i64;
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

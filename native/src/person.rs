@@ -153,7 +153,7 @@ pub(crate) struct Attached {
 
 pub(crate) type State = Option<Attached>;
 
-/// projection.PersonState, with clinic ids numbered by the accumulator.
+/// A PersonState with its clinic ids numbered by a Deltas, for the arithmetic.
 pub(crate) struct Person {
     pub(crate) birth: Option<i32>,
     pub(crate) sex: Option<String>,

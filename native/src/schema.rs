@@ -1,8 +1,8 @@
 //! What the native decoders accept, for tests/unit/test_native_schema.py to hold equal to the Python
 //! models, which are the source of each schema. Field names and required fields are read off the
-//! decoders' own serde types (a probe deserializes each with every field, then without each one), so
-//! the report cannot drift from what the decoders parse; the allowed values and limits are the very
-//! constants the decoders check with.
+//! decoders' own serde types (a probe deserializes each with every field, then without each one): the
+//! report is what the decoders parse, not a list kept beside them. The allowed values and limits are
+//! the constants the decoders check with.
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

@@ -17,6 +17,9 @@ use crate::calendar::{month_after, month_index, month_start, year_start, FOREVER
 use crate::person::{daily_states, meet_again, Person, PersonState, State};
 use crate::sql::{literal, push_literal};
 
+/// (clinic, cell) a person counts in on a month's first day; None when not attached.
+type ClinicCell = Option<(u32, u16)>;
+
 /// Calendar deltas of a batch: timelines and differences of timelines added up, then turned into
 /// the rows of the three-grain calendars.
 #[pyclass(module = "osms_native")]
@@ -104,7 +107,7 @@ impl Deltas {
         let last_band = self.band_by_age.len() as i32 - 1;
         let mut cur: State = None;
         let mut j = 0;
-        let cell_on = |idx: i32, cur: &mut State, j: &mut usize| -> Option<(u32, u16)> {
+        let cell_on = |idx: i32, cur: &mut State, j: &mut usize| -> ClinicCell {
             let day = month_start(idx);
             while *j < changes.len() && changes[*j].0 <= day {
                 *cur = changes[*j].1;
@@ -122,7 +125,7 @@ impl Deltas {
             Some((s.clinic, band * 8 + female + 2 * s.active as u16 + s.insured as u16))
         };
         let mut prev_cell = cell_on(c0 - 1, &mut cur, &mut j);
-        let mut changed: Vec<(i32, Option<(u32, u16)>, Option<(u32, u16)>)> = Vec::new();
+        let mut changed: Vec<(i32, ClinicCell, ClinicCell)> = Vec::new();
         for &idx in &candidates {
             let cell = cell_on(idx, &mut cur, &mut j);
             if cell != prev_cell {

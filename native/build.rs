@@ -8,7 +8,7 @@ fn main() {
     let mut files: Vec<String> = vec!["Cargo.toml".into(), "build.rs".into()];
     for entry in fs::read_dir("src").unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().map_or(false, |e| e == "rs") {
+        if path.extension().is_some_and(|e| e == "rs") {
             files.push(format!("src/{}", path.file_name().unwrap().to_str().unwrap()));
         }
     }

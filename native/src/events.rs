@@ -1,21 +1,26 @@
 //! The financing consumer's reading of an event: the fields the projection uses, as a tuple
-//! (services/financing/projection.py, `read_event`), parsed and checked here for speed. Pydantic's
-//! decoding (services/common/events.py) was about 40% of the consumer's own CPU.
+//! (services/financing/projection.py, `read_event`), parsed and checked here for speed: pydantic's
+//! decoding (services/common/events.py) was a large part of the consumer's own CPU.
 //!
 //! This is a fast path, not a second schema: it accepts a strict subset of what the pydantic models
 //! accept (canonical forms only: JSON strings, integers and nulls where the models take them, ISO
 //! dates, hyphenated UUIDs, `YYYY-MM-DDTHH:MM:SS[.ffffff][Z|±HH:MM]` times), checks every field the
 //! models declare, and returns None for anything else. Then the caller decodes the event with pydantic,
 //! which either accepts it (and the same tuple is built from the model) or finds it malformed.
-//! tests/unit/financing/test_financing_read_event.py holds the two to that on valid and broken events.
+//! tests/unit/financing/test_financing_read_event.py holds the two to that on valid and broken events,
+//! tests/unit/test_native_schema.py the fields and allowed values to the models' (see `schemas`).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
-use crate::{civil_from_ordinal, iin_problem, ordinal_from_civil};
+use crate::calendar::{iso_day, number};
+use crate::iin::iin_problem;
+use crate::schema::Schema;
+use crate::uuid::is_hyphenated;
 
 // The tuples' first item (projection.py names them).
 const VISIT: i32 = 0;
@@ -24,6 +29,14 @@ const DETACHED: i32 = 2;
 const STATUS: i32 = 3;
 const RESOLVED: i32 = 4;
 const CLINIC: i32 = 5;
+
+// The values the models allow where they take only some (their Literal types).
+const ATTACHMENT_REASONS: &[&str] = &["choice", "address_change", "newborn", "campaign"];
+const SEXES: &[&str] = &["M", "F"];
+const DETACHMENT_REASONS: &[&str] = &["death", "other"];
+const STATUSES: &[&str] = &["insured", "grace", "not_insured"];
+const APPEAL_KINDS: &[&str] = &["consultation", "complaint"];
+const SETTLEMENTS: &[&str] = &["urban", "rural"];
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -189,28 +202,15 @@ struct Clinic<'a> {
     clinic_version: i64,
 }
 
-fn number(b: &[u8]) -> Option<i32> {
-    b.iter().try_fold(0i32, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as i32))
-}
-
 /// The ordinal of a `YYYY-MM-DD` day (years 1-9999), or None.
 fn day(s: &str) -> Option<i32> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (number(&b[0..4])?, number(&b[5..7])?, number(&b[8..10])?);
-    if y < 1 || !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    let ordinal = ordinal_from_civil(y, m, d);
-    (civil_from_ordinal(ordinal) == (y, m, d)).then_some(ordinal)
+    iso_day(s.as_bytes()).map(|(ordinal, _)| ordinal)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,6}][Z|±HH:MM]`, a real day and time.
 fn timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() < 19 || day(&s[..10]).is_none() || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19 || iso_day(&b[..10]).is_none() || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return false;
     }
     match (number(&b[11..13]), number(&b[14..16]), number(&b[17..19])) {
@@ -234,20 +234,13 @@ fn timestamp(s: &str) -> bool {
     }
 }
 
-/// 8-4-4-4-12 hexadecimal digits.
-fn uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
-}
-
 fn iin(s: &str) -> bool {
     iin_problem(s).is_none()
 }
 
 fn envelope<'a, D: Deserialize<'a>>(payload: &'a [u8], topic: &str) -> Option<D> {
     let e: Envelope<'a, D> = serde_json::from_slice(payload).ok()?;
-    (e.event_type == topic && uuid(&e.event_id) && timestamp(&e.occurred_at)).then_some(e.data)
+    (e.event_type == topic && is_hyphenated(&e.event_id) && timestamp(&e.occurred_at)).then_some(e.data)
 }
 
 /// The projection's tuple of an event on `topic` (the topic's name without a test prefix), or None
@@ -270,8 +263,8 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
             let Some(d) = envelope::<Attached<'_>>(payload, topic) else { return Ok(None) };
             let (Some(effective), Some(birth)) = (day(&d.effective_date), day(&d.birth_date)) else { return Ok(None) };
             if !iin(&d.iin)
-                || !matches!(d.reason.as_ref(), "choice" | "address_change" | "newborn" | "campaign")
-                || !matches!(d.sex.as_ref(), "M" | "F")
+                || !ATTACHMENT_REASONS.contains(&d.reason.as_ref())
+                || !SEXES.contains(&d.sex.as_ref())
             {
                 return Ok(None);
             }
@@ -280,7 +273,7 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
         "patient-detached" => {
             let Some(d) = envelope::<Detached<'_>>(payload, topic) else { return Ok(None) };
             let Some(on) = day(&d.date) else { return Ok(None) };
-            if !iin(&d.iin) || !matches!(d.reason.as_ref(), "death" | "other") {
+            if !iin(&d.iin) || !DETACHMENT_REASONS.contains(&d.reason.as_ref()) {
                 return Ok(None);
             }
             t(vec![o!(DETACHED), o!(d.iin), o!(d.person_version), o!(on)])
@@ -288,7 +281,7 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
         "contribution-paid" => {
             let Some(d) = envelope::<Status<'_>>(payload, topic) else { return Ok(None) };
             if !iin(&d.iin)
-                || !matches!(d.status.as_ref(), "insured" | "grace" | "not_insured")
+                || !STATUSES.contains(&d.status.as_ref())
                 || day(&d.status_as_of).is_none()
                 || d.insured_until.as_deref().is_some_and(|u| day(u).is_none())
             {
@@ -304,18 +297,35 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
         }
         "appeal-resolved" => {
             let Some(d) = envelope::<Resolved<'_>>(payload, topic) else { return Ok(None) };
-            if day(&d.resolved_on).is_none() || !matches!(d.kind.as_ref(), "consultation" | "complaint") {
+            if day(&d.resolved_on).is_none() || !APPEAL_KINDS.contains(&d.kind.as_ref()) {
                 return Ok(None);
             }
             t(vec![o!(RESOLVED), o!(d.status), o!(d.category), o!(d.clinic_id), o!(d.visit_id)])
         }
         "clinic-registered" => {
             let Some(d) = envelope::<Clinic<'_>>(payload, topic) else { return Ok(None) };
-            if !matches!(d.settlement.as_ref(), "urban" | "rural") {
+            if !SETTLEMENTS.contains(&d.settlement.as_ref()) {
                 return Ok(None);
             }
             t(vec![o!(CLINIC), o!(d.clinic_id), o!(d.clinic_version), o!(d.region), o!(d.name)])
         }
         _ => Ok(None),
     }
+}
+
+/// What financing_event accepts (schema.rs): the envelope's fields, and for each event type its
+/// fields and the values it allows.
+pub(crate) fn schemas() -> PyResult<(Schema, Vec<(&'static str, Schema)>)> {
+    Ok((Schema::of::<Envelope<'static, IgnoredAny>>()?, vec![
+        ("visit-recorded", Schema::of::<Visit<'static>>()?),
+        ("patient-attached", Schema::of::<Attached<'static>>()?
+            .allowing("reason", ATTACHMENT_REASONS)
+            .allowing("sex", SEXES)),
+        ("patient-detached", Schema::of::<Detached<'static>>()?.allowing("reason", DETACHMENT_REASONS)),
+        ("contribution-paid", Schema::of::<Status<'static>>()?
+            .allowing("status", STATUSES)
+            .items("insured_periods", Schema::of::<Period<'static>>()?)),
+        ("appeal-resolved", Schema::of::<Resolved<'static>>()?.allowing("kind", APPEAL_KINDS)),
+        ("clinic-registered", Schema::of::<Clinic<'static>>()?.allowing("settlement", SETTLEMENTS)),
+    ]))
 }

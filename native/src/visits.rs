@@ -1,5 +1,6 @@
-//! The registry's hot path (services/registry/app.py, `post_visits`, and the outbox relay): a
-//! 1,000-visit request body read into plain tuples, and the Kafka partition of a message key.
+//! The registry's visits, its hot path (services/registry/app.py `post_visits`, store.py): a request
+//! body of up to 1,000 visits read into plain tuples, their columns for the INSERT, and their
+//! visit-recorded events packed for the outbox.
 //!
 //! `visits_body` is a fast path, not a second schema: it accepts a strict subset of what the
 //! request's pydantic model (`VisitsIn`) accepts: a JSON object whose only key is `visits`, a list of
@@ -7,15 +8,23 @@
 //! (within its lengths, without control characters), `practitioner_id` a string or null or absent,
 //! and each date exactly `YYYY-MM-DD`. It returns None for anything else, and the caller validates
 //! the body with pydantic, which either accepts it (the same tuples) or answers the 422.
-//! tests/unit/registry/test_visits_body.py holds the two to that on valid and on broken bodies.
+//! tests/unit/registry/test_visits_body.py holds the two to that on valid and on broken bodies,
+//! tests/unit/test_native_schema.py the fields and limits to the model's (see `schema`).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDate, PyDateAccess, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::ops::RangeInclusive;
 
-const MAX_VISITS: usize = 1000;
+use crate::calendar::iso_day;
+use crate::schema::Schema;
+use crate::sql::text_array_of;
+use crate::uuid::hyphenated;
+
+/// How many visits a body holds (the model's min_length and max_length).
+const VISITS: RangeInclusive<usize> = 1..=1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,27 +67,47 @@ fn plain_text(s: &str) -> bool {
     !s.bytes().any(|b| b < 0x20 || b == 0x7f)
 }
 
-fn text_field(s: &str, min: usize) -> bool {
-    chars_within(s, min, 64) && plain_text(s)
+/// The model's `_TEXT` pattern, which plain_text checks.
+const TEXT_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+
+/// What the model's Field(...) allows of a text: from min to max characters, and, with `plain`, only
+/// what the `_TEXT` pattern matches.
+struct Text {
+    min: usize,
+    max: usize,
+    plain: bool,
 }
+
+impl Text {
+    fn holds(&self, s: &str) -> bool {
+        chars_within(s, self.min, self.max) && (!self.plain || plain_text(s))
+    }
+}
+
+const VISIT_ID: Text = Text { min: 1, max: 64, plain: true };
+const CLINIC_ID: Text = Text { min: 1, max: 64, plain: true };
+const IIN: Text = Text { min: 0, max: 32, plain: false };
+const KIND: Text = Text { min: 1, max: 64, plain: true };
+const PRACTITIONER_ID: Text = Text { min: 0, max: 64, plain: true };
 
 /// `YYYY-MM-DD` of a real date from 1900 to 2199; None for any other form (pydantic, which takes
 /// more forms, then decides).
 fn iso_date(s: &str) -> Option<(i32, u8, u8)> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
+    let (_, (y, m, d)) = iso_day(s.as_bytes())?;
+    (1900..=2199).contains(&y).then_some((y, m as u8, d as u8))
+}
+
+/// What visits_body accepts (schema.rs): the body's fields, and its visits' fields and limits.
+pub(crate) fn schema() -> PyResult<Schema> {
+    let mut item = Schema::of::<Item<'static>>()?;
+    for (field, text) in [("visit_id", VISIT_ID), ("clinic_id", CLINIC_ID), ("iin", IIN), ("kind", KIND),
+                          ("practitioner_id", PRACTITIONER_ID)] {
+        item = item.length(field, text.min, text.max);
+        if text.plain {
+            item = item.pattern(field, TEXT_PATTERN);
+        }
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i32> {
-        b[r].iter().try_fold(0i32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i32))
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1900..=2199).contains(&y) || !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(m - 1) as usize];
-    (d <= days).then_some((y, m as u8, d as u8))
+    Ok(Schema::of::<Body<'static>>()?.length("visits", *VISITS.start(), *VISITS.end()).items("visits", item))
 }
 
 /// The visits of a request body as (visit_id, clinic_id, iin, date, kind, practitioner_id) tuples,
@@ -89,16 +118,16 @@ pub fn visits_body<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'
         Ok(b) => b,
         Err(_) => return Ok(None),
     };
-    if parsed.visits.is_empty() || parsed.visits.len() > MAX_VISITS {
+    if !VISITS.contains(&parsed.visits.len()) {
         return Ok(None);
     }
     let mut dates = Vec::with_capacity(parsed.visits.len());
     for v in &parsed.visits {
-        let ok = text_field(&v.visit_id, 1)
-            && text_field(&v.clinic_id, 1)
-            && chars_within(&v.iin, 0, 32)
-            && text_field(&v.kind, 1)
-            && v.practitioner_id.as_deref().map_or(true, |p| text_field(p, 0));
+        let ok = VISIT_ID.holds(&v.visit_id)
+            && CLINIC_ID.holds(&v.clinic_id)
+            && IIN.holds(&v.iin)
+            && KIND.holds(&v.kind)
+            && v.practitioner_id.as_deref().map_or(true, |p| PRACTITIONER_ID.holds(p));
         match (ok, iso_date(&v.date)) {
             (true, Some(d)) => dates.push(d),
             _ => return Ok(None),
@@ -121,81 +150,6 @@ pub fn visits_body<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'
         out.append(item)?;
     }
     Ok(Some(out))
-}
-
-/// Kafka's murmur2 (the Java client's `Utils.murmur2`, as aiokafka's pure-Python `murmur2`).
-pub(crate) fn murmur2(data: &[u8]) -> u32 {
-    const M: u32 = 0x5bd1_e995;
-    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> 24;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M) ^ k;
-    }
-    let rest = chunks.remainder();
-    if rest.len() >= 3 {
-        h ^= (rest[2] as u32) << 16;
-    }
-    if rest.len() >= 2 {
-        h ^= (rest[1] as u32) << 8;
-    }
-    if !rest.is_empty() {
-        h ^= rest[0] as u32;
-        h = h.wrapping_mul(M);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    h
-}
-
-/// The partition a keyed message goes to with the producer's default partitioner: murmur2 of the
-/// key, its sign bit cleared, modulo the topic's partition count (aiokafka's DefaultPartitioner,
-/// the Java client's too).
-#[pyfunction]
-pub fn key_partition(key: &[u8], partitions: u32) -> PyResult<u32> {
-    if partitions == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("a topic has at least one partition"));
-    }
-    Ok((murmur2(key) & 0x7fff_ffff) % partitions)
-}
-
-/// murmur2 itself, for the test that holds it equal to aiokafka's.
-#[pyfunction]
-pub fn kafka_murmur2(key: &[u8]) -> u32 {
-    murmur2(key)
-}
-
-/// Appends `s` as a quoted element of a PostgreSQL array literal.
-fn push_quoted(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
-/// The text of an array literal of these strings (None: NULL), every element quoted: PostgreSQL
-/// parses it (`$1::text::text[]`) for less than asyncpg's encoding of a list costs, element by element.
-pub(crate) fn text_array_of<S: AsRef<str>>(items: impl Iterator<Item = PyResult<Option<S>>>) -> PyResult<String> {
-    let mut out = String::from("{");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match item? {
-            Some(s) => push_quoted(&mut out, s.as_ref()),
-            None => out.push_str("NULL"),
-        }
-    }
-    out.push('}');
-    Ok(out)
 }
 
 fn field<'py>(visit: &Bound<'py, PyAny>, i: usize) -> PyResult<Bound<'py, PyAny>> {
@@ -237,19 +191,6 @@ struct VisitEnvelope<'a> {
     occurred_at: &'a str,
     producer: &'a str,
     data: VisitData<'a>,
-}
-
-pub(crate) fn hyphenated(b: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
-    for (i, x) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(HEX[(x >> 4) as usize] as char);
-        s.push(HEX[(x & 15) as usize] as char);
-    }
-    s
 }
 
 /// The visit-recorded events of these visits (registry.domain.VisitIn tuples) as one packed outbox

@@ -63,3 +63,10 @@ fuzz: infra
 # The crash test with 20 kill cycles (CI runs it with one kill of each component).
 chaos: install
 	@$(PY) -m tests.chaos.chaos --cycles 20
+
+# The deployment files: the Helm chart linted, rendered and validated against Kubernetes' schemas,
+# the operator examples against their CRDs, the compose file against the Compose Specification.
+# Installs helm (go install) when missing. See deploy/check.sh.
+.PHONY: check-deploy
+check-deploy: install
+	@deploy/check.sh

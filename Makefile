@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 
-.PHONY: help install infra run up down status test lint unit bench bench-national fuzz chaos clean-local
+.PHONY: help install lock infra run up down status test lint unit bench bench-national fuzz chaos clean-local
 
 help:
 	@echo "make run    install what is missing, start PostgreSQL, Kafka and the four services (foreground, Ctrl-C stops)"
@@ -18,6 +18,12 @@ install:
 	@deploy/local/install.sh
 	@[[ -n "$$OSMS_KAFKA_BOOTSTRAP" ]] || deploy/local/kafka.sh install
 	@[[ -n "$$OSMS_DATABASE_URL" ]] || deploy/local/postgres.sh install
+
+# Pins every dependency of pyproject.toml (with the dev extras) in requirements.lock, which
+# `make install` and CI install from. Run after changing a dependency, and commit both files.
+lock:
+	@.venv/bin/pip-compile -q --extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
+	  -o requirements.lock pyproject.toml
 
 infra: install
 	@deploy/local/infra.sh start

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Python environment (.venv) from pyproject.toml and builds the native core (native/,
+# Installs the Python environment (.venv) from requirements.lock and builds the native core (native/,
 # Rust, with cargo), once per change of those files.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 PY="${PYTHON:-python3}"
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || die "Python 3.11+ is required (found $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11"
-stamp="$(cd "$ROOT" && cat pyproject.toml native/pyproject.toml native/Cargo.toml native/Cargo.lock native/build.rs \
+stamp="$(cd "$ROOT" && cat pyproject.toml requirements.lock native/pyproject.toml native/Cargo.toml native/Cargo.lock native/build.rs \
   native/src/*.rs | sha256sum | cut -c1-16)"
 if [[ -f "$VENV/.stamp" && "$(cat "$VENV/.stamp")" == "$stamp" ]]; then exit 0; fi
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -26,6 +26,9 @@ if ! command -v cargo >/dev/null; then
 fi
 log "installing Python dependencies into $VENV"
 "$VENV/bin/pip" install -q --upgrade pip
+# The versions CI tested (requirements.lock, made by `make lock` from pyproject.toml), then the
+# native core and the project itself without resolving anything again.
+"$VENV/bin/pip" install -q -r "$ROOT/requirements.lock"
 "$VENV/bin/pip" install -q "$ROOT/native"
-"$VENV/bin/pip" install -q -e "$ROOT[dev]"
+"$VENV/bin/pip" install -q --no-deps -e "$ROOT"
 echo "$stamp" >"$VENV/.stamp"

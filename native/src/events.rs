@@ -307,7 +307,7 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
             if !SETTLEMENTS.contains(&d.settlement.as_ref()) {
                 return Ok(None);
             }
-            t(vec![o!(CLINIC), o!(d.clinic_id), o!(d.clinic_version), o!(d.region), o!(d.name)])
+            t(vec![o!(CLINIC), o!(d.clinic_id), o!(d.clinic_version), o!(d.region), o!(d.name), o!(d.settlement)])
         }
         _ => Ok(None),
     }

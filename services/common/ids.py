@@ -15,7 +15,7 @@ _CENTURY_SEX = {"1": (1800, "M"), "2": (1800, "F"), "3": (1900, "M"), "4": (1900
 
 def check_digit(first11: str) -> int | None:
     """The 12th digit for these 11, or None when the algorithm gives 10 twice (no valid number).
-    Weights 1..11, then 3..11, 1, 2 when the first sum gives 10 (native/src/lib.rs)."""
+    Weights 1..11, then 3..11, 1, 2 when the first sum gives 10 (native/src/iin.rs)."""
     return osms_native.check_digit(first11)
 
 
@@ -46,7 +46,7 @@ def is_valid_iin(value: str) -> bool:
 
 def iin_problem(value: str) -> str | None:
     """Why a string is not a valid IIN, or None when it is one: 12 digits, the check digit, and a
-    real birth date with a century-sex digit 1-6. Native (native/src/lib.rs): every event a consumer
+    real birth date with a century-sex digit 1-6. Native (native/src/iin.rs): every event a consumer
     decodes checks its IINs."""
     return osms_native.iin_problem(value)
 

@@ -1,5 +1,6 @@
-"""The native core (native/, Rust via pyo3): the financing projection's timeline arithmetic and the
-IIN check digit. Import it from here: in a checkout, a build older than its sources is refused."""
+"""The native core (native/, Rust via pyo3): the hot paths by concept (calendar arithmetic, person
+histories, calendar deltas, SQL array literals, the Kafka partitioner, UUIDs, outbox packing, event
+decoding, the visits body, the IIN check). Import it from here: in a checkout, a build older than its sources is refused."""
 from __future__ import annotations
 
 from pathlib import Path

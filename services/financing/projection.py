@@ -7,7 +7,7 @@ twice changes nothing. Days are proleptic ordinals (date.toordinal()) for speed.
 tuples of the fields the projection uses (`read_event`: natively, native/src/events.rs, with the event
 models as fallback).
 
-From a history, the native core (native/src/lib.rs, through `deltas()`) derives:
+From a history, the native core (native/src/person.rs and deltas.rs, through `deltas()`) derives:
 - day deltas: on each day the person's (clinic, active, insured) changes, -1 from the old clinic's
   counts and +1 to the new one's: the counts of any date are the sum of deltas up to it;
 - month deltas: the same for the full cell (age band, sex, active, insured) sampled on the first day
@@ -47,16 +47,12 @@ PersonState = osms_native.PersonState
 VISIT, ATTACHED, DETACHED, STATUS, RESOLVED, CLINIC = range(6)
 
 
-CLINIC_TOPIC = "clinic-registered"
 
 
 def read_event(payload: bytes, topic: str) -> tuple:
     """The projection's tuple of a message on `topic`; ValueError when it is malformed. The native
     fast path (native/src/events.rs) reads canonical events and checks them as the pydantic models
-    would; whatever it does not take is decoded by the models. A clinic's event, rare, is always
-    read by the models: the native tuple leaves out the settlement."""
-    if topic == CLINIC_TOPIC:
-        return reading_of(decode(payload, topic)[1])
+    would; whatever it does not take is decoded by the models."""
     fast = osms_native.financing_event(topic, payload)
     if fast is not None:
         return fast
@@ -171,8 +167,8 @@ def fold(state: PersonState, iin: str, changes: PersonChanges | None,
 
 # --- timeline: the native core ---------------------------------------------------------------------
 # Everything a history adds to the calendars, and the difference of that between two histories, is
-# computed by native/src/lib.rs (Rust): the arithmetic of every event, about half of the consumer's
-# CPU when it was Python. Its inputs are the rule table's window and age bands, given here.
+# computed by native/src/deltas.rs (Rust): the arithmetic of every event, the largest share of the
+# consumer's CPU when it was Python. Its inputs are the rule table's window and age bands, given here.
 
 _BAND_BY_AGE = [band_of(age) for age in range(AGE_BAND_BOUNDS[-1] + 1)]
 

@@ -47,18 +47,13 @@ def _by_models(topic: str, payload: bytes) -> tuple | None:
         return None
 
 
-def _fast_part(topic: str, reading: tuple | None) -> tuple | None:
-    """What of the models' reading the fast path gives: all of it, but a clinic's settlement."""
-    return reading[:5] if reading is not None and topic == "clinic-registered" else reading
-
-
 def test_canonical_events_of_every_kind_take_the_fast_path_and_read_as_the_models_do():
     kinds = set()
     for topic, payload in _valid_events():
         fast = osms_native.financing_event(topic, payload)
         assert fast is not None, payload
-        assert fast == _fast_part(topic, _by_models(topic, payload))
-        assert [type(x) for x in fast] == [type(x) for x in _fast_part(topic, _by_models(topic, payload))]
+        assert fast == _by_models(topic, payload)
+        assert [type(x) for x in fast] == [type(x) for x in _by_models(topic, payload)]
         assert read_event(payload, topic) == _by_models(topic, payload)
         kinds.add(topic)
     assert kinds == {"patient-attached", "patient-detached", "visit-recorded", "contribution-paid", "appeal-resolved",
@@ -101,7 +96,7 @@ def test_what_the_fast_path_takes_the_models_take_and_read_the_same(seed):
             if fast is not None:
                 taken += 1
                 assert expected is not None, mutant          # never applies what the models call malformed
-                assert fast == _fast_part(topic, expected), mutant
+                assert fast == expected, mutant
             if expected is None:
                 rejected += 1
                 with pytest.raises(ValueError):

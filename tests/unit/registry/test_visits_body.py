@@ -1,4 +1,4 @@
-"""The registry reads a visits request with a native fast path (native/src/registry.rs,
+"""The registry reads a visits request with a native fast path (native/src/visits.rs,
 `visits_body`) and falls back to the request's pydantic model for what it does not take. Held here
 to one rule: whatever the fast path takes, the model takes too and reads the same; what the model
 rejects is a 422 either way; and the bodies clinic systems send do take the fast path. Also: the

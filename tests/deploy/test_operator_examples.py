@@ -7,7 +7,10 @@ from urllib.parse import urlsplit
 import pytest
 from k8s_manifests import EXAMPLES, documents, name_of, validate
 
-from services.common.events import EVENT_TYPES, TOPIC_PARTITIONS
+from services.common.events import EVENT_TYPES
+from services.common.settings import Settings
+
+PARTITIONS = Settings.model_fields["topic_partitions"].default
 
 # Parameters CloudNativePG sets itself and refuses in a Cluster (docs/src/postgresql_conf.md of
 # 1.30, "Fixed parameters"): the ones a PostgreSQL tuning might reach for.
@@ -48,7 +51,7 @@ def test_a_topic_for_each_event_with_its_partitions():
     assert set(topics) == set(EVENT_TYPES)
     for name, doc in topics.items():
         assert doc["metadata"]["name"] == name
-        assert doc["spec"]["partitions"] == TOPIC_PARTITIONS[name], name
+        assert doc["spec"]["partitions"] == PARTITIONS, name
         assert doc["spec"]["replicas"] == 3, name
         assert doc["spec"]["config"]["min.insync.replicas"] == 2, name
         # The topics are the system of record: nothing expires.
@@ -83,7 +86,7 @@ def test_the_charts_defaults_reach_the_kafka_example(chart_values):
     peers = chart_values["networkPolicy"]["kafka"]
     assert peers["to"][0]["podSelector"]["matchLabels"]["strimzi.io/cluster"] == name
     assert [p["port"] for p in peers["ports"]] == [int(port)]
-    assert chart_values["kafka"]["partitions"] == max(TOPIC_PARTITIONS.values()) == min(TOPIC_PARTITIONS.values())
+    assert chart_values["kafka"]["partitions"] == PARTITIONS
 
 
 def test_postgres_has_three_instances_and_synchronous_replication():

@@ -23,6 +23,7 @@ from services.common.auth import KeyStore, authenticate
 from services.common.consumer import ApplyBatch, BatchConsumer, Decode
 from services.common.db import create_pool, prepare_database
 from services.common.events import decode
+from services.common.inputs import body_problem, has_body
 from services.common.kafka import client_options
 from services.common.logs import get_logger, setup_logging
 from services.common.outbox import OutboxRelay
@@ -336,6 +337,12 @@ class _Edge:
                     resp = problem_response(413, "Request too large",
                                             f"the body exceeds {self.max_body} bytes")
                     return await resp(scope, receive, send)
+        if has_body(scope):
+            unreadable = body_problem(scope.get("headers", ()))
+            if unreadable:
+                resp = problem_response(415, "Unsupported media type", unreadable,
+                                        type_="https://osms.kz/problems/unsupported-media-type")
+                return await resp(scope, receive, send)
         started = time.perf_counter()
         status = {"code": 500}
         # A body sent without Content-Length (chunked) is counted as it arrives.
@@ -382,6 +389,7 @@ _COMMON_ERRORS = {
     "401": "no valid bearer key",
     "403": "the key's role or scope does not allow this",
     "413": "the request body is too large",
+    "415": "the body is not application/json, or is encoded (Content-Encoding)",
     "422": "invalid input (problem+json with errors[])",
     "503": "a dependency is unavailable; retry after Retry-After seconds",
 }
@@ -408,6 +416,8 @@ def _openapi_with_problems(app: FastAPI) -> dict:
             if path not in _OPEN_PATHS:
                 op["security"] = [{"bearer": []}]
                 for code, text in _COMMON_ERRORS.items():
+                    if code in ("413", "415") and "requestBody" not in op:
+                        continue
                     responses.setdefault(code, {"description": text})
             else:
                 responses.setdefault("503", {"description": _COMMON_ERRORS["503"]})

@@ -51,6 +51,13 @@ def iin_problem(value: str) -> str | None:
     return osms_native.iin_problem(value)
 
 
+def born_by_problem(iin: str, on: date) -> str | None:
+    """An IIN is used for a date (a visit, a payroll's month, an attachment): the person must be born
+    by then. Call after iin_problem found the IIN valid."""
+    born, _ = iin_birth_date_sex(iin)
+    return f"the IIN's birth date is after {on}: no record for this person can be dated then" if born > on else None
+
+
 def bin_problem(value: str) -> str | None:
     if len(value) != 12 or not value.isascii() or not value.isdigit():
         return "BIN must be 12 digits"

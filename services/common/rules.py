@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from services.common import clock
 from services.common.auth import Auth, allow
+from services.common.inputs import Day
 from services.common.logs import get_logger
 from services.common.problems import conflict, invalid, not_found
 
@@ -44,7 +45,6 @@ HORIZON = Gauge("osms_rules_horizon_days", "Days until the last published period
 # --- value types for rule tables ----------------------------------------------------------------
 
 _DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _decimal_string(value: object) -> Decimal:
@@ -52,25 +52,14 @@ def _decimal_string(value: object) -> Decimal:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    if not isinstance(value, str) or not _DECIMAL_RE.match(value) or len(value) > 30:
+    if not isinstance(value, str) or not _DECIMAL_RE.fullmatch(value) or len(value) > 30:
         raise ValueError('a decimal as a string of ASCII digits, such as "0.02" or "85000.00"')
     return Decimal(value)
 
 
-def _iso_date(value: object) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _DATE_RE.match(value):
-        raise ValueError("a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("not a calendar date") from None
-
-
 Dec = Annotated[Decimal, BeforeValidator(_decimal_string)]
 Rate = Annotated[Decimal, BeforeValidator(_decimal_string), Field(ge=0, lt=1)]
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDate = Day
 
 
 class Values(BaseModel):

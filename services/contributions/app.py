@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field, ValidationError
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Auth, allow
-from services.common.ids import BIN, IIN, bin_problem, iin_problem
+from services.common.ids import BIN, IIN, bin_problem, born_by_problem, iin_problem
+from services.common.inputs import Day, YearMonth
 from services.common.logs import get_logger
 from services.common.money import Money
 from services.common.problems import invalid
@@ -38,14 +39,14 @@ class PayrollRowIn(BaseModel):
 
 class PayrollIn(BaseModel):
     employer_bin: BIN
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+    period: YearMonth
     reference: str = _REFERENCE
     rows: list[PayrollRowIn] = Field(min_length=1, max_length=MAX_PAYROLL_ROWS)
 
 
 class _PayrollHeader(BaseModel):
     employer_bin: BIN
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    period: YearMonth
     reference: str = _REFERENCE
 
 
@@ -60,7 +61,7 @@ class PaymentIn(BaseModel):
     iin: IIN
     payer_kind: Literal["self", "entrepreneur", "platform"]
     amount: Money
-    paid_on: date
+    paid_on: Day
     reference: str = _REFERENCE
 
 
@@ -72,7 +73,7 @@ class PaymentOut(RulesUsed):
 class StateContributionIn(BaseModel):
     budget: Literal["republican", "local"]
     category: str = Field(min_length=1, max_length=64)
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    period: YearMonth
     reference: str = _REFERENCE
     iins: list[str] = Field(min_length=1, max_length=MAX_STATE_PERSONS)
 
@@ -203,7 +204,9 @@ async def post_payroll(request: Request, db: Pool, principal: Auth, snap: Rules)
     elif len(raw_rows) > MAX_PAYROLL_ROWS:
         errors.append({"loc": ["body", "rows"], "msg": f"at most {MAX_PAYROLL_ROWS} rows a payroll"})
     else:
-        rows, row_errors = domain.parse_payroll_rows(raw_rows)
+        month = domain.parse_month(header.period) if header is not None else None
+        born_by = domain.last_day(month) if month is not None and month >= FIRST_MONTH else None
+        rows, row_errors = domain.parse_payroll_rows(raw_rows, born_by)
         errors += row_errors
     if errors or header is None:
         bad_rows = len({e["loc"][2] for e in errors if len(e["loc"]) > 2 and e["loc"][1] == "rows"})
@@ -228,6 +231,9 @@ async def post_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
     today = clock.today()
     if body.paid_on > today:
         raise invalid("paid_on is in the future", errors=[{"loc": ["body", "paid_on"], "msg": "date in the future"}])
+    unborn = born_by_problem(body.iin, body.paid_on)
+    if unborn:
+        raise invalid(unborn, errors=[{"loc": ["body", "iin"], "msg": unborn}])
     rules = rules_on(snap, body.paid_on)
     if rules is None:
         raise invalid(f"no contribution rules for {body.paid_on}; the service takes payments from {_FIRST}",
@@ -252,8 +258,11 @@ async def post_state_contribution(body: StateContributionIn, db: Pool, snap: Rul
         errors.append({"loc": ["body", "category"],
                        "msg": f"{body.budget} budget categories: {', '.join(allowed) or 'none for this period'}"})
     seen: dict[str, int] = {}
+    period_end = domain.last_day(period) if period >= FIRST_MONTH else None
     for i, iin in enumerate(body.iins):
         problem = iin_problem(iin)
+        if problem is None and period_end is not None:
+            problem = born_by_problem(iin, period_end)
         if problem is None and iin in seen:
             problem = f"the same IIN is already at index {seen[iin]}"
         if problem:
@@ -275,10 +284,14 @@ async def post_state_contribution(body: StateContributionIn, db: Pool, snap: Rul
 
 @router.get("/persons/{iin}/status", response_model=StatusOut, dependencies=[allow("operator")])
 async def get_status(iin: IinPath, db: Pool,
-                     on: Annotated[date | None, Query(alias="date", description="defaults to today")] = None) -> dict:
+                     on: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; defaults to today")] = None
+                     ) -> dict:
     """Insured, grace or not insured on a date, why, and until when if nothing more is paid."""
     iin = _iin_path(iin)
     on = on or clock.today()
+    unborn = born_by_problem(iin, on)
+    if unborn:
+        raise invalid(unborn, errors=[{"loc": ["query", "date"], "msg": unborn}])
     async with db.acquire() as conn:
         covered, nonstate = await store.coverage(conn, iin)
     st = domain.status_on(covered, nonstate, on)

@@ -32,10 +32,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
-from services.common.ids import iin_problem
-from services.common.money import CENT
+from services.common.ids import born_by_problem, iin_problem
+from services.common.money import CENT, parse_money
 from services.contributions.rules import (
     AHEAD_LIMIT_MONTHS,
     ARREARS_WINDOW_MONTHS,
@@ -222,7 +222,6 @@ def _rules_on(month: Month) -> StatusRuleVersion:
 # --- payrolls ----------------------------------------------------------------------------------
 
 ROW_KINDS = ("employee", "civil_contract")
-_MAX_MONEY = Decimal("1e15")
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,24 +232,15 @@ class PayrollRow:
 
 
 def _money(value: object) -> tuple[Decimal | None, str | None]:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None, 'income must be a decimal string such as "350000.00"'
     try:
-        d = Decimal(value)
-    except (InvalidOperation, ValueError):
-        return None, 'income must be a decimal string such as "350000.00"'
-    if not d.is_finite() or d >= _MAX_MONEY:
-        return None, "income is out of range"
-    if d < 0:
-        return None, "income must not be negative"
-    q = d.quantize(CENT)
-    if q != d:
-        return None, "income must have at most 2 decimal places"
-    return q, None
+        return parse_money(value), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
-def parse_payroll_rows(rows: list) -> tuple[list[PayrollRow], list[dict]]:
-    """Checks every row; returns the rows, or the errors of every bad row, each named by index."""
+def parse_payroll_rows(rows: list, born_by: date | None = None) -> tuple[list[PayrollRow], list[dict]]:
+    """Checks every row; returns the rows, or the errors of every bad row, each named by index. With
+    `born_by` (the period's last day), a person born after it is a bad row."""
     out: list[PayrollRow] = []
     errors: list[dict] = []
     seen: dict[str, int] = {}
@@ -264,7 +254,7 @@ def parse_payroll_rows(rows: list) -> tuple[list[PayrollRow], list[dict]]:
             errors.append({"loc": ["body", "rows", i, "iin"], "msg": "IIN must be a 12-digit string"})
             bad = True
         else:
-            problem = iin_problem(iin)
+            problem = iin_problem(iin) or (born_by_problem(iin, born_by) if born_by else None)
             if problem:
                 errors.append({"loc": ["body", "rows", i, "iin"], "msg": problem})
                 bad = True

@@ -109,14 +109,27 @@ def test_every_bad_row_is_named_by_index():
         {"iin": b[:11] + str((int(b[11]) + 1) % 10), "income": "-1", "kind": "employee"},
     ])
     assert [(e["loc"][2], e["loc"][3] if len(e["loc"]) > 3 else None) for e in errors] == [
-        (1, "iin"), (2, "iin"), (2, "income"), (3, "income"), (3, "kind"), (4, None), (5, "income"),
+        (1, "iin"), (1, "income"), (2, "iin"), (2, "income"), (3, "income"), (3, "kind"), (4, None), (5, "income"),
         (6, "iin"), (6, "income")]
-    assert "row 0" in errors[0]["msg"] and "check digit" in errors[7]["msg"]
+    assert "row 0" in errors[0]["msg"] and "check digit" in errors[8]["msg"]
     assert rows == [PayrollRow(a, D("100.00"), "employee")]
 
 
-def test_integer_and_decimal_incomes_are_exact():
-    a, b = iins(2)
-    rows, errors = parse_payroll_rows([{"iin": a, "income": 350000, "kind": "employee"},
-                                       {"iin": b, "income": "0.1", "kind": "civil_contract"}])
-    assert errors == [] and [str(r.income) for r in rows] == ["350000.00", "0.10"]
+def test_incomes_are_exact_strings_with_two_decimals_only():
+    a, b, c = iins(3)
+    rows, errors = parse_payroll_rows([{"iin": a, "income": "350000.00", "kind": "employee"},
+                                       {"iin": b, "income": "0.10", "kind": "civil_contract"},
+                                       {"iin": c, "income": 350000, "kind": "employee"}])
+    assert [str(r.income) for r in rows] == ["350000.00", "0.10"]
+    assert [e["loc"] for e in errors] == [["body", "rows", 2, "income"]]
+
+
+def test_a_person_born_after_the_period_is_a_bad_row():
+    from datetime import date
+
+    from services.common.ids import make_iin
+
+    born = make_iin(date(2026, 11, 1), "M", 20) or make_iin(date(2026, 11, 1), "M", 21)
+    _, errors = parse_payroll_rows([{"iin": born, "income": "100.00", "kind": "employee"}], date(2026, 10, 31))
+    assert [e["loc"] for e in errors] == [["body", "rows", 0, "iin"]]
+    assert parse_payroll_rows([{"iin": born, "income": "100.00", "kind": "employee"}], date(2026, 11, 30))[1] == []

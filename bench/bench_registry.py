@@ -40,7 +40,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.ids import make_iin  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
-from tests.support.processes import ServiceProcess  # noqa: E402
+from bench.processes import ServiceProcess  # noqa: E402
 
 KINDS = ["consultation", "consultation", "consultation", "home_visit", "prophylactic", "vaccination", "screening"]
 

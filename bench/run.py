@@ -41,7 +41,7 @@ from services.common.bootstrap import bootstrap, remove_prefixed  # noqa: E402
 from services.common.events import PatientAttached, VisitRecorded, new_event  # noqa: E402
 from services.common.outbox import make_producer  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
-from tests.support.processes import ServiceProcess  # noqa: E402
+from bench.processes import ServiceProcess  # noqa: E402
 
 TODAY = date(2026, 11, 25)
 PERIOD = "2026-10"

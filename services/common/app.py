@@ -97,7 +97,7 @@ Ctx = Annotated[ServiceContext, Depends(context)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
-async def _connect_pool(settings: Settings, spec: ServiceSpec) -> asyncpg.Pool:
+async def connect_pool(settings: Settings, spec: ServiceSpec) -> asyncpg.Pool:
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -111,7 +111,7 @@ async def _connect_pool(settings: Settings, spec: ServiceSpec) -> asyncpg.Pool:
             await asyncio.sleep(1)
 
 
-async def _ensure_topics_forever(settings: Settings) -> None:
+async def ensure_topics_forever(settings: Settings) -> None:
     backoff = 0.5
     while True:
         try:
@@ -142,14 +142,14 @@ def _lifespan(spec: ServiceSpec, settings: Settings):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         setup_logging(spec.name, settings.log_level, settings.log_json)
-        db = await _connect_pool(settings, spec)
+        db = await connect_pool(settings, spec)
         ctx = ServiceContext(settings=settings, spec=spec, pool=db, keys=KeyStore(db),
                              rules=RuleStore(db, spec.rule_tables, spec.count_records))
         app.state.ctx = ctx
         if spec.rule_tables:
             await check_horizon(ctx.rules)
             ctx.tasks.append(asyncio.create_task(watch_horizon(ctx.rules)))
-        topics_ready = asyncio.create_task(_ensure_topics_forever(settings))
+        topics_ready = asyncio.create_task(ensure_topics_forever(settings))
         ctx.tasks.append(topics_ready)
         start_background(ctx, topics_ready, relay=settings.run_relay, consumers=settings.run_consumers)
         ctx.tasks.append(asyncio.create_task(_watch_kafka(ctx)))

@@ -62,7 +62,7 @@ def new_key() -> tuple[str, str, bytes]:
     return f"osms_{key_id}_{secret}", key_id, hashlib.sha256(secret.encode()).digest()
 
 
-def _parse(token: str) -> tuple[str, str] | None:
+def parse_key(token: str) -> tuple[str, str] | None:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "osms" or not parts[1] or not parts[2]:
         return None
@@ -83,7 +83,7 @@ class KeyStore:
         self._cache: dict[str, tuple[float, bytes, Principal | None]] = {}
 
     async def verify(self, token: str) -> Principal:
-        parsed = _parse(token)
+        parsed = parse_key(token)
         if parsed is None:
             raise _unauthorized("malformed key")
         key_id, secret = parsed

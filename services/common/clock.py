@@ -13,3 +13,8 @@ def today() -> date:
 
 def now() -> datetime:
     return datetime.now(KZ_TZ)
+
+
+def utc_now() -> datetime:
+    """For event timestamps (occurred_at), which are written in UTC."""
+    return datetime.now(timezone.utc)

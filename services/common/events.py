@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
 
 import orjson
 from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from services.common import clock
 from services.common.ids import IIN
 
 
@@ -146,7 +147,7 @@ class OutgoingEvent(NamedTuple):
 def new_event(event_type: str, data: EventData, *, producer: str, key: str,
               occurred_at: datetime | None = None, event_id: uuid.UUID | None = None) -> OutgoingEvent:
     return event_from_data(event_type, data.model_dump(mode="json", by_alias=True), producer=producer, key=key,
-                           occurred_at=(occurred_at or datetime.now(timezone.utc)).isoformat(), event_id=event_id)
+                           occurred_at=(occurred_at or clock.utc_now()).isoformat(), event_id=event_id)
 
 
 def event_from_data(event_type: str, data: dict[str, Any], *, producer: str, key: str, occurred_at: str,

@@ -66,12 +66,12 @@ async def local_keys(settings: Settings, path: str) -> bool:
     import os
     from pathlib import Path
 
-    from services.common.auth import _parse
+    from services.common.auth import parse_key
 
     file = Path(path)
     if file.exists():
         first = next((line.split("=", 1)[1] for line in file.read_text().splitlines() if "=" in line), "")
-        parsed = _parse(first.strip())
+        parsed = parse_key(first.strip())
         if parsed:
             conn = await asyncpg.connect(settings.database_dsn("registry"))
             try:

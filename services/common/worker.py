@@ -10,7 +10,7 @@ import importlib
 import signal
 import sys
 
-from services.common.app import ServiceContext, _connect_pool, _ensure_topics_forever, start_background, tune_gc
+from services.common.app import ServiceContext, connect_pool, ensure_topics_forever, start_background, tune_gc
 from services.common.auth import KeyStore
 from services.common.logs import get_logger, setup_logging
 from services.common.settings import SERVICE_PORTS, get_settings
@@ -22,9 +22,9 @@ async def run(service: str, what: str) -> None:
     settings = get_settings()
     spec = importlib.import_module(f"services.{service}.app").spec
     setup_logging(f"{service}-worker", settings.log_level, settings.log_json)
-    db = await _connect_pool(settings, spec)
+    db = await connect_pool(settings, spec)
     ctx = ServiceContext(settings=settings, spec=spec, pool=db, keys=KeyStore(db))
-    topics_ready = asyncio.create_task(_ensure_topics_forever(settings))
+    topics_ready = asyncio.create_task(ensure_topics_forever(settings))
     ctx.tasks.append(topics_ready)
     start_background(ctx, topics_ready, relay=what in ("relay", "all"), consumers=what in ("consumers", "all"))
     if len(ctx.tasks) == 1:

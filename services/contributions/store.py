@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -14,6 +14,7 @@ import asyncpg
 import orjson
 from asyncpg import BitString
 
+from services.common import clock
 from services.common.events import ContributionPaid, OutgoingEvent, event_from_data, event_ids
 from services.common.money import money_str
 from services.common.outbox import add_events
@@ -91,25 +92,25 @@ async def _bump_coverage(conn: asyncpg.Connection, iins: list[str], covers: list
     return {r[0]: (_int(r[1]), _int(r[2]), r[3]) for r in rows}
 
 
-class _Change(NamedTuple):
+class Change(NamedTuple):
     iin: str
     payer_kind: str
     covered_months: list[str]
 
 
-def _events(changes: list[_Change], state: dict[str, tuple[int, int, int]], as_of: date) -> list[OutgoingEvent]:
+def events_of(changes: list[Change], state: dict[str, tuple[int, int, int]], as_of: date) -> list[OutgoingEvent]:
     """One contribution-paid per change. People with the same covered months share one judged and
     validated ContributionPaid (most of a payroll's people do); each event then differs from it only
     in the person's own fields, wrapped by services.common.events.event_from_data (a unit test holds
     the result equal to new_event's)."""
-    occurred_at = datetime.now(timezone.utc).isoformat()
+    occurred_at = clock.utc_now().isoformat()
     shared: dict[tuple[int, int], dict] = {}
     out = []
     for ch, eid in zip(changes, event_ids(len(changes))):
         covered, nonstate, version = state[ch.iin]
         template = shared.get((covered, nonstate))
         if template is None:
-            template = shared[(covered, nonstate)] = _contribution_paid(
+            template = shared[(covered, nonstate)] = contribution_paid(
                 ch, covered, nonstate, version, as_of).model_dump(mode="json", by_alias=True)
         data = {**template, "iin": ch.iin, "payer_kind": ch.payer_kind, "covered_months": ch.covered_months,
                 "status_version": version}
@@ -118,7 +119,7 @@ def _events(changes: list[_Change], state: dict[str, tuple[int, int, int]], as_o
     return out
 
 
-def _contribution_paid(ch: _Change, covered: int, nonstate: int, version: int, as_of: date) -> ContributionPaid:
+def contribution_paid(ch: Change, covered: int, nonstate: int, version: int, as_of: date) -> ContributionPaid:
     tl = domain.timeline(covered, nonstate)
     st = domain.status_on(covered, nonstate, as_of, tl)
     return ContributionPaid(
@@ -177,8 +178,8 @@ async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, r
         covers = [a + b > 0 for a, b in amounts]
         state = await _bump_coverage(conn, [r.iin for r in rows], covers, domain.bit(period), domain.bit(period))
         paid, unpaid = [month], []
-        changes = [_Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
-        await add_events(conn, _events(changes, state, today))
+        changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
+        await add_events(conn, events_of(changes, state, today))
         return {"payroll_id": str(payroll_id), "rows": len(rows),
                 "employer_deduction_total": money_str(employer_total),
                 "employee_contribution_total": money_str(employee_total), **rules.answer_fields()}
@@ -247,7 +248,7 @@ async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: 
                            payment_id, [domain.first_day(m) for m in months])
         state = await _bump_coverage(conn, [iin], [True], add, add)
         covered_months = [domain.month_str(m) for m in months]
-        await add_events(conn, _events([_Change(iin, payer_kind, covered_months)], state, paid_on))
+        await add_events(conn, events_of([Change(iin, payer_kind, covered_months)], state, paid_on))
         return {"payment_id": str(payment_id), "covered_months": covered_months, **rules.answer_fields()}
 
     return await _in_transaction(pool, work)
@@ -290,8 +291,8 @@ async def record_state_contribution(pool: asyncpg.Pool, budget: str, category: s
                                          columns=["contribution_id", "iin"])
         # State-paid months are covered, but not non-state: they do not count towards the 60.
         state = await _bump_coverage(conn, iins, [True] * len(iins), domain.bit(period), 0)
-        changes = [_Change(i, "state", [month]) for i in iins]
-        await add_events(conn, _events(changes, state, today))
+        changes = [Change(i, "state", [month]) for i in iins]
+        await add_events(conn, events_of(changes, state, today))
         return {"contribution_id": str(contribution_id), "budget": budget, "category": category,
                 "period": month, "persons": len(iins), "amount_per_person": money_str(per_person),
                 "total": money_str(total), "rules_carried_from": None, **used}

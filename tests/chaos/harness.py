@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from tests.support.processes import LOGS, ROOT, free_port
+from bench.processes import LOGS, ROOT, free_port
 
 CHAOS_DIR = ROOT / ".local" / "chaos"
 PG_PORT = int(os.environ.get("OSMS_CHAOS_PG_PORT", 55462))

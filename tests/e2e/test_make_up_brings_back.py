@@ -9,7 +9,7 @@ import subprocess
 import httpx
 import pytest
 
-from tests.support.processes import ROOT, free_port
+from bench.processes import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("contributions", "registry", "financing", "feedback")

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.financing_events import publish, visit
 from tests.support.inproc import eventually
 from tests.support.people import clinic_id, iins
-from tests.support.processes import LOGS, ROOT, ServiceProcess
+from bench.processes import LOGS, ROOT, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

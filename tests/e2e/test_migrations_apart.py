@@ -15,7 +15,7 @@ import pytest
 
 from services.common.settings import Settings
 from tests.support.inproc import eventually
-from tests.support.processes import ServiceProcess
+from bench.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

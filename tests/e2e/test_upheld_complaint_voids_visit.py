@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.keys import headers
 from tests.support.people import clinic_id, iin
-from tests.support.processes import ServiceProcess
+from bench.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.keys import headers
 from tests.support.people import clinic_id, iins
-from tests.support.processes import ServiceProcess
+from bench.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import os
 import re
 
 from services.common.ids import is_valid_iin
-from tests.support.processes import LOGS
+from bench.processes import LOGS
 
 TWELVE_DIGITS = re.compile(rb"(?<!\d)\d{12}(?!\d)")
 

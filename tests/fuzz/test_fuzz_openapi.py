@@ -16,7 +16,7 @@ import pytest
 from services.common import keys
 from services.common.bootstrap import bootstrap
 from services.common.settings import get_settings
-from tests.support.processes import ServiceProcess
+from bench.processes import ServiceProcess
 
 SERVICES = ["contributions", "registry", "financing", "feedback"]
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.feedback_api import complaint
 from tests.support.keys import headers as key_headers
-from tests.support.processes import ServiceProcess
+from bench.processes import ServiceProcess
 
 
 @pytest.fixture(scope="module")

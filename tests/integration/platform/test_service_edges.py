@@ -78,7 +78,7 @@ async def test_a_service_is_ready_and_takes_writes_while_kafka_is_away(settings)
     """Writes need only PostgreSQL: the events wait in the outbox, and /healthz says Kafka is away."""
     from services.common.app import create_app
     from services.registry.app import spec
-    from tests.support.processes import free_port
+    from bench.processes import free_port
 
     from tests.support.inproc import eventually
 

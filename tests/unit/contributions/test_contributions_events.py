@@ -9,7 +9,7 @@ import orjson
 from services.common.events import ContributionPaid, decode, new_event
 from services.contributions import domain
 from services.contributions.rules import month_index as mi
-from services.contributions.store import _Change, _contribution_paid, _events
+from services.contributions.store import Change, contribution_paid, events_of
 from tests.support.people import iins
 
 
@@ -18,14 +18,14 @@ def test_fast_events_equal_the_shared_model_and_envelope():
     sixty = domain.masks_from_months(range(mi(2021, 1), mi(2026, 1)))
     one_state = domain.masks_from_months([mi(2026, 10)], state_only=[mi(2026, 10)])
     state = {a: (*sixty, 7), b: (*sixty, 2), c: (*one_state, 1)}
-    changes = [_Change(a, "employee", ["2025-12"]), _Change(b, "civil_contract", []), _Change(c, "state", ["2026-10"])]
+    changes = [Change(a, "employee", ["2025-12"]), Change(b, "civil_contract", []), Change(c, "state", ["2026-10"])]
     as_of = date(2026, 2, 10)
-    events = _events(changes, state, as_of)
+    events = events_of(changes, state, as_of)
     assert [e.key for e in events] == [a, b, c] and len({e.event_id for e in events}) == 3
     for ch, event in zip(changes, events):
         envelope, data = decode(event.payload)
         covered, nonstate, version = state[ch.iin]
-        assert data == _contribution_paid(ch, covered, nonstate, version, as_of)
+        assert data == contribution_paid(ch, covered, nonstate, version, as_of)
         assert str(envelope.event_id) == str(event.event_id)
         reference = orjson.loads(new_event("contribution-paid", data, producer="contributions", key=ch.iin).payload)
         mine = orjson.loads(event.payload)

@@ -128,18 +128,18 @@ def test_a_version_beyond_64_bits_is_malformed_not_a_batch_that_fails():
 
 def test_the_events_the_other_services_publish_take_the_fast_path():
     """The contributions and registry services build their hot events without a model each
-    (contributions.store._events, registry.store.visit_events): financing reads them natively too."""
+    (contributions.store.events_of, registry.store.visit_events): financing reads them natively too."""
     from datetime import datetime, timezone
 
     from services.contributions import domain as contributions
     from services.contributions.rules import month_index as mi
-    from services.contributions.store import _Change, _events
+    from services.contributions.store import Change, events_of
     from services.registry.domain import VisitIn
     from services.registry.store import visit_events
 
     a, b = iins(2)
     covered = contributions.masks_from_months(range(mi(2021, 1), mi(2026, 1)))
-    statuses = _events([_Change(a, "employee", ["2025-12"]), _Change(b, "self", [])],
+    statuses = events_of([Change(a, "employee", ["2025-12"]), Change(b, "self", [])],
                        {a: (*covered, 7), b: (*covered, 2)}, date(2026, 2, 10))
     visits = visit_events([VisitIn("v-1", "C-1", a, date(2026, 10, 1), "screening", "dr-7"),
                            VisitIn("v-2", "C-1", b, date(2026, 10, 2), "consultation", None)],

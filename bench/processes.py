@@ -1,4 +1,5 @@
-"""Runs services as real processes (uvicorn), for end-to-end tests that kill and restart them."""
+"""Runs services as real processes (uvicorn): the benchmarks' system, and the end-to-end tests', which kill and
+restart them."""
 from __future__ import annotations
 
 import os
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-LOGS = ROOT / ".local" / "logs" / "tests"
+ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / ".local" / "logs" / "processes"
 
 
 def free_port() -> int:

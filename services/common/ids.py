@@ -51,6 +51,15 @@ def iin_problem(value: str) -> str | None:
     return osms_native.iin_problem(value)
 
 
+def iin_problem_on(value: str, on: date) -> str | None:
+    """Why a string is not an IIN that can be used for a date (a visit's, an attachment's): iin_problem,
+    or a birth date after that date."""
+    problem = iin_problem(value)
+    if problem is None and iin_birth_date_sex(value)[0] > on:
+        return "the IIN's birth date is after the date it is used for"
+    return problem
+
+
 def bin_problem(value: str) -> str | None:
     if len(value) != 12 or not value.isascii() or not value.isdigit():
         return "BIN must be 12 digits"

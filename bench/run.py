@@ -309,7 +309,8 @@ class Bench:
         probes = probes[: int(seconds * 4) + 5]
         for person in probes:
             r = await client.post(f"{reg}/v1/attachments", headers=self.headers, json={
-                "iin": person, "clinic_id": probe_clinic, "reason": "choice", "effective_date": "2026-01-05"})
+                "iin": person, "clinic_id": probe_clinic, "reason": "choice", "effective_date": "2026-01-05",
+                "backdate_reason": "benchmark probe people"})
             r.raise_for_status()
         await self.lag_zero(client)
         rng = random.Random(17)

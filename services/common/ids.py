@@ -54,8 +54,12 @@ def iin_problem(value: str) -> str | None:
 def born_by_problem(iin: str, on: date) -> str | None:
     """An IIN is used for a date (a visit, a payroll's month, an attachment): the person must be born
     by then. Call after iin_problem found the IIN valid."""
-    born, _ = iin_birth_date_sex(iin)
-    return f"the IIN's birth date is after {on}: no record for this person can be dated then" if born > on else None
+    return "the IIN's birth date is after the date it is used for" if iin_birth_date_sex(iin)[0] > on else None
+
+
+def iin_problem_on(value: str, on: date) -> str | None:
+    """Why a string is not an IIN that can be used for a date: iin_problem, or a birth after it."""
+    return iin_problem(value) or born_by_problem(value, on)
 
 
 def bin_problem(value: str) -> str | None:

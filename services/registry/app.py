@@ -17,7 +17,7 @@ from services.common.native import osms_native
 from services.common.problems import Problem, invalid, not_found
 from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields, RulesUsed
 from services.registry import store
-from services.registry.domain import AttachmentRequest, VisitIn
+from services.registry.domain import AttachmentRequest, Backdating, VisitIn
 from services.registry.rules import RULE_TABLES, attachment_rules, visit_rules, visit_rules_for
 
 log = get_logger(__name__)
@@ -54,13 +54,19 @@ class AttachmentIn(BaseModel):
     clinic_id: str = _CLINIC_ID
     reason: Literal["choice", "address_change", "newborn", "campaign"]
     effective_date: date
+    backdate_reason: str | None = Field(
+        default=None, min_length=3, max_length=1000, pattern=_TEXT,
+        description="why an admin's attachment takes effect further back than a clinic's may (the "
+                    "attachment rules' `clinic_backdate_days`); required then, and recorded with the attachment")
 
 
 class Attachment(RulesUsed):
     attachment_id: str
     iin: str
     clinic_id: str
-    previous_clinic_id: str | None
+    previous_clinic_id: str | None = Field(description="the clinic the person was detached from; always null "
+                                                       "to a clinic's key: that clinic learns it from its events "
+                                                       "and lists, not from another clinic's answer")
 
 
 class AttachmentHistoryItem(BaseModel):
@@ -70,6 +76,9 @@ class AttachmentHistoryItem(BaseModel):
     reason: str
     effective_date: date
     ended_on: date | None
+    requested_by: str = Field(description="role:key_id of the key that asked for it (empty before 2026-12)")
+    backdate_reason: str | None = Field(description="an admin's reason for an effective date further back "
+                                                    "than a clinic's may be")
 
 
 class Person(BaseModel):
@@ -186,17 +195,29 @@ async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool, snap: Rule
 # ---------------------------------------------------------------- people
 
 @router.post("/attachments", response_model=Attachment, status_code=201,
-             responses={409: {"description": "a rule forbids it; `rule` names the rule"}})
+             responses={409: {"description": "a rule forbids it; `rule` names the rule. To a clinic's key the "
+                                             "words and fields tell nothing of another clinic or of the "
+                                             "person's death or other attachments; an admin's also gets "
+                                             "those facts"},
+                        422: {"description": "invalid input, among it an IIN born after the effective date and an "
+                                             "admin's attachment further back than a clinic's may be without a "
+                                             "`backdate_reason`"}})
 async def post_attachment(body: AttachmentIn, db: Pool, principal: Auth, snap: Rules) -> Attachment:
     """Attaches a person by the attachment rules in force on the effective date; a repeat of an
-    accepted request answers the same attachment again."""
+    accepted request answers the same attachment again. A clinic's attachment takes effect at most
+    `clinic_backdate_days` before today (the rules in force today); further back is an admin's
+    correction with a `backdate_reason`."""
     principal.require("clinic", scope=body.clinic_id)  # a clinic attaches people to itself only
     today = clock.today()
     refuse_far_ahead(body.effective_date, today, ["body", "effective_date"])
     rules = _published(attachment_rules(snap, body.effective_date), "attachment")
+    intake = attachment_rules(snap, today)
+    correction = principal.role == "admin"
+    backdating = Backdating(intake.values.clinic_backdate_days if intake else None, correction, body.backdate_reason)
     req = AttachmentRequest(body.iin, body.clinic_id, body.reason, body.effective_date)
     async with db.acquire() as conn:
-        result = await store.attach(conn, req, rules, today)
+        result = await store.attach(conn, req, rules, today, backdating=backdating, intake=intake,
+                                    requested_by=f"{principal.role}:{principal.key_id}", discreet=not correction)
     log.info("attachment", iin=mask_iin(body.iin), clinic_id=body.clinic_id, reason=body.reason,
              previous_clinic_id=result["previous_clinic_id"])
     return Attachment(**result)
@@ -262,7 +283,10 @@ def _visits_of(raw: bytes) -> list[VisitIn]:
                  "application/json": {"schema": _inline_schema(VisitsIn)}}}})
 async def post_visits(request: Request, db: Pool, principal: Auth, snap: Rules) -> Response:
     """Up to 1,000 visits; each is judged alone and answered in order, its kind by the visit rules in
-    force on its date. The answer names the versions used.
+    force on its date. The answer names the versions used. A clinic reports visits at most
+    `clinic_report_days` old (`report_window_passed`); an admin's request is a correction, not bound
+    by it. A visit after the person's death is rejected as `visit_after_death`, without a date, and
+    only when nothing else rejects it and its id is new.
 
     The hot path of the service (clinic systems push all day), so the body is validated straight
     from bytes and the answer serialized with orjson, without a model per visit."""
@@ -275,7 +299,7 @@ async def post_visits(request: Request, db: Pool, principal: Auth, snap: Rules) 
     today = clock.today()
     rules = visit_rules_for(snap, today, {v.date for v in visits})
     async with db.acquire() as conn:
-        results = await store.record_visits(conn, visits, rules, today)
+        results = await store.record_visits(conn, visits, rules, today, correction=principal.role == "admin")
     return Response(store.encode_results(results, rules), media_type="application/json")
 
 

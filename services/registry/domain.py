@@ -6,11 +6,11 @@ of the Ministry is a new version, not an edit of the code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from services.common.ids import iin_birth_date_sex, iin_problem
+from services.common.ids import iin_birth_date_sex, iin_problem_on
 from services.common.rules import InForce
 from services.registry.rules import AttachmentValues, Reason, VisitRules
 
@@ -39,6 +39,8 @@ class AttachmentRecord:
     effective_date: date
     ended_on: date | None = None
     rules_version: str = ""  # the attachment rules it was accepted under
+    requested_by: str = ""   # role:key_id of the key that asked for it
+    backdate_reason: str | None = None  # an admin's reason for an effective date past the clinics' bound
 
 
 @dataclass(frozen=True)
@@ -64,25 +66,60 @@ class Replay:
 
 @dataclass(frozen=True)
 class Refusal:
+    """A rule forbids the request. `detail` is in words that disclose nothing about another party (a
+    clinic may read it); `facts` are the other parties' dates, for admins only."""
     rule: str
     detail: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    status: int = 409                        # 422: the request itself is invalid
+    loc: tuple[str, ...] | None = None       # the field at fault, for a 422
+
+
+@dataclass(frozen=True)
+class Backdating:
+    """How far back the caller's attachment may take effect: `bound_days` before the day of the request
+    (the attachment rules in force that day; None: no bound). An admin may go further (`correction`),
+    with a `reason` that is recorded with the attachment."""
+    bound_days: int | None
+    correction: bool = False
+    reason: str | None = None
+
+
+def backdate_refusal(effective: date, today: date, backdating: Backdating) -> Refusal | None:
+    """None when the effective date is within the caller's reach (exactly `bound_days` back is)."""
+    bound = backdating.bound_days
+    if bound is None or (today - effective).days <= bound:
+        return None
+    if not backdating.correction:
+        return Refusal("clinic_backdate_limit", f"a clinic's attachment takes effect at most {bound} days before "
+                                                "the day of the request; an earlier date is an admin's correction")
+    if not backdating.reason:
+        return Refusal("backdate_reason_required", f"an attachment effective more than {bound} days before the day "
+                                                   "of the request needs a backdate_reason",
+                       status=422, loc=("body", "backdate_reason"))
+    return None
 
 
 def judge_attachment(req: AttachmentRequest, *, rules: InForce[AttachmentValues], history: list[AttachmentRecord],
-                     died_on: date | None, clinic_known: bool, today: date) -> Attach | Replay | Refusal:
+                     died_on: date | None, clinic_known: bool, today: date,
+                     backdating: Backdating = Backdating(None)) -> Attach | Replay | Refusal:
     """Decides an attachment request from the person's history (oldest first) and state, by the
-    attachment rules in force on the requested effective date (the numbers below are the 2020 version's).
+    attachment rules in force on the requested effective date (the numbers below are the 2020 version's)
+    and the caller's backdating bound (the version in force on the day of the request).
 
     Decisions taken here (the law leaves them open):
     - A repeat of an accepted request (same clinic, reason and effective date as an attachment in
       the history) is answered with that attachment again, even after later changes or a death.
+    - The rules that need nothing of the person's record (the IIN's birth date, the clinic, the
+      backdating bound, the campaign, the newborn's age) are judged before those that do, so that a
+      refusal tells as little as it can about a person's other attachments or death.
     - A *change* is an attachment while the person is attached to another clinic; a first
       attachment is never a change. Only `choice` changes are limited: a `choice` change is
       refused while an earlier `choice` change took effect less than 12 months before the
       requested effective date (exactly 12 months later is allowed).
     - The effective date may not precede the current attachment's (history is not rewritten),
-      nor the birth date; only `campaign` may lie in the future (the campaign takes effect
-      on 1 January), others take effect at once.
+      nor the birth date (the IIN is invalid for it: 422); only `campaign` may lie in the future
+      (the campaign takes effect on 1 January), others take effect at once.
     - `campaign`: requested from 1 September to 1 November (inclusive, by the registry's
       date of the request) and effective 1 January of the next year.
     - `newborn`: only a first attachment, of a child under 12 months on the effective date.
@@ -90,22 +127,16 @@ def judge_attachment(req: AttachmentRequest, *, rules: InForce[AttachmentValues]
     for past in history:
         if (past.clinic_id, past.reason, past.effective_date) == (req.clinic_id, req.reason, req.effective_date):
             return Replay(past)
+    problem = iin_problem_on(req.iin, req.effective_date)
+    if problem:
+        return Refusal("iin_born_after_date", problem, status=422, loc=("body", "iin"))
     if not clinic_known:
         return Refusal("unknown_clinic", f"clinic {req.clinic_id} is not registered")
-    if died_on is not None:
-        return Refusal("person_deceased", f"the person died on {died_on}")
+    refusal = backdate_refusal(req.effective_date, today, backdating)
+    if refusal:
+        return refusal
     values = rules.values
     birth, _ = iin_birth_date_sex(req.iin)
-    if req.effective_date < birth:
-        return Refusal("effective_date_before_birth", "the effective date is before the person's birth")
-    current = history[-1] if history else None
-    if current is not None and current.clinic_id == req.clinic_id:
-        return Refusal("already_attached", f"the person is already attached to {req.clinic_id} "
-                                           f"since {current.effective_date}")
-    if current is not None and req.effective_date < current.effective_date:
-        return Refusal("effective_date_before_current",
-                       f"the current attachment is effective from {current.effective_date}; "
-                       "an earlier date would rewrite history")
     if req.reason == "campaign":
         refusal = _campaign_refusal(req.effective_date, today, values)
         if refusal:
@@ -113,12 +144,23 @@ def judge_attachment(req: AttachmentRequest, *, rules: InForce[AttachmentValues]
     elif req.effective_date > today:
         return Refusal("effective_date_in_future", "only a campaign attachment may take effect later; "
                                                    "others take effect at once")
-    if req.reason == "newborn":
-        if history:
-            return Refusal("newborn_not_first_attachment", "reason newborn is for a first attachment only")
-        if req.effective_date >= add_months(birth, values.newborn_max_age_months):
-            return Refusal("newborn_too_old", f"the child is {values.newborn_max_age_months} months "
-                                              "or older on the effective date")
+    if req.reason == "newborn" and req.effective_date >= add_months(birth, values.newborn_max_age_months):
+        return Refusal("newborn_too_old", f"the child is {values.newborn_max_age_months} months "
+                                          "or older on the effective date")
+    # From here on the person's record decides: the words name the rule, the facts stay for admins.
+    if died_on is not None:
+        return Refusal("person_deceased", "the person cannot be attached on this date", {"died_on": died_on})
+    current = history[-1] if history else None
+    if current is not None and current.clinic_id == req.clinic_id:
+        return Refusal("already_attached", "the person is already attached to this clinic",
+                       {"attached_since": current.effective_date})
+    if current is not None and req.effective_date < current.effective_date:
+        return Refusal("effective_date_before_current",
+                       "the effective date is before the person's current attachment took effect; "
+                       "an earlier date would rewrite history",
+                       {"current_clinic_id": current.clinic_id, "current_since": current.effective_date})
+    if req.reason == "newborn" and history:
+        return Refusal("newborn_not_first_attachment", "reason newborn is for a first attachment only")
     if req.reason in values.limited_reasons and current is not None:
         # Counted forward from each earlier change, so 29 Feb frees the next change on 28 Feb.
         recent = [a for a in history if a.reason in values.limited_reasons and a.previous_clinic_id is not None
@@ -126,8 +168,9 @@ def judge_attachment(req: AttachmentRequest, *, rules: InForce[AttachmentValues]
         if len(recent) >= values.voluntary_changes_allowed:
             last = max(a.effective_date for a in recent)
             return Refusal("voluntary_change_limit",
-                           f"a voluntary change took effect on {last}; the next is allowed from "
-                           f"{add_months(last, values.voluntary_window_months)}")
+                           f"the person changed clinic by choice less than {values.voluntary_window_months} "
+                           "months before the effective date",
+                           {"last_change": last, "next_allowed_from": add_months(last, values.voluntary_window_months)})
     return Attach(previous_clinic_id=current.clinic_id if current else None, rules_version=rules.version.version)
 
 
@@ -184,15 +227,21 @@ class VisitIn(NamedTuple):
     practitioner_id: str | None = None
 
 
-def visit_errors(visit: VisitIn, *, today: date, clinic_known: bool, died_on: date | None,
-                 rules: VisitRules) -> list[str]:
-    """Why a visit cannot be recorded (empty when it can). Each visit is judged alone: its kind by the
-    visit rules in force on its date, its date by the earliest date taken today.
+VISIT_AFTER_DEATH = "visit_after_death"
+
+
+def visit_errors(visit: VisitIn, *, today: date, clinic_known: bool, rules: VisitRules,
+                 correction: bool = False) -> list[str]:
+    """Why a visit cannot be recorded (empty when it can), by what the request itself shows: the
+    person's record (a death) is judged apart, by after_death, and only for a visit nothing here
+    rejects. Each visit is judged alone: its kind by the visit rules in force on its date, its date
+    by the earliest date taken today and, unless it is an admin's `correction`, by the clinic's
+    reporting window.
 
     Records no real clinic could produce (in the future, after death, before birth, before 2020)
     are rejected so that they never count towards a person's activity."""
     errors = []
-    problem = iin_problem(visit.iin)
+    problem = iin_problem_on(visit.iin, visit.date)
     if problem:
         errors.append(f"invalid_iin: {problem}")
     if not clinic_known:
@@ -203,8 +252,14 @@ def visit_errors(visit: VisitIn, *, today: date, clinic_known: bool, died_on: da
         errors.append("date_in_future")
     if rules.earliest_date is None or visit.date < rules.earliest_date:
         errors.append("date_too_old")
-    if died_on is not None and visit.date > died_on:
-        errors.append("after_death")
-    if not problem and visit.date < iin_birth_date_sex(visit.iin)[0]:
-        errors.append("before_birth")
+    elif not correction and rules.clinic_earliest is not None and visit.date < rules.clinic_earliest:
+        errors.append("report_window_passed")
     return errors
+
+
+def after_death(visit: VisitIn, died_on: date | None) -> bool:
+    """A visit after the person's death (the day of death still counts). Its rejection names the rule
+    by VISIT_AFTER_DEATH alone, without a date; it is judged last, for a new visit nothing else
+    rejects (store.record_visits), so a clinic trying dates pays for each try before the death with a
+    recorded visit, within its reporting window only."""
+    return died_on is not None and visit.date > died_on

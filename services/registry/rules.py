@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr
@@ -54,6 +54,9 @@ class AttachmentValues(Values):
     campaign_effective: MonthDay
     # `newborn` is a first attachment of a child younger than this on the effective date.
     newborn_max_age_months: Annotated[int, Field(strict=True, ge=1, le=60)]
+    # How many days before the day of the request a clinic's attachment may take effect; further back
+    # only an admin's correction with a recorded reason. None (versions before it): no bound.
+    clinic_backdate_days: Annotated[int, Field(strict=True, ge=0, le=366)] | None = None
 
 
 class VisitKind(Values):
@@ -70,6 +73,9 @@ class VisitsValues(Values):
     kinds: list[VisitKind] = Field(min_length=1, max_length=500)
     # The patients a PHC practitioner sees a day; volumes above it are reported.
     practitioner_daily_norm: Annotated[int, Field(strict=True, ge=1, le=500)]
+    # How many days old a visit a clinic reports may be (clinics upload in batches); older ones only
+    # through an admin's correction. None (versions before it): no bound but earliest_date.
+    clinic_report_days: Annotated[int, Field(strict=True, ge=0, le=3660)] | None = None
     # Built once when the version is read, not per request: the hot path asks it per visit.
     _codes: frozenset[str] = PrivateAttr()
 
@@ -106,9 +112,11 @@ def _visits_check(v: VisitsValues, _effective: date) -> list[dict[str, Any]]:
 
 RULE_TABLES: dict[str, RuleTable] = {t.name: t for t in (
     RuleTable(ATTACHMENT, "attachment to PHC clinics: the voluntary change limit, the annual campaign's dates, "
-                          "the newborn's age", AttachmentValues, check=_attachment_check),
+                          "the newborn's age, how far back a clinic's attachment may take effect",
+              AttachmentValues, check=_attachment_check),
     RuleTable(VISITS, "visits: the earliest date taken, the visit kinds with the sex and ages each applies to, "
-                      "the practitioner's daily norm", VisitsValues, check=_visits_check),
+                      "the practitioner's daily norm, how many days old a visit a clinic reports may be",
+              VisitsValues, check=_visits_check),
 )}
 
 
@@ -133,12 +141,13 @@ def visit_rules(snap: RuleSnapshot, on: date) -> InForce[VisitsValues] | None:
 
 @dataclass(frozen=True)
 class VisitRules:
-    """What a request's visits are judged by: the intake's earliest date (the version in force today)
+    """What a request's visits are judged by: the intake's earliest dates (the version in force today)
     and the kinds of the version in force on each visit's date."""
 
     earliest_date: date | None                   # None: no version published, nothing is taken
     kinds_on: dict[date, frozenset[str]]         # every date of the request
     fields: dict[str, Any]                       # rules_version... of the versions used
+    clinic_earliest: date | None = None          # the oldest visit a clinic may report today (None: no bound)
 
 
 def visit_rules_for(snap: RuleSnapshot, today: date, dates: Iterable[date]) -> VisitRules:
@@ -154,4 +163,6 @@ def visit_rules_for(snap: RuleSnapshot, today: date, dates: Iterable[date]) -> V
     if intake is not None:
         used[intake.version.version] = intake
     ordered = sorted(used.values(), key=lambda u: u.version.effective_from)
-    return VisitRules(intake.values.earliest_date if intake else None, kinds_on, rules_fields(*ordered))
+    days = intake.values.clinic_report_days if intake else None
+    return VisitRules(intake.values.earliest_date if intake else None, kinds_on, rules_fields(*ordered),
+                      None if days is None else today - timedelta(days=days))

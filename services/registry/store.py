@@ -78,12 +78,14 @@ def _record(row) -> AttachmentRecord:
     return AttachmentRecord(attachment_id=str(row["attachment_id"]), clinic_id=row["clinic_id"],
                             previous_clinic_id=row["previous_clinic_id"], reason=row["reason"],
                             effective_date=row["effective_date"], ended_on=row["ended_on"],
-                            rules_version=row["rules_version"])
+                            rules_version=row["rules_version"], requested_by=row["requested_by"],
+                            backdate_reason=row["backdate_reason"])
 
 
 async def _history(conn: asyncpg.Connection, iin: str) -> list[AttachmentRecord]:
     rows = await conn.fetch(
-        """SELECT attachment_id, clinic_id, previous_clinic_id, reason, effective_date, ended_on, rules_version
+        """SELECT attachment_id, clinic_id, previous_clinic_id, reason, effective_date, ended_on, rules_version,
+                  requested_by, backdate_reason
            FROM attachments WHERE iin = $1 ORDER BY effective_date, created_at""", iin)
     return [_record(r) for r in rows]
 
@@ -114,32 +116,36 @@ def person_view(person, history: list[AttachmentRecord], today: date) -> dict:
         "died_on": person["died_on"],
         "history": [{"attachment_id": a.attachment_id, "clinic_id": a.clinic_id,
                      "previous_clinic_id": a.previous_clinic_id, "reason": a.reason,
-                     "effective_date": a.effective_date, "ended_on": a.ended_on} for a in history],
+                     "effective_date": a.effective_date, "ended_on": a.ended_on,
+                     "requested_by": a.requested_by, "backdate_reason": a.backdate_reason} for a in history],
     }
 
 
 # ---------------------------------------------------------------- attachments
 
 async def attach(conn: asyncpg.Connection, req: AttachmentRequest, rules: InForce[AttachmentValues],
-                 today: date) -> dict:
+                 today: date, *, backdating: domain.Backdating = domain.Backdating(None),
+                 intake: InForce[AttachmentValues] | None = None, requested_by: str = "",
+                 discreet: bool = True) -> dict:
     """Judges and applies an attachment in one transaction by the attachment rules in force on its
-    effective date; raises a 409 Problem naming the rule and the version when refused."""
-    used = rules_fields(rules)
+    effective date (and `intake`, the version in force on the day of the request, for the backdating
+    bound); raises a 409 Problem naming the rule and the versions when refused. `discreet` (a clinic's
+    request): a refusal leaves out the other parties' facts and the answer another clinic's id."""
+    used = rules_fields(*{u.version.version: u for u in (rules, intake) if u is not None}.values())
     async with conn.transaction():
         person = await _lock_person(conn, req.iin)
         history = await _history(conn, req.iin)
         clinic_known = await conn.fetchval("SELECT true FROM clinics WHERE clinic_id = $1", req.clinic_id)
         decision = domain.judge_attachment(req, rules=rules, history=history, died_on=person["died_on"],
-                                           clinic_known=bool(clinic_known), today=today)
-        if isinstance(decision, domain.Refusal):
-            raise conflict(decision.rule, decision.detail, **used)  # rolls back the person row if it was new
+                                           clinic_known=bool(clinic_known), today=today, backdating=backdating)
+        if isinstance(decision, domain.Refusal):  # raising rolls back the person row if it was new
+            raise _refusal_problem(decision, used, discreet)
         if isinstance(decision, domain.Replay):
-            # Answered as it was accepted: by the version it was judged under (attachment versions
+            # Answered as it was accepted: by the versions it was judged under (attachment versions
             # have no year span, so they are never provisional).
             a = decision.attachment
-            return {"attachment_id": a.attachment_id, "iin": req.iin, "clinic_id": a.clinic_id,
-                    "previous_clinic_id": a.previous_clinic_id, "rules_version": a.rules_version,
-                    "rules_provisional": False}
+            return _attachment_answer(a.attachment_id, req, a.clinic_id, a.previous_clinic_id, discreet,
+                                      rules_version=a.rules_version, rules_provisional=False)
         attachment_id = uuid.uuid4()
         version = person["version"] + 1
         if person["attachment_id"] is not None:
@@ -148,10 +154,10 @@ async def attach(conn: asyncpg.Connection, req: AttachmentRequest, rules: InForc
                 person["attachment_id"], req.effective_date)
         await conn.execute(
             """INSERT INTO attachments (attachment_id, iin, clinic_id, previous_clinic_id, reason,
-                                        effective_date, rules_version)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                                        effective_date, rules_version, requested_by, backdate_reason)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
             attachment_id, req.iin, req.clinic_id, decision.previous_clinic_id, req.reason,
-            req.effective_date, decision.rules_version)
+            req.effective_date, used["rules_version"], requested_by, backdating.reason)
         await conn.execute(
             """UPDATE persons SET clinic_id = $2, attachment_id = $3, attached_since = $4, version = $5
                WHERE iin = $1""", req.iin, req.clinic_id, attachment_id, req.effective_date, version)
@@ -160,8 +166,25 @@ async def attach(conn: asyncpg.Connection, req: AttachmentRequest, rules: InForc
                                effective_date=req.effective_date, birth_date=person["birth_date"],
                                sex=person["sex"], person_version=version)
         await add_events(conn, [new_event("patient-attached", data, producer=PRODUCER, key=req.iin)])
-    return {"attachment_id": str(attachment_id), "iin": req.iin, "clinic_id": req.clinic_id,
-            "previous_clinic_id": decision.previous_clinic_id, **used}
+    return _attachment_answer(str(attachment_id), req, req.clinic_id, decision.previous_clinic_id, discreet, **used)
+
+
+def _attachment_answer(attachment_id: str, req: AttachmentRequest, clinic_id: str, previous: str | None,
+                       discreet: bool, **used) -> dict:
+    # The previous clinic is always another one: a clinic learns that it lost a person from
+    # patient-attached and its lists, never from the other clinic's answer.
+    if discreet:
+        previous = None
+    return {"attachment_id": attachment_id, "iin": req.iin, "clinic_id": clinic_id, "previous_clinic_id": previous,
+            **used}
+
+
+def _refusal_problem(refusal: domain.Refusal, used: dict, discreet: bool) -> Problem:
+    facts = {} if discreet else {k: v.isoformat() if isinstance(v, date) else v for k, v in refusal.facts.items()}
+    if refusal.status == 409:
+        return conflict(refusal.rule, refusal.detail, **used, **facts)
+    return Problem(refusal.status, "Invalid request", refusal.detail, type_="https://osms.kz/problems/validation",
+                   errors=[{"loc": list(refusal.loc or ("body",)), "msg": refusal.detail}], rule=refusal.rule)
 
 
 # ---------------------------------------------------------------- deaths
@@ -203,10 +226,15 @@ _CONFLICTING = "conflicts_with_recorded_visit"
 
 
 async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: VisitRules,
-                        today: date) -> list[dict]:
+                        today: date, *, correction: bool = False) -> list[dict]:
     """Judges each visit alone and records the good ones, in one transaction of a few set-based
     queries: clinics, deaths, one INSERT ... unnest, one packed outbox row (and one more read
-    only when some visit ids were already taken, to tell a repeat from a conflicting reuse)."""
+    only when some visit ids were already taken or some visit is after a death).
+
+    A death is judged last, for a visit nothing else rejects and that repeats no visit id (in the
+    request or recorded): otherwise trying dates of a dead person's visits (with a bad kind, or
+    under a recorded visit id) would tell the date of death without writing anything.
+    `correction`: an admin's request, not bound by the clinic's reporting window."""
     clinic_ids = list({v.clinic_id for v in visits})
     # Only well-formed IINs are looked up: any other string is rejected by visit_errors anyway.
     iins = list({v.iin for v in visits if v.iin.isascii() and v.iin.isdigit()})
@@ -217,48 +245,64 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
             "SELECT iin, died_on FROM persons WHERE iin = ANY($1::text[]) AND died_on IS NOT NULL", iins)}
         results: list[dict] = []
         candidates: list[tuple[int, VisitIn]] = []
+        dead: list[tuple[int, VisitIn]] = []     # after a death: rejected unless a repeat (below)
         first: dict[tuple[str, str], VisitIn] = {}
         for i, v in enumerate(visits):
-            errors = visit_errors(v, today=today, clinic_known=v.clinic_id in known, died_on=deaths.get(v.iin),
-                                  rules=rules)
+            errors = visit_errors(v, today=today, clinic_known=v.clinic_id in known, rules=rules,
+                                  correction=correction)
             key = (v.clinic_id, v.visit_id)
             if errors:
                 results.append({"visit_id": v.visit_id, "status": "rejected", "errors": errors})
             elif key in first:
-                same = first[key] == v
-                results.append({"visit_id": v.visit_id, "status": "duplicate" if same else "rejected",
-                                "errors": [] if same else [_CONFLICTING]})
+                results.append(_repeat(v, first[key]))
+            elif deaths and domain.after_death(v, deaths.get(v.iin)):  # most requests name no dead person
+                results.append({"visit_id": v.visit_id, "status": "rejected", "errors": [domain.VISIT_AFTER_DEATH]})
+                dead.append((i, v))
             else:
                 first[key] = v
                 results.append({"visit_id": v.visit_id, "status": "recorded", "errors": []})
                 candidates.append((i, v))
-        if not candidates:
-            return results
-        # The columns as array literals, made natively: asyncpg's encoding of six 1,000-element lists
-        # was 12% of the service's busy time (py-spy, region benchmark). PostgreSQL reads the literals
-        # for what it read asyncpg's arrays for (6.2-6.4 µs a row either way, measured alone).
-        rows = await conn.fetch(
-            """INSERT INTO visits (visit_id, clinic_id, iin, date, kind, practitioner_id)
-               SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::date[],
-                                    $5::text::text[], $6::text::text[])
-               ON CONFLICT (clinic_id, visit_id) DO NOTHING
-               RETURNING clinic_id, visit_id""",
-            *osms_native.visit_columns([v for _, v in candidates]))
-        inserted = {(r[0], r[1]) for r in rows}
+        inserted: set[tuple[str, str]] = set()
+        if candidates:
+            # The columns as array literals, made natively: asyncpg's encoding of six 1,000-element lists
+            # was 12% of the service's busy time (py-spy, region benchmark). PostgreSQL reads the literals
+            # for what it read asyncpg's arrays for (6.2-6.4 µs a row either way, measured alone).
+            rows = await conn.fetch(
+                """INSERT INTO visits (visit_id, clinic_id, iin, date, kind, practitioner_id)
+                   SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::date[],
+                                        $5::text::text[], $6::text::text[])
+                   ON CONFLICT (clinic_id, visit_id) DO NOTHING
+                   RETURNING clinic_id, visit_id""",
+                *osms_native.visit_columns([v for _, v in candidates]))
+            inserted = {(r[0], r[1]) for r in rows}
         taken = [(i, v) for i, v in candidates if (v.clinic_id, v.visit_id) not in inserted]
-        if taken:
-            recorded = {(r[0], r[1]): VisitIn(r[1], r[0], r[2], r[3], r[4], r[5]) for r in await conn.fetch(
-                """SELECT v.clinic_id, v.visit_id, v.iin, v.date, v.kind, v.practitioner_id
-                   FROM visits v JOIN unnest($1::text[], $2::text[]) AS k(clinic_id, visit_id)
-                     USING (clinic_id, visit_id)""",
-                [v.clinic_id for _, v in taken], [v.visit_id for _, v in taken])}
+        if taken or dead:
+            recorded = await _recorded(conn, [v for _, v in taken + dead])
             for i, v in taken:
-                same = recorded.get((v.clinic_id, v.visit_id)) == v
-                results[i] = {"visit_id": v.visit_id, "status": "duplicate" if same else "rejected",
-                              "errors": [] if same else [_CONFLICTING]}
+                results[i] = _repeat(v, recorded.get((v.clinic_id, v.visit_id)))
+            for i, v in dead:  # a visit id already recorded answers as a repeat, whatever the death
+                if (v.clinic_id, v.visit_id) in recorded:
+                    results[i] = _repeat(v, recorded[(v.clinic_id, v.visit_id)])
         new = [v for _, v in candidates if (v.clinic_id, v.visit_id) in inserted]
-        await add_packed(conn, "visit-recorded", len(new), visit_events_packed(new, datetime.now(timezone.utc)))
+        if new:
+            await add_packed(conn, "visit-recorded", len(new), visit_events_packed(new, datetime.now(timezone.utc)))
     return results
+
+
+def _repeat(visit: VisitIn, recorded: VisitIn | None) -> dict:
+    """The answer to a visit whose id is taken: a duplicate of the same visit, else a conflicting reuse."""
+    same = recorded == visit
+    return {"visit_id": visit.visit_id, "status": "duplicate" if same else "rejected",
+            "errors": [] if same else [_CONFLICTING]}
+
+
+async def _recorded(conn: asyncpg.Connection, visits: list[VisitIn]) -> dict[tuple[str, str], VisitIn]:
+    """The recorded visits under these visits' (clinic, visit id)."""
+    return {(r[0], r[1]): VisitIn(r[1], r[0], r[2], r[3], r[4], r[5]) for r in await conn.fetch(
+        """SELECT v.clinic_id, v.visit_id, v.iin, v.date, v.kind, v.practitioner_id
+           FROM visits v JOIN unnest($1::text[], $2::text[]) AS k(clinic_id, visit_id)
+             USING (clinic_id, visit_id)""",
+        [v.clinic_id for v in visits], [v.visit_id for v in visits])}
 
 
 def visit_events_packed(visits: list[VisitIn], occurred_at: datetime) -> bytes:

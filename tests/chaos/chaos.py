@@ -112,7 +112,8 @@ class Load:
         if eff > TODAY:
             return
         r = await self.call(client, "POST", self.urls["registry"] + "/v1/attachments", {
-            "iin": person, "clinic_id": clinic, "reason": "address_change", "effective_date": eff.isoformat()})
+            "iin": person, "clinic_id": clinic, "reason": "address_change", "effective_date": eff.isoformat(),
+            "backdate_reason": "chaos run: history spread over the past year"})
         if r is not None and r.status_code == 201:
             self.ledger.accepted += 1
             self.ledger.attachments[r.json()["attachment_id"]] = person

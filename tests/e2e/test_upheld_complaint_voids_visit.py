@@ -10,6 +10,7 @@ import pytest
 from tests.support.keys import headers
 from tests.support.people import clinic_id, iin
 from bench.processes import ServiceProcess
+from tests.support.registry_helpers import BACKDATED
 
 pytestmark = pytest.mark.e2e
 
@@ -45,12 +46,12 @@ def test_upheld_service_not_provided_complaint_makes_the_patient_inactive_again(
                                                          "settlement": "urban"}, headers=headers()).status_code == 201
     for person in (patient, other):
         assert httpx.post(f"{reg}/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": "choice",
-                                                         "effective_date": "2026-01-10"},
-                          headers=headers("clinic", clinic)).status_code == 201
+                                                         "effective_date": "2026-01-10", "backdate_reason": BACKDATED},
+                          headers=headers()).status_code == 201  # further back than a clinic may: an admin's
     r = httpx.post(f"{reg}/v1/visits", json={"visits": [
         {"visit_id": "never-happened", "clinic_id": clinic, "iin": patient, "date": "2026-11-03", "kind": "consultation"},
         {"visit_id": "real-one", "clinic_id": clinic, "iin": other, "date": "2026-11-04", "kind": "consultation"}]},
-        headers=headers("clinic", clinic))
+        headers=headers())
     assert [x["status"] for x in r.json()["results"]] == ["recorded", "recorded"]
     before = wait_for(lambda f: f["active"] == 2, fin, clinic)
     assert (before["attached"], before["active"]) == (2, 2)

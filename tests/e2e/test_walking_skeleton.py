@@ -12,6 +12,7 @@ import pytest
 from tests.support.keys import headers
 from tests.support.people import clinic_id, iins
 from bench.processes import ServiceProcess
+from tests.support.registry_helpers import BACKDATED
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +48,14 @@ def test_clinic_four_attachments_one_visit_show_in_financing(services):
                                                          "settlement": "urban"}, headers=headers()).status_code == 201
     people = iins(4)
     for person in people:
+        # Dated further back than a clinic may reach (the rule tables): an admin's, with a reason.
         r = httpx.post(f"{reg}/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": "choice",
-                                                      "effective_date": "2026-01-15"}, headers=headers("clinic", clinic))
+                                                      "effective_date": "2026-01-15", "backdate_reason": BACKDATED},
+                       headers=headers())
         assert r.status_code == 201, r.text
     r = httpx.post(f"{reg}/v1/visits", json={"visits": [
         {"visit_id": "v-1", "clinic_id": clinic, "iin": people[0], "date": "2026-11-02", "kind": "consultation"}]},
-        headers=headers("clinic", clinic))
+        headers=headers())
     assert r.json()["results"][0]["status"] == "recorded"
     # How fast is measured, not asserted here (the closing note and README give the figure).
     figures = wait_for(lambda: financing(fin, clinic), lambda f: f["attached"] == 4 and f["active"] == 1)
@@ -73,14 +76,15 @@ def test_financing_killed_and_restarted_loses_and_double_counts_nothing(services
     clinic = clinic_id()
     httpx.put(f"{reg}/v1/clinics/{clinic}", json={"name": "Kill test", "region": "kyzylorda", "settlement": "rural"},
               headers=headers())
-    clinic_key = headers("clinic", clinic)
+    admin = headers()  # the dates lie further back than a clinic may reach: an admin's corrections
     people = iins(600)
 
     async def push():
-        async with httpx.AsyncClient(timeout=30, headers=clinic_key) as client:
+        async with httpx.AsyncClient(timeout=30, headers=admin) as client:
             for i, person in enumerate(people):
                 r = await client.post(f"{reg}/v1/attachments", json={
-                    "iin": person, "clinic_id": clinic, "reason": "choice", "effective_date": "2026-02-01"})
+                    "iin": person, "clinic_id": clinic, "reason": "choice", "effective_date": "2026-02-01",
+                    "backdate_reason": BACKDATED})
                 assert r.status_code == 201
                 if i % 2 == 0:
                     r = await client.post(f"{reg}/v1/visits", json={"visits": [{

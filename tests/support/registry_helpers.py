@@ -8,6 +8,10 @@ from tests.support.kafka import read_topic
 from tests.support.people import clinic_id
 
 
+# An admin's reason for setting up history further back than a clinic may reach.
+BACKDATED = "test set-up: history recorded by an admin"
+
+
 async def new_clinic(client: httpx.AsyncClient, region: str = "kyzylorda", settlement: str = "urban") -> str:
     cid = clinic_id("REG")
     r = await client.put(f"/v1/clinics/{cid}", json={"name": f"Clinic {cid}", "region": region,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.common.rules import RuleSnapshot
+import pytest
+
+from services.common.problems import Problem
+from services.common.rules import PublishIn, RuleSnapshot, validate_version
 from services.registry.rules import RULE_TABLES
 from tests.support.rules import snapshot_of
 
@@ -28,3 +31,13 @@ def snapshot(**tables: list[tuple[date, dict[str, Any]]]) -> RuleSnapshot:
     A table not named gets the values above, effective 2020-01-01."""
     defaults = {"attachment": [(date(2020, 1, 1), ATTACHMENT)], "visits": [(date(2020, 1, 1), VISITS)]}
     return snapshot_of(RULE_TABLES, {name: tables.get(name, defaults[name]) for name in RULE_TABLES})
+
+
+def rejected(table: str, values: dict, effective: str = "2027-01-01") -> list[tuple]:
+    """The error locations of a rejected version (under body.values); fails if it is accepted."""
+    body = PublishIn.model_validate({"effective_from": effective, "values": values, "note": "test", "legal_basis": {
+        "act": "test act", "number": "1", "date": "2026-01-01", "url": "https://example.org/act"}})
+    with pytest.raises(Problem) as caught:
+        validate_version(RULE_TABLES[table], body)
+    assert caught.value.status == 422
+    return [tuple(e["loc"][2:]) for e in caught.value.errors]

@@ -8,12 +8,13 @@ from datetime import date
 from services.common import clock
 from tests.support.kafka import read_topic
 from tests.support.people import iin
-from tests.support.registry_helpers import events_for, new_clinic
+from tests.support.registry_helpers import BACKDATED, events_for, new_clinic
 
 
 async def attach(client, person, clinic, reason="choice", effective="2026-01-15"):
+    """An admin's attachment (the module's client): the dates lie further back than a clinic may reach."""
     return await client.post("/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": reason,
-                                                      "effective_date": effective})
+                                                      "effective_date": effective, "backdate_reason": BACKDATED})
 
 
 async def test_clinics_are_created_updated_read_and_listed_by_region(client):
@@ -99,7 +100,7 @@ async def test_death_detaches_once_publishes_patient_detached_and_closes_the_per
         {"visit_id": f"d-{person}-1", "clinic_id": clinic, "iin": person, "date": "2026-09-30", "kind": "home_visit"},
         {"visit_id": f"d-{person}-2", "clinic_id": clinic, "iin": person, "date": "2026-10-01", "kind": "home_visit"}]})
     assert [(v["status"], v["errors"]) for v in visits.json()["results"]] == \
-        [("recorded", []), ("rejected", ["after_death"])]
+        [("recorded", []), ("rejected", ["visit_after_death"])]
 
     events = await events_for("patient-detached", {"iin": person}, 1)
     assert len(events) == 1

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from services.common import clock
 from tests.support.inproc import key_headers
 from tests.support.people import iin
-from tests.support.registry_helpers import new_clinic
+from tests.support.registry_helpers import BACKDATED, new_clinic
 
 LEGAL_BASIS = {"act": "Приказ Министра здравоохранения РК (test)", "number": "ҚР ДСМ-1", "date": "2030-01-10",
                "url": "https://adilet.zan.kz/rus/docs/V0000000000"}
@@ -50,7 +50,7 @@ async def test_the_seeded_tables_are_listed_with_their_legal_basis(client):
     assert attachment["values"] == {
         "voluntary_window_months": 12, "voluntary_changes_allowed": 1, "limited_reasons": ["choice"],
         "campaign_opens": "09-01", "campaign_closes": "11-01", "campaign_effective": "01-01",
-        "newborn_max_age_months": 12}
+        "newborn_max_age_months": 12, "clinic_backdate_days": None}
     assert attachment["rules_provisional"] is False
     visits = await current(client, "visits", "2026-01-15")
     kinds = {k["code"]: k for k in visits["values"]["kinds"]}
@@ -78,7 +78,7 @@ async def test_a_new_visit_kind_is_taken_from_its_effective_date_on_and_the_norm
     assert before.status_code == 200
     assert [(x["status"], x["errors"]) for x in before.json()["results"]] == \
         [("recorded", [])] * 4 + [("rejected", ["unknown_kind"])]
-    assert (before.json()["rules_version"], before.json()["rules_provisional"]) == ("visits@2020-01-01", False)
+    assert (before.json()["rules_version"], before.json()["rules_provisional"]) == ("visits@2026-12-01", False)
 
     old = (await current(client, "visits", today))["values"]
     new = {**old, "practitioner_daily_norm": 1,
@@ -95,18 +95,18 @@ async def test_a_new_visit_kind_is_taken_from_its_effective_date_on_and_the_norm
         visit("b-1", clinic, people[0], yesterday, "consultation")]})
     assert [(x["visit_id"], x["status"], x["errors"]) for x in after.json()["results"]] == [
         ("a-1", "rejected", ["unknown_kind"]), ("a-2", "recorded", []), ("b-1", "duplicate", [])]
-    assert after.json()["rules_version"] == "visits@2020-01-01+visits@2030-06-15"
+    assert after.json()["rules_version"] == "visits@2026-12-01+visits@2030-06-15"
 
     def volumes(on):
         return client.get(f"/v1/clinics/{clinic}/practitioner-volumes", params={"date": on.isoformat()})
 
     earlier = (await volumes(yesterday)).json()
     assert (earlier["daily_norm"], earlier["rules_version"], earlier["practitioners"]) == \
-        (24, "visits@2020-01-01", [{"practitioner_id": "dr-1", "visits": 2, "patients": 2, "over_norm": False}])
+        (24, "visits@2026-12-01", [{"practitioner_id": "dr-1", "visits": 2, "patients": 2, "over_norm": False}])
     later = (await volumes(today)).json()
     assert (later["daily_norm"], later["rules_version"], later["rules_provisional"], later["practitioners"]) == \
         (1, "visits@2030-06-15", False, [{"practitioner_id": "dr-1", "visits": 3, "patients": 3, "over_norm": True}])
-    assert (await current(client, "visits", yesterday))["version"] == "visits@2020-01-01"
+    assert (await current(client, "visits", yesterday))["version"] == "visits@2026-12-01"
 
 
 async def test_a_new_voluntary_window_applies_from_its_effective_date_and_not_before(client, monkeypatch):
@@ -116,15 +116,15 @@ async def test_a_new_voluntary_window_applies_from_its_effective_date_and_not_be
 
     async def attach(who, clinic, reason, effective):
         return await client.post("/v1/attachments", json={"iin": who, "clinic_id": clinic, "reason": reason,
-                                                          "effective_date": effective})
+                                                          "effective_date": effective, "backdate_reason": BACKDATED})
 
     assert (await attach(person, a, "choice", "2030-01-10")).status_code == 201
     first_change = await attach(person, b, "choice", "2030-02-01")
-    assert first_change.status_code == 201 and first_change.json()["rules_version"] == "attachment@2020-01-01"
+    assert first_change.status_code == 201 and first_change.json()["rules_version"] == "attachment@2026-12-01"
     assert (await attach(other, a, "address_change", "2030-03-05")).status_code == 201
     refused = await attach(person, c, "choice", "2030-03-01")
     assert (refused.status_code, refused.json()["rule"], refused.json()["rules_version"]) == \
-        (409, "voluntary_change_limit", "attachment@2020-01-01")
+        (409, "voluntary_change_limit", "attachment@2026-12-01")
 
     values = {**(await current(client, "attachment", "2030-03-01"))["values"], "voluntary_window_months": 1}
     published = await publish(client, "attachment", "2030-03-01", values)
@@ -133,7 +133,7 @@ async def test_a_new_voluntary_window_applies_from_its_effective_date_and_not_be
 
     still = await attach(person, c, "choice", "2030-02-28")   # before the version: twelve months still
     assert (still.status_code, still.json()["rule"], still.json()["rules_version"]) == \
-        (409, "voluntary_change_limit", "attachment@2020-01-01")
+        (409, "voluntary_change_limit", "attachment@2026-12-01+attachment@2030-03-01")
     accepted = await attach(person, c, "choice", "2030-03-01")
     assert accepted.status_code == 201, accepted.text
     assert (accepted.json()["previous_clinic_id"], accepted.json()["rules_version"],
@@ -186,8 +186,9 @@ async def test_bad_publications_are_refused_and_write_nothing(client):
 async def test_dates_before_the_first_version_take_the_first_and_too_far_ahead_is_a_422(client, clinic):
     person = iin(birth=date(1960, 1, 1))
     old = await client.post("/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": "address_change",
-                                                      "effective_date": "2015-05-01"})
-    assert (old.status_code, old.json()["rules_version"]) == (201, "attachment@2020-01-01")  # attached long ago
+                                                      "effective_date": "2015-05-01", "backdate_reason": BACKDATED})
+    assert old.status_code == 201  # attached long ago: judged by the first version, the bound by today's
+    assert old.json()["rules_version"].startswith("attachment@2020-01-01+attachment@")
     report = await client.get(f"/v1/clinics/{clinic}/practitioner-volumes", params={"date": "2019-12-31"})
     assert (report.json()["daily_norm"], report.json()["rules_version"]) == (24, "visits@2020-01-01")
 

@@ -12,7 +12,7 @@ from services.common.rules import PublishIn, rules_fields, validate_version
 from services.registry.domain import Attach, AttachmentRecord, AttachmentRequest, Refusal, VisitIn, judge_attachment, \
     visit_errors
 from services.registry.rules import RULE_TABLES, attachment_rules, visit_rules, visit_rules_for
-from tests.support.registry_rules import ATTACHMENT, VISITS, kind, snapshot
+from tests.support.registry_rules import ATTACHMENT, VISITS, kind, rejected, snapshot
 
 TODAY = date(2026, 11, 25)
 
@@ -35,7 +35,7 @@ def test_a_new_window_applies_to_changes_effective_from_its_date_and_not_before(
                AttachmentRecord("a2", "B", "A", "choice", date(2025, 12, 1))]
     before = judge(snap, "choice", date(2026, 5, 31), history)
     assert isinstance(before, Refusal) and before.rule == "voluntary_change_limit"
-    assert "allowed from 2026-12-01" in before.detail          # twelve months, the old version's window
+    assert before.facts["next_allowed_from"] == date(2026, 12, 1)  # twelve months, the old version's window
     assert judge(snap, "choice", SIX_MONTHS, history) == Attach("B", rules_version="attachment@2026-06-01")
 
 
@@ -78,7 +78,7 @@ WITH_ONCOLOGY = {**VISITS, "kinds": [*VISITS["kinds"], kind("oncology_screening"
 
 def judged(snap, visits: list[VisitIn], today=TODAY):
     rules = visit_rules_for(snap, today, (v.date for v in visits))
-    return [visit_errors(v, today=today, clinic_known=True, died_on=None, rules=rules) for v in visits], rules.fields
+    return [visit_errors(v, today=today, clinic_known=True, rules=rules) for v in visits], rules.fields
 
 
 def visit(on: date, kind_code: str) -> VisitIn:
@@ -140,18 +140,9 @@ def test_the_norm_is_the_version_s_and_visits_are_never_provisional():
 
 # ---------------------------------------------------------------- validation
 
-def rejected(table: str, values: dict, effective: str = "2027-01-01") -> list[tuple]:
-    """The error locations of a rejected version (under body.values); fails if it is accepted."""
-    body = PublishIn.model_validate({"effective_from": effective, "values": values, "note": "test", "legal_basis": {
-        "act": "test act", "number": "1", "date": "2026-01-01", "url": "https://example.org/act"}})
-    with pytest.raises(Problem) as caught:
-        validate_version(RULE_TABLES[table], body)
-    assert caught.value.status == 422
-    return [tuple(e["loc"][2:]) for e in caught.value.errors]
-
-
 def test_the_seed_like_values_are_accepted():
-    for table, values in (("attachment", ATTACHMENT), ("visits", VISITS)):
+    for table, values in (("attachment", {**ATTACHMENT, "clinic_backdate_days": 3}),
+                          ("visits", {**VISITS, "clinic_report_days": 30})):
         body = PublishIn.model_validate({"effective_from": "2027-01-01", "values": values, "legal_basis": {
             "act": "test act", "number": "1", "date": "2026-01-01", "url": "https://example.org/act"}})
         assert validate_version(RULE_TABLES[table], body).model_dump(mode="json") == values

@@ -9,7 +9,7 @@ import pytest
 from services.common.ids import make_iin
 from services.registry.domain import (
     Attach, AttachmentRecord, AttachmentRequest, Refusal, Replay, VisitIn, add_months, current_on,
-    judge_attachment, judge_death, visit_errors,
+    after_death, judge_attachment, judge_death, visit_errors,
 )
 from services.registry.rules import attachment_rules, visit_rules_for
 from tests.support.registry_rules import snapshot
@@ -109,8 +109,10 @@ def test_only_a_campaign_may_take_effect_in_the_future():
     assert isinstance(judge("A", "choice", TODAY), Attach)
 
 
-def test_effective_date_before_birth_is_refused():
-    assert refused(judge("A", "newborn", date(2026, 3, 9), iin=BABY)) == "effective_date_before_birth"
+def test_an_iin_born_after_the_effective_date_is_invalid():
+    decision = judge("A", "newborn", date(2026, 3, 9), iin=BABY)
+    assert (decision.rule, decision.status, decision.loc) == ("iin_born_after_date", 422, ("body", "iin"))
+    assert isinstance(judge("A", "newborn", date(2026, 3, 10), iin=BABY), Attach)
     assert isinstance(judge("A", "newborn", date(2026, 3, 10), iin=BABY), Attach)
 
 
@@ -156,11 +158,11 @@ def test_death_today_is_recorded_tomorrow_is_invalid_and_another_date_conflicts(
 
 # ---------------------------------------------------------------- visits
 
-def errors(visit_date: date, *, iin: str = ADULT, known=True, died_on=None, kind="consultation", snap=SNAP,
-           today=TODAY):
+def errors(visit_date: date, *, iin: str = ADULT, known=True, kind="consultation", snap=SNAP, today=TODAY,
+           correction=False):
     rules = visit_rules_for(snap, today, [visit_date])
-    return visit_errors(VisitIn("v1", "A", iin, visit_date, kind), today=today, clinic_known=known,
-                        died_on=died_on, rules=rules)
+    return visit_errors(VisitIn("v1", "A", iin, visit_date, kind), today=today, clinic_known=known, rules=rules,
+                        correction=correction)
 
 
 def test_a_visit_today_is_recorded_tomorrow_is_in_the_future():
@@ -169,14 +171,16 @@ def test_a_visit_today_is_recorded_tomorrow_is_in_the_future():
 
 
 def test_a_visit_on_the_day_of_death_counts_the_day_after_does_not():
-    assert errors(date(2026, 5, 1), died_on=date(2026, 5, 1)) == []
-    assert errors(date(2026, 5, 2), died_on=date(2026, 5, 1)) == ["after_death"]
+    assert not after_death(VisitIn("v1", "A", ADULT, date(2026, 5, 1), "consultation"), date(2026, 5, 1))
+    assert after_death(VisitIn("v1", "A", ADULT, date(2026, 5, 2), "consultation"), date(2026, 5, 1))
+    assert not after_death(VisitIn("v1", "A", ADULT, date(2026, 5, 2), "consultation"), None)
 
 
 def test_visits_before_2020_or_before_birth_are_rejected():
     assert errors(date(2020, 1, 1)) == []
     assert errors(date(2019, 12, 31)) == ["date_too_old"]
-    assert errors(date(2026, 3, 9), iin=BABY) == ["before_birth"]
+    assert errors(date(2026, 3, 9), iin=BABY) == ["invalid_iin: the IIN's birth date is after the date it is used for"]
+    assert errors(date(2026, 3, 10), iin=BABY) == []
 
 
 def test_invalid_iin_unknown_clinic_and_unknown_kind_are_each_named():

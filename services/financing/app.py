@@ -22,6 +22,7 @@ from services.common.app import Ctx, Pool, ServiceSpec, create_app
 from services.common.auth import allow
 from services.common.consumer import group_lag
 from services.common.kafka import client_options
+from services.common.inputs import CLINIC_ID_PATTERN
 from services.common.money import Money
 from services.common.problems import Problem, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
@@ -30,7 +31,7 @@ from services.financing.consumer import CONSUMER
 from services.financing.rules import RULE_TABLES, Capitation, capitation_on
 
 router = APIRouter(prefix="/v1")
-_CLINIC_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+_CLINIC_PATTERN = CLINIC_ID_PATTERN
 ClinicIdPath = Annotated[str, PathParam(min_length=1, max_length=64, pattern=_CLINIC_PATTERN)]
 DateQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; today when omitted")]
 OrderBy = Literal["active_share", "-active_share", "insured_share", "-insured_share", "attached", "-attached",

@@ -13,6 +13,7 @@ from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Auth, allow
 from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN
+from services.common.inputs import CLINIC_ID_PATTERN, Day
 from services.common.native import osms_native
 from services.common.problems import Problem, invalid, not_found
 from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields, RulesUsed
@@ -24,7 +25,7 @@ log = get_logger(__name__)
 visits_body = osms_native.visits_body
 router = APIRouter(prefix="/v1")
 
-_CLINIC_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+_CLINIC_PATTERN = CLINIC_ID_PATTERN
 # Free text stored in PostgreSQL: no control characters (a NUL cannot be stored in text at all).
 _TEXT = r"^[^\x00-\x1f\x7f]*$"
 _CLINIC_ID = Field(min_length=1, max_length=64, pattern=_CLINIC_PATTERN)
@@ -53,7 +54,7 @@ class AttachmentIn(BaseModel):
     iin: IIN
     clinic_id: str = _CLINIC_ID
     reason: Literal["choice", "address_change", "newborn", "campaign"]
-    effective_date: date
+    effective_date: Day
     backdate_reason: str | None = Field(
         default=None, min_length=3, max_length=1000, pattern=_TEXT,
         description="why an admin's attachment takes effect further back than a clinic's may (the "
@@ -92,7 +93,7 @@ class Person(BaseModel):
 
 
 class DeathIn(BaseModel):
-    date: date
+    date: Day
 
 
 class VisitItem(BaseModel):
@@ -100,7 +101,7 @@ class VisitItem(BaseModel):
     clinic_id: str = Field(min_length=1, max_length=64, pattern=_TEXT,
                            description="an unregistered clinic rejects that visit only")
     iin: str = Field(max_length=32, description="checked per visit: a bad IIN rejects that visit only")
-    date: date
+    date: Day
     kind: str = Field(min_length=1, max_length=64, pattern=_TEXT,
                       description="one of the visit kinds of the rule table; another rejects that visit only")
     practitioner_id: str | None = Field(default=None, max_length=64, pattern=_TEXT, description="empty means none")
@@ -177,7 +178,7 @@ async def list_clinics(db: Pool, region: Annotated[str | None, Query(max_length=
             responses={404: {"description": "unknown clinic"}},
             summary="Visits and patients per practitioner on a day (padded-records checks)")
 async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool, snap: Rules,
-                                   on: Annotated[date | None, Query(alias="date")] = None) -> PractitionerVolumes:
+                                   on: Annotated[Day | None, Query(alias="date")] = None) -> PractitionerVolumes:
     """Over the norm: more patients than the practitioner's daily norm of the visit rules in force that day."""
     today = clock.today()
     on = on or today

@@ -15,12 +15,14 @@ from pydantic import BaseModel, Field, create_model
 
 from services.common.events import EVENT_TYPES, Envelope, PatientDetached, VisitRecorded
 from services.common.ids import IIN
+from services.common.inputs import Day
 from services.common.native import osms_native
 from services.financing.consumer import TOPICS
 from services.registry.app import VisitsIn
 
 NATIVE = osms_native.decoder_schemas()
 _IIN_CHECK = get_args(IIN)[1]      # the decoders check an IIN field with iin_problem, as the model does
+_DAY_CHECKS = get_args(Day)[1:]    # and a date as exactly YYYY-MM-DD, a real day (calendar.rs iso_day)
 
 
 def _literal_values(annotation: Any) -> set | None:
@@ -65,7 +67,7 @@ def model_schema(model: type[BaseModel]) -> dict:
                 high = m.max_length
             elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) == {"pattern"}:
                 out["patterns"][key] = m.pattern
-            elif m is not _IIN_CHECK:
+            elif m is not _IIN_CHECK and not any(m is d for d in _DAY_CHECKS):
                 unknown[key] = repr(m)
         if low is not None or high is not None:
             out["lengths"][key] = (low or 0, high)

@@ -105,3 +105,19 @@ async def test_bodies_must_be_json_and_not_encoded(service):
             assert r.headers["content-type"] == "application/problem+json"
         ok = await c.request(method, path, content=body, headers={"content-type": "application/json; charset=utf-8"})
         assert ok.status_code == 422  # read, and refused for what it says
+
+
+@pytest.mark.parametrize("day", BAD_DATES, ids=repr)
+async def test_a_visit_or_an_attachment_dated_in_another_form_is_refused(day):
+    from services.registry.app import app as registry
+
+    (person,) = iins(1)
+    async with running(registry) as c:
+        visits = await c.post("/v1/visits", json={"visits": [{"visit_id": "v1", "clinic_id": "C1", "iin": person,
+                                                              "date": day, "kind": "consultation"}]})
+        assert visits.status_code == 422, visits.text   # the whole body is malformed: no visit is read
+        attach = await c.post("/v1/attachments", json={"iin": person, "clinic_id": "C1", "reason": "choice",
+                                                       "effective_date": day})
+        assert attach.status_code == 422, attach.text
+        volumes = await c.get("/v1/clinics/C1/practitioner-volumes", params={"date": day})
+        assert volumes.status_code == 422, volumes.text

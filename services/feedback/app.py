@@ -19,6 +19,7 @@ from services.common.logs import get_logger
 from services.common.problems import Problem, invalid, not_found
 from services.common.rules import Rules
 from services.feedback import domain, store
+from services.feedback.consumer import CONSUMER
 from services.feedback.rules import RULE_TABLES, appeal_rules
 
 log = get_logger(__name__)
@@ -191,7 +192,9 @@ async def get_appeal(appeal_id: uuid.UUID, db: Pool, _: OperatorKey) -> dict:
 
 @router.post("/appeals/{appeal_id}/transitions", response_model=Appeal, response_model_by_alias=True,
              responses={404: {"description": "unknown appeal"},
-                        409: {"description": "the lifecycle does not allow it (`rule` says which)"}})
+                        409: {"description": "the lifecycle does not allow it, or an upheld service_not_provided "
+                                              "complaint names no visit the registry recorded at that clinic for "
+                                              "the complainant (`rule` says which)"}})
 async def post_transition(appeal_id: uuid.UUID, body: TransitionBody, db: Pool, principal: OperatorKey,
                           idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
     now = clock.now()
@@ -259,6 +262,7 @@ spec = ServiceSpec(
     description="Citizens' appeals: registration with statutory deadlines, the lifecycle, lists and statistics.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
+    consumers=[CONSUMER],
     rule_tables=RULE_TABLES,
     count_records=store.records_on_or_after,
 )

@@ -241,6 +241,29 @@ def decide_transition(state: AppealState, to: str, note: str | None, today: date
     return TransitionDecision(to, False, new_due)
 
 
+# An upheld complaint of this category voids the visit it names (registry, financing).
+VOIDING_CATEGORY = "service_not_provided"
+
+
+def needs_recorded_visit(category: str | None, to: str) -> bool:
+    """Whether this transition must find the disputed visit among the visits the registry recorded."""
+    return to == "upheld" and category == VOIDING_CATEGORY
+
+
+def check_disputed_visit(complainant_iin: str | None, recorded_iin: str | None) -> None:
+    """An upheld service_not_provided complaint voids a visit, so it must name one the registry recorded at
+    that clinic for the complainant. `recorded_iin`: whose visit the registry recorded under the clinic and
+    visit id the complaint names, None when feedback has not learned of one (events take a moment). Raises
+    TransitionRefused; the words name neither the other person nor another clinic."""
+    if recorded_iin is None:
+        raise TransitionRefused("disputed_visit_not_known",
+                                "the visit named is not known at this clinic (yet): a visit the registry "
+                                "recorded moments ago may not have reached feedback; try again shortly")
+    if recorded_iin != complainant_iin:
+        raise TransitionRefused("disputed_visit_not_the_complainants",
+                                "the visit named is not a visit of the complainant")
+
+
 # --- statistics ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from services.feedback.app import app
 from tests.support import feedback_kyzylorda as kz
 from tests.support import people
 from tests.support.feedback_api import complaint, consultation, set_today
+from tests.support.feedback_visits import recorded
+from tests.support.financing_events import visit
 from tests.support.inproc import eventually, running
 from tests.support.kafka import read_topic
 
@@ -103,7 +105,9 @@ async def test_an_invalid_appeal_is_a_422_naming_the_field(client, change, field
 
 async def test_an_upheld_never_provided_service_tells_financing_which_visit_to_void(client, monkeypatch):
     set_today(monkeypatch, date(2026, 4, 1))
-    body = complaint(_region(), "service_not_provided", clinic_id="C-77", visit_id="V-9001")
+    visit_id = f"V-{uuid.uuid4().hex[:6]}"
+    body = complaint(_region(), "service_not_provided", clinic_id="C-77", visit_id=visit_id)
+    await recorded(app, visit(body["iin"], "C-77", visit_id, date(2026, 3, 30)))  # the registry's event
     appeal_id = (await client.post("/v1/appeals", json=body)).json()["appeal_id"]
     path = f"/v1/appeals/{appeal_id}/transitions"
 
@@ -133,7 +137,7 @@ async def test_an_upheld_never_provided_service_tells_financing_which_visit_to_v
     assert len(resolved) == 1 and resolved[0]["key"] == body["iin"]
     data = resolved[0]["value"]["data"]
     assert (data["status"], data["category"], data["clinic_id"], data["visit_id"], data["resolved_on"]) == \
-        ("upheld", "service_not_provided", "C-77", "V-9001", "2026-04-03")
+        ("upheld", "service_not_provided", "C-77", visit_id, "2026-04-03")
 
 
 async def test_transition_keys_and_unknown_appeals(client, monkeypatch):

@@ -263,6 +263,36 @@ def test_after_an_extension_only_a_decision_or_withdrawal():
     assert _refused(ext, "in_review") == "transition_not_allowed"
 
 
+# --- the disputed visit ----------------------------------------------------------------------------
+
+COMPLAINANT, SOMEONE_ELSE = "900315450012", "850722350021"
+
+
+def test_only_upholding_a_service_not_provided_complaint_needs_a_recorded_visit():
+    assert domain.needs_recorded_visit("service_not_provided", "upheld")
+    assert not domain.needs_recorded_visit("service_not_provided", "rejected")
+    assert not domain.needs_recorded_visit("service_not_provided", "in_review")
+    assert not domain.needs_recorded_visit("quality_of_care", "upheld")
+    assert not domain.needs_recorded_visit(None, "answered")
+
+
+def test_the_complainants_own_recorded_visit_may_be_voided():
+    domain.check_disputed_visit(COMPLAINANT, COMPLAINANT)
+
+
+def test_a_visit_not_known_yet_is_refused_as_such_and_invites_a_retry():
+    with pytest.raises(TransitionRefused) as exc:
+        domain.check_disputed_visit(COMPLAINANT, None)
+    assert exc.value.rule == "disputed_visit_not_known" and "(yet)" in exc.value.detail
+
+
+def test_another_persons_visit_is_refused_without_saying_whose():
+    with pytest.raises(TransitionRefused) as exc:
+        domain.check_disputed_visit(COMPLAINANT, SOMEONE_ELSE)
+    assert exc.value.rule == "disputed_visit_not_the_complainants"
+    assert SOMEONE_ELSE not in exc.value.detail and COMPLAINANT not in exc.value.detail
+
+
 def test_overdue_is_open_past_the_effective_due_date():
     assert domain.is_overdue("in_review", DUE, None, DUE + timedelta(1))
     assert not domain.is_overdue("in_review", DUE, None, DUE)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from services.common.ids import iin_birth_date_sex
+
 CHANNELS = ("call_center", "mobile_app", "website", "telegram", "clinic_desk")
 KINDS = ("consultation", "complaint")
 CATEGORIES = ("quality_of_care", "refusal_of_care", "refusal_of_medicines", "charged_for_free_service",
@@ -140,12 +142,15 @@ class AppealIn:
     text: str
 
 
-def appeal_errors(a: AppealIn) -> list[dict]:
+def appeal_errors(a: AppealIn, registered_on: date) -> list[dict]:
     """Cross-field rules (field formats are checked by the schema); each error names its field."""
     errors: list[dict] = []
 
     def err(field: str, msg: str) -> None:
         errors.append({"loc": ["body", field], "msg": msg})
+
+    if a.iin is not None and iin_birth_date_sex(a.iin)[0] > registered_on:
+        err("iin", "the IIN's birth date is after the day of registration")
 
     if a.kind == "complaint":
         if a.category is None:

@@ -49,9 +49,9 @@ async def register(conn: asyncpg.Connection, a: AppealIn, *, registered_at: date
                    FROM appeals WHERE idempotency_key = $1""", idempotency_key)
             if held is not None:
                 if bytes(held["request_hash"]) != request_hash:
+                    # Keys are shared by every client: the answer names nothing of the appeal that holds it.
                     raise conflict("idempotency_key_reused",
-                                   "this idempotency key was used for a different appeal",
-                                   appeal_id=str(held["appeal_id"]))
+                                   "this idempotency key was used for a different appeal")
                 return _registration(held), True
         serial = await conn.fetchval(
             """INSERT INTO registration_counters AS c (year, last_serial) VALUES ($1, 1)

@@ -75,6 +75,7 @@ async def test_same_key_same_answer_other_body_conflict(client, monkeypatch):
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     other = await client.post("/v1/appeals", json={**body, "text": "something else"}, headers=key)
     assert other.status_code == 409 and other.json()["rule"] == "idempotency_key_reused"
+    assert first.json()["appeal_id"] not in other.text and first.json()["registration_number"] not in other.text
     # The same under a `reference` in the body; and without any key, each POST is a new appeal.
     ref = {**consultation(region), "reference": f"web-{uuid.uuid4()}"}
     assert (await client.post("/v1/appeals", json=ref)).json() == (await client.post("/v1/appeals", json=ref)).json()
@@ -96,11 +97,28 @@ async def test_same_key_same_answer_other_body_conflict(client, monkeypatch):
     ({"text": "   "}, "text"),
     ({"region": ""}, "region"),
     ({"visit_id": "V1"}, "clinic_id"),
+    ({"iin": people.iin(date(2090, 1, 1))}, "iin"),      # not born on the day of registration
 ])
 async def test_an_invalid_appeal_is_a_422_naming_the_field(client, change, field):
     r = await client.post("/v1/appeals", json={**complaint("Kyzylorda"), **change})
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert [e["loc"] for e in r.json()["errors"]] == [["body", field]]
+
+
+@pytest.mark.parametrize("day", ["2026-04-01T00:00:00", "2026-04-01T00:00:00Z", "2026-4-1", "20260401",
+                                 "1775001600", "2026-04-31"])
+async def test_dates_are_exactly_yyyy_mm_dd(client, monkeypatch, day):
+    set_today(monkeypatch, date(2026, 4, 1))
+    r = await client.get("/v1/stats", params={"from": day})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "from"], r.text
+    appeal_id = (await client.post("/v1/appeals", json=complaint(_region()))).json()["appeal_id"]
+    path = f"/v1/appeals/{appeal_id}/transitions"
+    assert (await client.post(path, json={"to": "in_review"})).status_code == 200
+    for value in (day, 1780272000):   # a string of another form, or a Unix timestamp
+        r = await client.post(path, json={"to": "extended", "note": "letter sent", "due_date": value})
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "due_date"], r.text
+    r = await client.post(path, json={"to": "extended", "note": "letter sent", "due_date": "2026-05-29"})
+    assert r.status_code == 200 and r.json()["extended_due_date"] == "2026-05-29"
 
 
 async def test_an_upheld_never_provided_service_tells_financing_which_visit_to_void(client, monkeypatch):

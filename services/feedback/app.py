@@ -18,8 +18,9 @@ from services.common.ids import IIN
 from services.common.inputs import CLINIC_ID_PATTERN
 from services.common.logs import get_logger
 from services.common.problems import Problem, invalid, not_found
-from services.common.rules import Rules
+from services.common.rules import IsoDate, Rules
 from services.feedback import domain, store
+from services.feedback.consumer import CONSUMER
 from services.feedback.rules import RULE_TABLES, appeal_rules
 
 log = get_logger(__name__)
@@ -77,8 +78,8 @@ class TransitionBody(BaseModel):
     note: Annotated[str, StringConstraints(max_length=4000)] | None = Field(
         default=None, description="required for `extended`: the notice sent to the applicant")
     by: Operator | None = Field(default=None, description="the operator (or the X-Operator header)")
-    due_date: date | None = Field(default=None, description="`extended` only; default and maximum: two months "
-                                                            "from registration")
+    due_date: IsoDate | None = Field(default=None, description="`extended` only; default and maximum: two months "
+                                                               "from registration")
 
 
 class Transition(BaseModel):
@@ -150,14 +151,14 @@ async def post_appeal(body: AppealBody, db: Pool, response: Response, principal:
                       idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
     a = domain.AppealIn(body.channel, body.kind, body.category, body.region, body.iin, body.clinic_id,
                         body.visit_id, body.text)
-    errors = domain.appeal_errors(a)
+    now = clock.now()
+    registered_on = now.date()
+    errors = domain.appeal_errors(a, registered_on)
     if errors:
         raise invalid("the appeal breaks a rule", errors)
     if body.reference and idempotency_key and body.reference != idempotency_key:
         raise invalid("`reference` and the Idempotency-Key header differ",
                       [{"loc": ["body", "reference"], "msg": "differs from the Idempotency-Key header"}])
-    now = clock.now()
-    registered_on = now.date()
     rules = appeal_rules(snap, registered_on)
     if rules is None:  # the seed publishes one from 2021; only a broken database lacks it
         raise Problem(503, "Service unavailable", f"no deadline rule is in force on {registered_on}",
@@ -192,7 +193,9 @@ async def get_appeal(appeal_id: uuid.UUID, db: Pool, _: OperatorKey) -> dict:
 
 @router.post("/appeals/{appeal_id}/transitions", response_model=Appeal, response_model_by_alias=True,
              responses={404: {"description": "unknown appeal"},
-                        409: {"description": "the lifecycle does not allow it (`rule` says which)"}})
+                        409: {"description": "the lifecycle does not allow it, or an upheld service_not_provided "
+                                              "complaint names no visit the registry recorded at that clinic for "
+                                              "the complainant (`rule` says which)"}})
 async def post_transition(appeal_id: uuid.UUID, body: TransitionBody, db: Pool, principal: OperatorKey,
                           idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
     now = clock.now()
@@ -245,8 +248,8 @@ async def list_appeals(db: Pool, _: OperatorKey, region: Region | None = None, c
 
 @router.get("/stats", response_model=Stats)
 async def stats(db: Pool, _: OperatorKey, region: Region | None = None,
-                from_: Annotated[date | None, Query(alias="from")] = None,
-                to: date | None = None) -> dict:
+                from_: Annotated[IsoDate | None, Query(alias="from", description="YYYY-MM-DD")] = None,
+                to: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None) -> dict:
     if from_ and to and from_ > to:
         raise invalid("`from` is after `to`", [{"loc": ["query", "from"], "msg": "after `to`"}])
     async with db.acquire() as conn:
@@ -260,6 +263,7 @@ spec = ServiceSpec(
     description="Citizens' appeals: registration with statutory deadlines, the lifecycle, lists and statistics.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
+    consumers=[CONSUMER],
     rule_tables=RULE_TABLES,
     count_records=store.records_on_or_after,
 )

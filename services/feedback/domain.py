@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from services.common.ids import iin_birth_date_sex
+
 CHANNELS = ("call_center", "mobile_app", "website", "telegram", "clinic_desk")
 KINDS = ("consultation", "complaint")
 CATEGORIES = ("quality_of_care", "refusal_of_care", "refusal_of_medicines", "charged_for_free_service",
@@ -140,12 +142,15 @@ class AppealIn:
     text: str
 
 
-def appeal_errors(a: AppealIn) -> list[dict]:
+def appeal_errors(a: AppealIn, registered_on: date) -> list[dict]:
     """Cross-field rules (field formats are checked by the schema); each error names its field."""
     errors: list[dict] = []
 
     def err(field: str, msg: str) -> None:
         errors.append({"loc": ["body", field], "msg": msg})
+
+    if a.iin is not None and iin_birth_date_sex(a.iin)[0] > registered_on:
+        err("iin", "the IIN's birth date is after the day of registration")
 
     if a.kind == "complaint":
         if a.category is None:
@@ -239,6 +244,29 @@ def decide_transition(state: AppealState, to: str, note: str | None, today: date
     if new_due <= state.due_date:
         raise TransitionRefused("extension_not_later", f"the extended date must be after {state.due_date}")
     return TransitionDecision(to, False, new_due)
+
+
+# An upheld complaint of this category voids the visit it names (registry, financing).
+VOIDING_CATEGORY = "service_not_provided"
+
+
+def needs_recorded_visit(category: str | None, to: str) -> bool:
+    """Whether this transition must find the disputed visit among the visits the registry recorded."""
+    return to == "upheld" and category == VOIDING_CATEGORY
+
+
+def check_disputed_visit(complainant_iin: str | None, recorded_iin: str | None) -> None:
+    """An upheld service_not_provided complaint voids a visit, so it must name one the registry recorded at
+    that clinic for the complainant. `recorded_iin`: whose visit the registry recorded under the clinic and
+    visit id the complaint names, None when feedback has not learned of one (events take a moment). Raises
+    TransitionRefused; the words name neither the other person nor another clinic."""
+    if recorded_iin is None:
+        raise TransitionRefused("disputed_visit_not_known",
+                                "the visit named is not known at this clinic (yet): a visit the registry "
+                                "recorded moments ago may not have reached feedback; try again shortly")
+    if recorded_iin != complainant_iin:
+        raise TransitionRefused("disputed_visit_not_the_complainants",
+                                "the visit named is not a visit of the complainant")
 
 
 # --- statistics ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from services.common.consumer import Event
 from services.common.events import AppealFiled, AppealResolved, new_event
 from services.common.outbox import add_events
 from services.common.problems import conflict, not_found
@@ -48,9 +49,9 @@ async def register(conn: asyncpg.Connection, a: AppealIn, *, registered_at: date
                    FROM appeals WHERE idempotency_key = $1""", idempotency_key)
             if held is not None:
                 if bytes(held["request_hash"]) != request_hash:
+                    # Keys are shared by every client: the answer names nothing of the appeal that holds it.
                     raise conflict("idempotency_key_reused",
-                                   "this idempotency key was used for a different appeal",
-                                   appeal_id=str(held["appeal_id"]))
+                                   "this idempotency key was used for a different appeal")
                 return _registration(held), True
         serial = await conn.fetchval(
             """INSERT INTO registration_counters AS c (year, last_serial) VALUES ($1, 1)
@@ -133,6 +134,10 @@ async def transition(conn: asyncpg.Connection, appeal_id: uuid.UUID, t: Transiti
                             row["extended_due_date"], row["extension_limit"])
         try:
             decision = domain.decide_transition(state, t.to, t.note, today, t.due_date)
+            if domain.needs_recorded_visit(row["category"], decision.to):
+                domain.check_disputed_visit(row["iin"], await conn.fetchval(
+                    "SELECT iin FROM recorded_visits WHERE clinic_id = $1 AND visit_id = $2",
+                    row["clinic_id"], row["visit_id"]))
         except TransitionRefused as refused:
             raise conflict(refused.rule, refused.detail, current_status=row["status"]) from None
         await conn.execute(
@@ -155,6 +160,17 @@ async def transition(conn: asyncpg.Connection, appeal_id: uuid.UUID, t: Transiti
             await add_events(conn, [new_event("appeal-resolved", data, producer=PRODUCER,
                                               key=_key(row["iin"], appeal_id), occurred_at=at)])
     return False
+
+
+async def learn_visits(conn: asyncpg.Connection, events: list[Event]) -> None:
+    """The consumer's batch of visit-recorded events: each visit's clinic, id and person, once (a replay,
+    or a visit seen again, leaves the row as the first event made it)."""
+    visits = [e.data for e in events]
+    await conn.execute(
+        """INSERT INTO recorded_visits (clinic_id, visit_id, iin)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+           ON CONFLICT DO NOTHING""",
+        [v.clinic_id for v in visits], [v.visit_id for v in visits], [v.iin for v in visits])
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ class Load:
 
 
 VICTIMS = ["contributions", "registry", "financing", "feedback", "contributions-relay", "registry-relay",
-           "feedback-relay", "financing-consumer", "kafka", "postgres"]
+           "feedback-relay", "financing-consumer", "feedback-consumer", "kafka", "postgres"]
 
 
 async def chaos(comps: dict[str, Component], infra: Infra, cycles: int, rng: random.Random) -> list[dict]:

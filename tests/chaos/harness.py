@@ -1,6 +1,7 @@
 """The crash test's system: a private PostgreSQL and Kafka (own ports, own folder under
 .local/chaos) and every component as a process of its own — the four HTTP services, the three
-outbox relays and the financing consumer — each of which can be SIGKILLed and started again."""
+outbox relays and the financing and feedback consumers — each of which can be SIGKILLed and
+started again."""
 from __future__ import annotations
 
 import os
@@ -199,7 +200,8 @@ def components() -> dict[str, Component]:
         out[svc] = Component(svc, ["-m", "services.common.serve", svc], port, {f"OSMS_{svc.upper()}_PORT": str(port)})
     for svc in ("contributions", "registry", "feedback"):
         out[f"{svc}-relay"] = Component(f"{svc}-relay", ["-m", "services.common.worker", svc, "relay"])
-    out["financing-consumer"] = Component("financing-consumer", ["-m", "services.common.worker", "financing", "consumers"])
+    for svc in ("financing", "feedback"):
+        out[f"{svc}-consumer"] = Component(f"{svc}-consumer", ["-m", "services.common.worker", svc, "consumers"])
     return out
 
 

@@ -12,6 +12,8 @@ from services.feedback.app import app
 from tests.support import feedback_kyzylorda as kz
 from tests.support import people
 from tests.support.feedback_api import complaint, consultation, set_today
+from tests.support.feedback_visits import recorded
+from tests.support.financing_events import visit
 from tests.support.inproc import eventually, running
 from tests.support.kafka import read_topic
 
@@ -73,6 +75,7 @@ async def test_same_key_same_answer_other_body_conflict(client, monkeypatch):
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     other = await client.post("/v1/appeals", json={**body, "text": "something else"}, headers=key)
     assert other.status_code == 409 and other.json()["rule"] == "idempotency_key_reused"
+    assert first.json()["appeal_id"] not in other.text and first.json()["registration_number"] not in other.text
     # The same under a `reference` in the body; and without any key, each POST is a new appeal.
     ref = {**consultation(region), "reference": f"web-{uuid.uuid4()}"}
     assert (await client.post("/v1/appeals", json=ref)).json() == (await client.post("/v1/appeals", json=ref)).json()
@@ -94,6 +97,7 @@ async def test_same_key_same_answer_other_body_conflict(client, monkeypatch):
     ({"text": "   "}, "text"),
     ({"region": ""}, "region"),
     ({"visit_id": "V1"}, "clinic_id"),
+    ({"iin": people.iin(date(2090, 1, 1))}, "iin"),      # not born on the day of registration
 ])
 async def test_an_invalid_appeal_is_a_422_naming_the_field(client, change, field):
     r = await client.post("/v1/appeals", json={**complaint("Kyzylorda"), **change})
@@ -101,9 +105,27 @@ async def test_an_invalid_appeal_is_a_422_naming_the_field(client, change, field
     assert [e["loc"] for e in r.json()["errors"]] == [["body", field]]
 
 
+@pytest.mark.parametrize("day", ["2026-04-01T00:00:00", "2026-04-01T00:00:00Z", "2026-4-1", "20260401",
+                                 "1775001600", "2026-04-31"])
+async def test_dates_are_exactly_yyyy_mm_dd(client, monkeypatch, day):
+    set_today(monkeypatch, date(2026, 4, 1))
+    r = await client.get("/v1/stats", params={"from": day})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "from"], r.text
+    appeal_id = (await client.post("/v1/appeals", json=complaint(_region()))).json()["appeal_id"]
+    path = f"/v1/appeals/{appeal_id}/transitions"
+    assert (await client.post(path, json={"to": "in_review"})).status_code == 200
+    for value in (day, 1780272000):   # a string of another form, or a Unix timestamp
+        r = await client.post(path, json={"to": "extended", "note": "letter sent", "due_date": value})
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "due_date"], r.text
+    r = await client.post(path, json={"to": "extended", "note": "letter sent", "due_date": "2026-05-29"})
+    assert r.status_code == 200 and r.json()["extended_due_date"] == "2026-05-29"
+
+
 async def test_an_upheld_never_provided_service_tells_financing_which_visit_to_void(client, monkeypatch):
     set_today(monkeypatch, date(2026, 4, 1))
-    body = complaint(_region(), "service_not_provided", clinic_id="C-77", visit_id="V-9001")
+    visit_id = f"V-{uuid.uuid4().hex[:6]}"
+    body = complaint(_region(), "service_not_provided", clinic_id="C-77", visit_id=visit_id)
+    await recorded(app, visit(body["iin"], "C-77", visit_id, date(2026, 3, 30)))  # the registry's event
     appeal_id = (await client.post("/v1/appeals", json=body)).json()["appeal_id"]
     path = f"/v1/appeals/{appeal_id}/transitions"
 
@@ -133,7 +155,7 @@ async def test_an_upheld_never_provided_service_tells_financing_which_visit_to_v
     assert len(resolved) == 1 and resolved[0]["key"] == body["iin"]
     data = resolved[0]["value"]["data"]
     assert (data["status"], data["category"], data["clinic_id"], data["visit_id"], data["resolved_on"]) == \
-        ("upheld", "service_not_provided", "C-77", "V-9001", "2026-04-03")
+        ("upheld", "service_not_provided", "C-77", visit_id, "2026-04-03")
 
 
 async def test_transition_keys_and_unknown_appeals(client, monkeypatch):

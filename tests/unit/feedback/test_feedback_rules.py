@@ -13,6 +13,7 @@ from services.feedback.domain import AppealIn, AppealState, CountRow, Transition
 from services.feedback.rules import RULE_TABLES, appeal_rules, calendar_year
 from tests.support import feedback_kyzylorda as kz
 from tests.support import feedback_rules as fr
+from tests.support import people
 
 # --- calendar and deadlines ------------------------------------------------------------------------
 # The tests' own calendars (only the days they need), never the seed migration's.
@@ -178,19 +179,33 @@ def _appeal(**kw) -> AppealIn:
     return AppealIn(**{**base, **kw})
 
 
+REGISTERED = date(2026, 4, 1)
+
+
 def _fields(errors):
     return sorted(e["loc"][-1] for e in errors)
 
 
+def _appeal_errors(a: AppealIn, on: date = REGISTERED) -> list[dict]:
+    return domain.appeal_errors(a, on)
+
+
 def test_appeal_cross_field_rules():
-    assert domain.appeal_errors(_appeal()) == []
-    assert _fields(domain.appeal_errors(_appeal(category=None))) == ["category"]
-    assert _fields(domain.appeal_errors(_appeal(iin=None))) == ["iin"]
-    assert _fields(domain.appeal_errors(_appeal(kind="consultation"))) == ["category"]
-    assert domain.appeal_errors(_appeal(kind="consultation", category=None, iin=None)) == []
-    assert _fields(domain.appeal_errors(_appeal(category="service_not_provided"))) == ["clinic_id", "visit_id"]
-    assert _fields(domain.appeal_errors(_appeal(visit_id="V1"))) == ["clinic_id"]
-    assert domain.appeal_errors(_appeal(category="service_not_provided", clinic_id="C1", visit_id="V1")) == []
+    assert _appeal_errors(_appeal()) == []
+    assert _fields(_appeal_errors(_appeal(category=None))) == ["category"]
+    assert _fields(_appeal_errors(_appeal(iin=None))) == ["iin"]
+    assert _fields(_appeal_errors(_appeal(kind="consultation"))) == ["category"]
+    assert _appeal_errors(_appeal(kind="consultation", category=None, iin=None)) == []
+    assert _fields(_appeal_errors(_appeal(category="service_not_provided"))) == ["clinic_id", "visit_id"]
+    assert _fields(_appeal_errors(_appeal(visit_id="V1"))) == ["clinic_id"]
+    assert _appeal_errors(_appeal(category="service_not_provided", clinic_id="C1", visit_id="V1")) == []
+
+
+def test_an_applicant_not_born_by_the_day_of_registration_is_refused():
+    born = people.iin(date(2026, 4, 2))
+    assert _fields(_appeal_errors(_appeal(iin=born))) == ["iin"]
+    assert _appeal_errors(_appeal(iin=born), on=date(2026, 4, 2)) == []
+    assert _fields(_appeal_errors(_appeal(kind="consultation", category=None, iin=born))) == ["iin"]
 
 
 # --- lifecycle -------------------------------------------------------------------------------------
@@ -261,6 +276,36 @@ def test_after_an_extension_only_a_decision_or_withdrawal():
     assert decide_transition(ext, "withdrawn", None, REG).final
     assert _refused(ext, "resolved_on_spot") == "transition_not_allowed"
     assert _refused(ext, "in_review") == "transition_not_allowed"
+
+
+# --- the disputed visit ----------------------------------------------------------------------------
+
+COMPLAINANT, SOMEONE_ELSE = "900315450012", "850722350021"
+
+
+def test_only_upholding_a_service_not_provided_complaint_needs_a_recorded_visit():
+    assert domain.needs_recorded_visit("service_not_provided", "upheld")
+    assert not domain.needs_recorded_visit("service_not_provided", "rejected")
+    assert not domain.needs_recorded_visit("service_not_provided", "in_review")
+    assert not domain.needs_recorded_visit("quality_of_care", "upheld")
+    assert not domain.needs_recorded_visit(None, "answered")
+
+
+def test_the_complainants_own_recorded_visit_may_be_voided():
+    domain.check_disputed_visit(COMPLAINANT, COMPLAINANT)
+
+
+def test_a_visit_not_known_yet_is_refused_as_such_and_invites_a_retry():
+    with pytest.raises(TransitionRefused) as exc:
+        domain.check_disputed_visit(COMPLAINANT, None)
+    assert exc.value.rule == "disputed_visit_not_known" and "(yet)" in exc.value.detail
+
+
+def test_another_persons_visit_is_refused_without_saying_whose():
+    with pytest.raises(TransitionRefused) as exc:
+        domain.check_disputed_visit(COMPLAINANT, SOMEONE_ELSE)
+    assert exc.value.rule == "disputed_visit_not_the_complainants"
+    assert SOMEONE_ELSE not in exc.value.detail and COMPLAINANT not in exc.value.detail
 
 
 def test_overdue_is_open_past_the_effective_due_date():

@@ -59,7 +59,6 @@ def _decimal_string(value: object) -> Decimal:
 
 Dec = Annotated[Decimal, BeforeValidator(_decimal_string)]
 Rate = Annotated[Decimal, BeforeValidator(_decimal_string), Field(ge=0, lt=1)]
-IsoDate = Day
 
 
 class Values(BaseModel):
@@ -75,7 +74,7 @@ class LegalBasis(BaseModel):
 
     act: str = Field(min_length=3, max_length=500, description="the act: law, order, decree")
     number: str = Field(min_length=1, max_length=100, description="its number")
-    date: IsoDate = Field(description="its date")
+    date: Day = Field(description="its date")
     url: str = Field(pattern=r"^https?://[^\s]{3,500}$", description="where to read it")
 
 
@@ -89,7 +88,7 @@ class RulesUsed(BaseModel):
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    effective_from: IsoDate
+    effective_from: Day
     values: dict[str, Any]
     legal_basis: LegalBasis
     note: str = Field(default="", max_length=4000,
@@ -416,7 +415,7 @@ def rules_router() -> APIRouter:
     @router.get("/rules/{table}", response_model=VersionOut, summary="The version of a rule table in force",
                 responses={404: {"description": "unknown table, or no version in force on that date"}})
     async def get_rules(request: Request, table: TableName,
-                        on: Annotated[IsoDate | None, Query(description="YYYY-MM-DD; defaults to today")] = None
+                        on: Annotated[Day | None, Query(description="YYYY-MM-DD; defaults to today")] = None
                         ) -> dict:
         """The version in force on a date, with its values; provisional past the last published year."""
         store = _store(request)
@@ -443,6 +442,6 @@ def rules_router() -> APIRouter:
     return router
 
 
-__all__ = ["Dec", "EARLIEST", "InForce", "IsoDate", "Rate", "RuleSnapshot", "RuleStore", "RuleTable",
+__all__ = ["Dec", "EARLIEST", "InForce", "Rate", "RuleSnapshot", "RuleStore", "RuleTable",
            "RuleVersion", "Rules", "RulesUsed", "Values", "refuse_far_ahead", "rules_fields", "rules_router", "too_far_ahead",
            "watch_horizon"]

@@ -18,7 +18,8 @@ from services.common.ids import IIN
 from services.common.inputs import CLINIC_ID_PATTERN
 from services.common.logs import get_logger
 from services.common.problems import Problem, invalid, not_found
-from services.common.rules import IsoDate, Rules
+from services.common.inputs import Day
+from services.common.rules import Rules
 from services.feedback import domain, store
 from services.feedback.consumer import CONSUMER
 from services.feedback.rules import RULE_TABLES, appeal_rules
@@ -78,7 +79,7 @@ class TransitionBody(BaseModel):
     note: Annotated[str, StringConstraints(max_length=4000)] | None = Field(
         default=None, description="required for `extended`: the notice sent to the applicant")
     by: Operator | None = Field(default=None, description="the operator (or the X-Operator header)")
-    due_date: IsoDate | None = Field(default=None, description="`extended` only; default and maximum: two months "
+    due_date: Day | None = Field(default=None, description="`extended` only; default and maximum: two months "
                                                                "from registration")
 
 
@@ -248,8 +249,8 @@ async def list_appeals(db: Pool, _: OperatorKey, region: Region | None = None, c
 
 @router.get("/stats", response_model=Stats)
 async def stats(db: Pool, _: OperatorKey, region: Region | None = None,
-                from_: Annotated[IsoDate | None, Query(alias="from", description="YYYY-MM-DD")] = None,
-                to: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None) -> dict:
+                from_: Annotated[Day | None, Query(alias="from", description="YYYY-MM-DD")] = None,
+                to: Annotated[Day | None, Query(description="YYYY-MM-DD")] = None) -> dict:
     if from_ and to and from_ > to:
         raise invalid("`from` is after `to`", [{"loc": ["query", "from"], "msg": "after `to`"}])
     async with db.acquire() as conn:

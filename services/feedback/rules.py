@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.common.rules import InForce, IsoDate, RuleSnapshot, RuleTable, RuleVersion, Values
+from services.common.inputs import Day
+from services.common.rules import InForce, RuleSnapshot, RuleTable, RuleVersion, Values
 from services.feedback.domain import CalendarYear, DeadlineRule
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -22,7 +23,7 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 class DatedReason(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    date: IsoDate
+    date: Day
     why: Reason = Field(description="why the day is (not) worked: the holiday, or the act that moved it")
 
 

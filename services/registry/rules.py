@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr
 
-from services.common.rules import EARLIEST, InForce, IsoDate, RuleSnapshot, RuleTable, Values, rules_fields
+from services.common.inputs import Day
+from services.common.rules import EARLIEST, InForce, RuleSnapshot, RuleTable, Values, rules_fields
 
 ATTACHMENT = "attachment"
 VISITS = "visits"
@@ -69,7 +70,7 @@ class VisitKind(Values):
 
 
 class VisitsValues(Values):
-    earliest_date: IsoDate                # the service takes visits from this day on
+    earliest_date: Day                # the service takes visits from this day on
     kinds: list[VisitKind] = Field(min_length=1, max_length=500)
     # The patients a PHC practitioner sees a day; volumes above it are reported.
     practitioner_daily_norm: Annotated[int, Field(strict=True, ge=1, le=500)]

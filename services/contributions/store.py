@@ -143,16 +143,63 @@ def _payroll_answer(row) -> dict:
             "employee_contribution_total": money_str(row["employee_contribution_total"]), **_rules_answer(row)}
 
 
+_DECLARE = """
+INSERT INTO declarations AS d (employer_bin, period, declared, due_on, counts_until, first_received_on)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (employer_bin, period) DO UPDATE SET declared = d.declared
+RETURNING xmax = 0 AS fresh, lapsed_on
+"""
+
+_SET_PERSON_MONTHS = """
+INSERT INTO employer_person_months AS e (employer_bin, period, iin, kind, income, employer_deduction,
+                                         employee_contribution)
+SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[]) AS u
+ON CONFLICT (employer_bin, period, iin, kind) DO UPDATE
+   SET income = excluded.income, employer_deduction = excluded.employer_deduction,
+       employee_contribution = excluded.employee_contribution
+"""
+
+
+async def _person_months(conn: asyncpg.Connection, employer_bin: str, period_day: date,
+                         iins: list[str]) -> dict[domain.PersonKey, domain.PersonMonth]:
+    rows = await conn.fetch(
+        """SELECT iin, kind, income, employer_deduction, employee_contribution FROM employer_person_months
+           WHERE employer_bin = $1 AND period = $2 AND iin = ANY($3::text[])""", employer_bin, period_day, iins)
+    return {(r[0], r[1]): domain.PersonMonth(r[2], r[3], r[4]) for r in rows}
+
+
+async def _set_person_months(conn: asyncpg.Connection, employer_bin: str, period_day: date,
+                             months: list[tuple[str, str, domain.PersonMonth]]) -> None:
+    await conn.execute(_SET_PERSON_MONTHS, employer_bin, period_day, [m[0] for m in months], [m[1] for m in months],
+                       [m[2].income for m in months], [m[2].employer_deduction for m in months],
+                       [m[2].employee_contribution for m in months])
+
+
 async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, reference: str,
-                         rows: list[PayrollRow], amounts: list[tuple[Decimal, Decimal]], rules: PeriodRules,
+                         rows: list[PayrollRow], rules: PeriodRules, due: date, counts_until: date,
                          today: date) -> dict:
+    """The employer's declaration for the month grows by the payroll. The declaration's row is the
+    lock of the employer's month: a further payroll of the month is charged on each person's total
+    income from the employer (the caps apply to the total), less what the month already holds."""
     digest = body_hash([employer_bin, period, [(r.iin, str(r.income), r.kind) for r in rows]])  # incomes quantized
-    employer_total = sum((a for a, _ in amounts), Decimal("0.00"))
-    employee_total = sum((b for _, b in amounts), Decimal("0.00"))
+    first_amounts = domain.payroll_amounts(rows, rules)  # the amounts when the payroll is the month's first
+    first_total = sum((a + b for a, b in first_amounts), Decimal("0.00"))
     period_day = domain.first_day(period)
     month = domain.month_str(period)
 
     async def work(conn: asyncpg.Connection) -> dict:
+        fresh, lapsed_on = await conn.fetchrow(_DECLARE, employer_bin, period_day, first_total, due, counts_until,
+                                               today)
+        if fresh:
+            amounts = first_amounts
+            after = [domain.PersonMonth(r.income, a, b) for r, (a, b) in zip(rows, amounts)]
+        else:
+            held = await _person_months(conn, employer_bin, period_day, [r.iin for r in rows])
+            added = domain.added_rows(rows, held, rules)
+            after = [m for m, _, _ in added]
+            amounts = [(a, b) for _, a, b in added]
+        employer_total = sum((a for a, _ in amounts), Decimal("0.00"))
+        employee_total = sum((b for _, b in amounts), Decimal("0.00"))
         payroll_id = uuid.uuid4()
         inserted = await conn.fetchval(
             """INSERT INTO payrolls (payroll_id, employer_bin, reference, body_sha256, period, received_on, rows,
@@ -163,19 +210,30 @@ async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, r
             payroll_id, employer_bin, reference, digest, period_day, today, len(rows),
             employer_total, employee_total, rules.version, rules.provisional, rules.carried_from)
         if inserted is None:
-            held = await conn.fetchrow("SELECT * FROM payrolls WHERE employer_bin = $1 AND reference = $2",
-                                       employer_bin, reference)
-            if bytes(held["body_sha256"]) != digest:
+            held_payroll = await conn.fetchrow("SELECT * FROM payrolls WHERE employer_bin = $1 AND reference = $2",
+                                               employer_bin, reference)
+            if bytes(held_payroll["body_sha256"]) != digest:
                 raise _reference_conflict(reference)
-            return _payroll_answer(held)
+            return _payroll_answer(held_payroll)
         await conn.copy_records_to_table(
             "payroll_rows",
             records=[(payroll_id, i, r.iin, r.kind, r.income, a, b)
                      for i, (r, (a, b)) in enumerate(zip(rows, amounts))],
             columns=["payroll_id", "row_no", "iin", "kind", "income", "employer_deduction",
                      "employee_contribution"])
-        # A month is covered only by a contribution: a row whose amounts round to nothing covers nothing.
-        covers = [a + b > 0 for a, b in amounts]
+        if fresh:
+            await conn.copy_records_to_table(
+                "employer_person_months",
+                records=[(employer_bin, period_day, r.iin, r.kind, m.income, m.employer_deduction,
+                          m.employee_contribution) for r, m in zip(rows, after)],
+                columns=["employer_bin", "period", "iin", "kind", "income", "employer_deduction",
+                         "employee_contribution"])
+        else:
+            await _set_person_months(conn, employer_bin, period_day, [(r.iin, r.kind, m) for r, m in zip(rows, after)])
+            await conn.execute("UPDATE declarations SET declared = declared + $3 WHERE employer_bin = $1 AND period = $2",
+                               employer_bin, period_day, employer_total + employee_total)
+        # A lapsed month (declared, unpaid past its grace) covers no one until it is paid.
+        covers = [m.covers and lapsed_on is None for m in after]
         state = await _bump_coverage(conn, [r.iin for r in rows], covers, domain.bit(period), domain.bit(period))
         paid, unpaid = [month], []
         changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
@@ -196,6 +254,333 @@ async def employer_payrolls(conn: asyncpg.Connection, employer_bin: str, limit: 
     return [{**_payroll_answer(r), "period": domain.month_str(domain.month_of(r["period"])),
              "reference": r["reference"], "received_on": r["received_on"]}
             for r in rows]
+
+
+# --- recomputing coverage ------------------------------------------------------------------------
+
+# Every contribution that covers a month of these people, with whether its payer is other than the
+# state. An employer's month counts while its declaration has not lapsed.
+_SOURCES = """
+SELECT e.iin, e.period, true FROM employer_person_months e JOIN declarations d USING (employer_bin, period)
+WHERE e.iin = ANY($1::text[]) AND e.employer_deduction + e.employee_contribution > 0 AND d.lapsed_on IS NULL
+UNION ALL
+SELECT iin, unnest(covered_months), true FROM payments WHERE iin = ANY($1::text[])
+UNION ALL
+SELECT sp.iin, s.period, false FROM state_contribution_persons sp JOIN state_contributions s USING (contribution_id)
+WHERE sp.iin = ANY($1::text[])
+"""
+
+_SET_COVERAGE = """
+INSERT INTO person_coverage AS p (iin, covered, nonstate, status_version)
+SELECT u.iin, u.covered, u.nonstate, 1 FROM unnest($1::text[], $2::bit(256)[], $3::bit(256)[]) AS u(iin, covered, nonstate)
+ORDER BY u.iin
+ON CONFLICT (iin) DO UPDATE
+   SET covered = excluded.covered, nonstate = excluded.nonstate, status_version = p.status_version + 1,
+       updated_at = now()
+RETURNING p.iin, varbit_send(p.covered), varbit_send(p.nonstate), p.status_version
+"""
+
+
+async def _recompute_coverage(conn: asyncpg.Connection, iins: list[str]) -> dict[str, tuple[int, int, int]]:
+    """Each person's masks rebuilt from every contribution that still covers a month (a month some
+    other contribution covers stays covered when one is corrected away or lapses); status_version
+    incremented. People locked in IIN order before their contributions are read."""
+    iins = sorted(set(iins))
+    await conn.execute("SELECT 1 FROM person_coverage WHERE iin = ANY($1::text[]) ORDER BY iin FOR UPDATE", iins)
+    months: dict[str, list[tuple[Month, bool]]] = {i: [] for i in iins}
+    for iin, day, other_than_state in await conn.fetch(_SOURCES, iins):
+        months[iin].append((domain.month_of(day), other_than_state))
+    masks = [domain.masks_of(months[i]) for i in iins]
+    rows = await conn.fetch(_SET_COVERAGE, iins, [_mask(c) for c, _ in masks], [_mask(n) for _, n in masks])
+    return {r[0]: (_int(r[1]), _int(r[2]), r[3]) for r in rows}
+
+
+async def _month_people(conn: asyncpg.Connection, declarations: list[tuple[str, date]]) -> list[tuple[str, str]]:
+    """(iin, kind) of everyone in these employers' months, one a person."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (e.iin) e.iin, e.kind FROM employer_person_months e
+           JOIN unnest($1::text[], $2::date[]) AS d(employer_bin, period) USING (employer_bin, period)
+           ORDER BY e.iin""", [b for b, _ in declarations], [p for _, p in declarations])
+    return [(r[0], r[1]) for r in rows]
+
+
+async def _republish_months(conn: asyncpg.Connection, declarations: list[tuple[str, date]], today: date) -> int:
+    """The people of these employers' months (which now count again, or stopped counting) get their
+    coverage recomputed and a contribution-paid (its status and periods say what changed)."""
+    people = await _month_people(conn, declarations) if declarations else []
+    if not people:
+        return 0
+    state = await _recompute_coverage(conn, [iin for iin, _ in people])
+    await add_events(conn, events_of([Change(iin, kind, []) for iin, kind in people], state, today))
+    return len(people)
+
+
+# --- corrections ---------------------------------------------------------------------------------
+
+class PayrollHeader(NamedTuple):
+    payroll_id: uuid.UUID
+    employer_bin: str
+    period: Month
+    version: int
+
+
+async def payroll_header(conn: asyncpg.Connection, payroll_id: uuid.UUID) -> PayrollHeader | None:
+    row = await conn.fetchrow("SELECT employer_bin, period, version FROM payrolls WHERE payroll_id = $1", payroll_id)
+    return PayrollHeader(payroll_id, row[0], domain.month_of(row[1]), row[2]) if row else None
+
+
+def _correction_answer(row, differences: list[dict]) -> dict:
+    return {"payroll_id": str(row["payroll_id"]), "version": row["version"], "reference": row["reference"],
+            "rows": row["rows"], "employer_deduction_total": money_str(row["employer_deduction_total"]),
+            "employee_contribution_total": money_str(row["employee_contribution_total"]),
+            "employer_deduction_difference": money_str(row["employer_deduction_difference"]),
+            "employee_contribution_difference": money_str(row["employee_contribution_difference"]),
+            "differences": differences, **_rules_answer(row)}
+
+
+async def _correction_differences(conn: asyncpg.Connection, payroll_id: uuid.UUID, version: int) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT iin, kind, income_before, income_after, employer_deduction_difference,
+                  employee_contribution_difference
+           FROM payroll_correction_persons WHERE payroll_id = $1 AND version = $2 ORDER BY iin, kind""",
+        payroll_id, version)
+    return [{"iin": r[0], "kind": r[1], "income_before": money_str(r[2]), "income_after": money_str(r[3]),
+             "employer_deduction_difference": money_str(r[4]), "employee_contribution_difference": money_str(r[5])}
+            for r in rows]
+
+
+async def record_correction(pool: asyncpg.Pool, header: PayrollHeader, reference: str, rows: list[PayrollRow],
+                            rules: PeriodRules, today: date) -> dict:
+    """A new version of the payroll: its rows replaced by `rows` (none: a reversal). Each person's month
+    with the employer is recounted on its new total income (caps across all the month's payrolls), the
+    difference per person recorded, the declaration changed by the sum of the differences, and the
+    people of either version get their coverage recomputed and a contribution-paid."""
+    digest = body_hash([str(header.payroll_id), [(r.iin, str(r.income), r.kind) for r in rows]])
+    period_day = domain.first_day(header.period)
+
+    async def work(conn: asyncpg.Connection) -> dict:
+        await conn.execute("SELECT 1 FROM declarations WHERE employer_bin = $1 AND period = $2 FOR UPDATE",
+                           header.employer_bin, period_day)
+        payroll = await conn.fetchrow("SELECT * FROM payrolls WHERE payroll_id = $1 FOR UPDATE", header.payroll_id)
+        held = await conn.fetchrow("SELECT * FROM payroll_corrections WHERE payroll_id = $1 AND reference = $2",
+                                   header.payroll_id, reference)
+        if held is not None:
+            if bytes(held["body_sha256"]) != digest:
+                raise _reference_conflict(reference)
+            return _correction_answer(held, await _correction_differences(conn, header.payroll_id, held["version"]))
+        if payroll["reference"] == reference:
+            raise _reference_conflict(reference)
+        version = payroll["version"] + 1
+        old_rows = await conn.fetch(
+            """SELECT iin, kind, income, employer_deduction, employee_contribution FROM payroll_rows
+               WHERE payroll_id = $1 AND version = $2""", header.payroll_id, payroll["version"])
+        old_income = {(r[0], r[1]): r[2] for r in old_rows}
+        old_amounts = {(r[0], r[1]): (r[3], r[4]) for r in old_rows}
+        keys = old_income.keys() | {(r.iin, r.kind) for r in rows}
+        months = await _person_months(conn, header.employer_bin, period_day, sorted({k[0] for k in keys}))
+        diffs = domain.corrected_months(old_income, rows, months, rules)
+        by_key = {(d.iin, d.kind): d for d in diffs}
+        ed_diff = sum((d.employer_deduction for d in diffs), Decimal("0.00"))
+        ec_diff = sum((d.employee_contribution for d in diffs), Decimal("0.00"))
+        ed_total = payroll["employer_deduction_total"] + ed_diff
+        ec_total = payroll["employee_contribution_total"] + ec_diff
+        # The version's rows: each person's amounts in the payroll moved by the person's difference.
+        new_rows = []
+        for i, r in enumerate(rows):
+            d = by_key[(r.iin, r.kind)]
+            a, b = old_amounts.get((r.iin, r.kind), (Decimal("0.00"), Decimal("0.00")))
+            new_rows.append((header.payroll_id, version, i, r.iin, r.kind, r.income, a + d.employer_deduction,
+                             b + d.employee_contribution))
+        await conn.copy_records_to_table(
+            "payroll_rows", records=new_rows,
+            columns=["payroll_id", "version", "row_no", "iin", "kind", "income", "employer_deduction",
+                     "employee_contribution"])
+        await conn.copy_records_to_table(
+            "payroll_correction_persons",
+            records=[(header.payroll_id, version, d.iin, d.kind, d.before.income, d.after.income,
+                      d.employer_deduction, d.employee_contribution) for d in diffs],
+            columns=["payroll_id", "version", "iin", "kind", "income_before", "income_after",
+                     "employer_deduction_difference", "employee_contribution_difference"])
+        await _set_person_months(conn, header.employer_bin, period_day, [(d.iin, d.kind, d.after) for d in diffs])
+        correction = await conn.fetchrow(
+            """INSERT INTO payroll_corrections (payroll_id, version, reference, body_sha256, received_on, rows,
+                   employer_deduction_total, employee_contribution_total, employer_deduction_difference,
+                   employee_contribution_difference, rules_version, rules_provisional, rules_carried_from)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *""",
+            header.payroll_id, version, reference, digest, today, len(rows), ed_total, ec_total, ed_diff, ec_diff,
+            rules.version, rules.provisional, rules.carried_from)
+        await conn.execute(
+            """UPDATE payrolls SET version = $2, rows = $3, employer_deduction_total = $4,
+                                   employee_contribution_total = $5 WHERE payroll_id = $1""",
+            header.payroll_id, version, len(rows), ed_total, ec_total)
+        month = [domain.month_str(header.period)]
+        changes = {d.iin: Change(d.iin, d.kind, month if d.after.covers else []) for d in diffs}
+        if await _change_declared(conn, header.employer_bin, period_day, ed_diff + ec_diff):
+            for iin, kind in await _month_people(conn, [(header.employer_bin, period_day)]):
+                changes.setdefault(iin, Change(iin, kind, month))
+        state = await _recompute_coverage(conn, list(changes))
+        await add_events(conn, events_of(sorted(changes.values()), state, today))
+        return _correction_answer(correction, await _correction_differences(conn, header.payroll_id, version))
+
+    return await _in_transaction(pool, work)
+
+
+async def _change_declared(conn: asyncpg.Connection, employer_bin: str, period_day: date, change: Decimal) -> bool:
+    """A correction moves the declared sum; a lapsed month whose declaration is now paid in full counts
+    again: True when it did (the caller recomputes its people)."""
+    return await conn.fetchval(
+        """UPDATE declarations d SET declared = d.declared + $3,
+                  lapsed_on = CASE WHEN d.paid >= d.declared + $3 THEN NULL ELSE d.lapsed_on END
+           FROM declarations old WHERE old.employer_bin = d.employer_bin AND old.period = d.period
+             AND d.employer_bin = $1 AND d.period = $2
+           RETURNING old.lapsed_on IS NOT NULL AND d.lapsed_on IS NULL""", employer_bin, period_day, change)
+
+
+async def payroll_versions(conn: asyncpg.Connection, payroll_id: uuid.UUID) -> dict | None:
+    payroll = await conn.fetchrow("SELECT * FROM payrolls WHERE payroll_id = $1", payroll_id)
+    if payroll is None:
+        return None
+    first = await conn.fetchrow(
+        """SELECT sum(employer_deduction) AS ed, sum(employee_contribution) AS ec, count(*) AS n
+           FROM payroll_rows WHERE payroll_id = $1 AND version = 1""", payroll_id)
+    versions = [{"version": 1, "reference": payroll["reference"], "received_on": payroll["received_on"],
+                 "rows": first["n"], "employer_deduction_total": money_str(first["ed"] or Decimal(0)),
+                 "employee_contribution_total": money_str(first["ec"] or Decimal(0)),
+                 "employer_deduction_difference": None, "employee_contribution_difference": None}]
+    for c in await conn.fetch("SELECT * FROM payroll_corrections WHERE payroll_id = $1 ORDER BY version", payroll_id):
+        versions.append({"version": c["version"], "reference": c["reference"], "received_on": c["received_on"],
+                         "rows": c["rows"], "employer_deduction_total": money_str(c["employer_deduction_total"]),
+                         "employee_contribution_total": money_str(c["employee_contribution_total"]),
+                         "employer_deduction_difference": money_str(c["employer_deduction_difference"]),
+                         "employee_contribution_difference": money_str(c["employee_contribution_difference"])})
+    rows = await conn.fetch(
+        """SELECT iin, kind, income, employer_deduction, employee_contribution FROM payroll_rows
+           WHERE payroll_id = $1 AND version = $2 ORDER BY row_no""", payroll_id, payroll["version"])
+    return {"payroll_id": str(payroll_id), "employer_bin": payroll["employer_bin"],
+            "period": domain.month_str(domain.month_of(payroll["period"])), "version": payroll["version"],
+            "versions": versions,
+            "rows": [{"iin": r[0], "kind": r[1], "income": money_str(r[2]), "employer_deduction": money_str(r[3]),
+                      "employee_contribution": money_str(r[4])} for r in rows]}
+
+
+# --- declared against paid -----------------------------------------------------------------------
+
+class BankRecord(NamedTuple):
+    payer_bin: str
+    paid_on: date
+    amount: Decimal
+    purpose: str
+    reference: str
+
+
+def _bank_answer(row) -> dict:
+    period = row["period"]
+    return {"reference": row["reference"], "record_id": str(row["record_id"]),
+            "status": "matched" if period is not None else "unmatched",
+            "period": domain.month_str(domain.month_of(period)) if period is not None else None}
+
+
+async def record_bank_statement(pool: asyncpg.Pool, records: list[BankRecord], today: date) -> list[dict]:
+    """Each bank record is kept once (its reference is its key) and matched to the payer's declaration
+    (domain.match_period) or kept unmatched. A lapsed month paid in full counts again: its people get
+    their coverage recomputed and a contribution-paid. All records or none (a reused reference: 409)."""
+
+    async def work(conn: asyncpg.Connection) -> list[dict]:
+        out = []
+        restored: list[tuple[str, date]] = []
+        for index, rec in enumerate(records):
+            digest = body_hash([rec.payer_bin, rec.paid_on.isoformat(), money_str(rec.amount), rec.purpose])
+            held = await conn.fetchrow("SELECT * FROM bank_records WHERE reference = $1", rec.reference)
+            if held is not None:
+                if bytes(held["body_sha256"]) != digest:
+                    raise conflict("reference_reused", f"record {index}: reference {rec.reference!r} was already "
+                                                       "used for a different record", index=index)
+                out.append({**_bank_answer(held), "duplicate": True})
+                continue
+            declared = await conn.fetch(
+                """SELECT period, declared - paid FROM declarations WHERE employer_bin = $1
+                   ORDER BY period FOR UPDATE""", rec.payer_bin)
+            period = domain.match_period(rec.purpose, {domain.month_of(r[0]): r[1] for r in declared})
+            period_day = domain.first_day(period) if period is not None else None
+            row = await conn.fetchrow(
+                """INSERT INTO bank_records (record_id, reference, body_sha256, payer_bin, paid_on, amount, purpose,
+                                            period, received_on)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+                uuid.uuid4(), rec.reference, digest, rec.payer_bin, rec.paid_on, rec.amount, rec.purpose,
+                period_day, today)
+            if period_day is not None:
+                counts_again = await conn.fetchval(
+                    """UPDATE declarations d SET paid = d.paid + $3,
+                              lapsed_on = CASE WHEN d.paid + $3 >= d.declared THEN NULL ELSE d.lapsed_on END
+                       FROM declarations old WHERE old.employer_bin = d.employer_bin AND old.period = d.period
+                         AND d.employer_bin = $1 AND d.period = $2
+                       RETURNING old.lapsed_on IS NOT NULL AND d.lapsed_on IS NULL""",
+                    rec.payer_bin, period_day, rec.amount)
+                if counts_again:
+                    restored.append((rec.payer_bin, period_day))
+            out.append({**_bank_answer(row), "duplicate": False})
+        await _republish_months(conn, restored, today)
+        return out
+
+    return await _in_transaction(pool, work)
+
+
+SWEEP_BATCH = 200
+
+
+async def sweep_lapses(pool: asyncpg.Pool, today: date) -> int:
+    """Declarations not paid in full past the day they count until lapse on `today`: their months stop
+    counting, their people get their coverage recomputed and a contribution-paid. Several instances
+    may sweep at once (SKIP LOCKED). Returns how many declarations lapsed."""
+    lapsed = 0
+    while True:
+        async def work(conn: asyncpg.Connection) -> int:
+            due = await conn.fetch(
+                """SELECT employer_bin, period, declared, paid, counts_until FROM declarations
+                   WHERE lapsed_on IS NULL AND paid < declared AND counts_until < $1
+                   ORDER BY counts_until LIMIT $2 FOR UPDATE SKIP LOCKED""", today, SWEEP_BATCH)
+            chosen = [(r[0], r[1]) for r in due if domain.lapses(r[2], r[3], r[4], today)]
+            if chosen:
+                await conn.execute(
+                    """UPDATE declarations d SET lapsed_on = $3 FROM unnest($1::text[], $2::date[]) AS u(b, p)
+                       WHERE d.employer_bin = u.b AND d.period = u.p""",
+                    [b for b, _ in chosen], [p for _, p in chosen], today)
+                await _republish_months(conn, chosen, today)
+            return len(chosen)
+
+        n = await _in_transaction(pool, work)
+        lapsed += n
+        if n < SWEEP_BATCH:
+            return lapsed
+
+
+async def unmatched_bank_records(conn: asyncpg.Connection, limit: int) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT record_id, reference, payer_bin, paid_on, amount, purpose, received_on FROM bank_records
+           WHERE period IS NULL ORDER BY created_at LIMIT $1""", limit)
+    return [{"record_id": str(r[0]), "reference": r[1], "payer_bin": r[2], "date": r[3], "amount": money_str(r[4]),
+             "purpose": r[5], "received_on": r[6]} for r in rows]
+
+
+class DeclarationRow(NamedTuple):
+    period: Month
+    declared: Decimal
+    paid: Decimal
+    due_on: date
+    counts_until: date
+    lapsed_on: date | None
+    payments: list[tuple[date, Decimal]]
+
+
+async def employer_declarations(conn: asyncpg.Connection, employer_bin: str) -> list[DeclarationRow]:
+    rows = await conn.fetch(
+        """SELECT d.period, d.declared, d.paid, d.due_on, d.counts_until, d.lapsed_on,
+                  coalesce(array_agg(b.paid_on ORDER BY b.paid_on) FILTER (WHERE b.record_id IS NOT NULL), '{}'),
+                  coalesce(array_agg(b.amount ORDER BY b.paid_on) FILTER (WHERE b.record_id IS NOT NULL), '{}')
+           FROM declarations d
+           LEFT JOIN bank_records b ON b.payer_bin = d.employer_bin AND b.period = d.period
+           WHERE d.employer_bin = $1 GROUP BY d.employer_bin, d.period ORDER BY d.period DESC""", employer_bin)
+    return [DeclarationRow(domain.month_of(r[0]), r[1], r[2], r[3], r[4], r[5], list(zip(r[6], r[7]))) for r in rows]
 
 
 # --- payments ----------------------------------------------------------------------------------

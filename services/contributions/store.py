@@ -715,7 +715,7 @@ async def person_contributions(conn: asyncpg.Connection, iin: str) -> list[dict]
                   r.employer_deduction, r.employee_contribution, 'payroll' AS source,
                   p.payroll_id::text AS source_id, p.employer_bin, NULL AS category, p.created_at
            FROM payroll_rows r JOIN payrolls p USING (payroll_id)
-           WHERE r.iin = $1 AND r.employer_deduction + r.employee_contribution > 0
+           WHERE r.iin = $1 AND r.version = p.version AND r.employer_deduction + r.employee_contribution > 0
            UNION ALL
            SELECT m.month, pm.payer_kind, pm.monthly_amount, NULL, NULL, 'payment', pm.payment_id::text, NULL, NULL,
                   pm.created_at

@@ -19,10 +19,10 @@ from services.common.ids import BIN, IIN, bin_problem, born_by_problem, iin_prob
 from services.common.inputs import Day, YearMonth
 from services.common.logs import get_logger
 from services.common.money import Money, money_str
-from services.common.problems import invalid, not_found
+from services.common.problems import conflict, invalid, not_found
 from services.contributions import domain, store
 from services.contributions.domain import PaymentNotAllowed
-from services.common.rules import Rules, RuleSnapshot, RulesUsed
+from services.common.rules import Rules, RuleSnapshot, RulesUsed, refuse_far_ahead
 from services.contributions.rules import (FIRST_MONTH, RULE_TABLES, PaymentTerms, PeriodRules, payment_terms, rules_on,
                                           state_categories)
 
@@ -432,6 +432,48 @@ async def get_status(iin: IinPath, db: Pool,
     st = domain.status_on(covered, nonstate, on)
     return {"iin": iin, "date": on, "status": st.status, "reason": st.reason, "insured_until": st.insured_until,
             "last_covered_month": domain.month_str(st.last_covered_month) if st.last_covered_month else None}
+
+
+class QuoteOut(RulesUsed):
+    iin: str
+    on: date
+    payer_kind: Literal["self"]
+    amount: str = Field(description="what to pay now; 0.00 when already insured (or in grace) on that date")
+    monthly_amount: str
+    months: list[str] = Field(description="the months the amount pays, as a payment made today allocates them")
+    status_after: Literal["insured", "grace"]
+    insured_until: date | None
+
+
+@router.get("/persons/{iin}/quote", response_model=QuoteOut, dependencies=[allow("operator", "payment_gateway")],
+            responses={409: {"description": "no payment made today makes the person insured on that date"}})
+async def get_quote(iin: IinPath, db: Pool, snap: Rules,
+                    on: Annotated[Day, Query(description="the date to be insured on, YYYY-MM-DD, today or later")]
+                    ) -> dict:
+    """What a self-payer must pay today, and for which months, to be insured (or in grace) on a date:
+    the fewest whole months, allocated as a payment is (arrears first, this month, then ahead)."""
+    iin = _iin_path(iin)
+    today = clock.today()
+    if on < today:
+        raise invalid("the date is in the past: a quote is for today or later",
+                      errors=[{"loc": ["query", "on"], "msg": "date in the past"}])
+    refuse_far_ahead(on, today, ["query", "on"])
+    unborn = born_by_problem(iin, today)
+    if unborn:
+        raise invalid(unborn, errors=[{"loc": ["path", "iin"], "msg": unborn}])
+    rules = rules_on(snap, today)
+    assert rules is not None  # the tables start in 2020
+    async with db.acquire() as conn:
+        covered, nonstate = await store.coverage(conn, iin)
+    months = domain.quote_months(covered, nonstate, domain.month_of(today), on)
+    if months is None:
+        raise conflict("months_not_payable", f"no payment made today makes the person insured on {on}: "
+                                             "months cannot be paid that far ahead")
+    add = sum(domain.bit(m) for m in months)
+    after = domain.status_on(covered | add, nonstate | add, on)
+    return {"iin": iin, "on": on, "payer_kind": "self", "amount": money_str(rules.self_monthly * len(months)),
+            "monthly_amount": money_str(rules.self_monthly), "months": [domain.month_str(m) for m in months],
+            "status_after": after.status, "insured_until": after.insured_until, **rules.answer_fields()}
 
 
 @router.get("/persons/{iin}/contributions", response_model=PersonContributionsOut, dependencies=[allow("operator")])

@@ -476,6 +476,26 @@ def allocate_months(covered: int, pay_month: Month, months: int, *,
     return out
 
 
+def quote_months(covered: int, nonstate: int, pay_month: Month, on: date) -> list[Month] | None:
+    """The fewest whole months a self-payer paying in `pay_month` must pay (allocated as a payment is:
+    arrears first, then the current month, then ahead) to be insured, or in grace, on `on`; [] when
+    already so; None when no payment made now can do it (the date is too far ahead)."""
+    if status_on(covered, nonstate, on).status != "not_insured":
+        return []
+    k = 0
+    while True:
+        k += 1
+        try:
+            months = allocate_months(covered, pay_month, k)
+        except PaymentNotAllowed:
+            return None
+        add = 0
+        for m in months:
+            add |= bit(m)
+        if status_on(covered | add, nonstate | add, on).status != "not_insured":
+            return months
+
+
 def platform_month(amount: Decimal, paid_on: date, rules: PeriodRules) -> Month:
     """A platform worker's contribution (1% of platform income, withheld by the platform) covers
     the month it is paid in; one payment can be at most the rate times the income cap."""

@@ -63,7 +63,7 @@ class PayrollOut(RulesUsed):
 
 class PaymentIn(BaseModel):
     iin: IIN
-    payer_kind: Literal["self", "entrepreneur", "platform"]
+    payer_kind: Literal["self", "entrepreneur", "platform", "single_payment"]
     amount: Money
     paid_on: Day
     reference: str = _REFERENCE
@@ -248,11 +248,12 @@ def _terms(snap: RuleSnapshot, period: int) -> PaymentTerms:
     return found.values
 
 
-def _payroll_id(payroll_id: str) -> uuid.UUID:
+def _id_path(value: str, what: str) -> uuid.UUID:
+    """An id in a path; one that is not a UUID names nothing (404)."""
     try:
-        return uuid.UUID(payroll_id)
+        return uuid.UUID(value)
     except ValueError:
-        raise not_found("payroll") from None
+        raise not_found(what) from None
 
 
 class CorrectionIn(BaseModel):
@@ -294,7 +295,7 @@ async def post_correction(payroll_id: Annotated[str, PathParam(description="the 
     the month's payrolls); the difference per person is in the answer; the people's statuses are
     recomputed and published."""
     principal.require("employer")
-    pid = _payroll_id(payroll_id)
+    pid = _id_path(payroll_id, "payroll")
     async with db.acquire() as conn:
         header = await store.payroll_header(conn, pid)
     if header is None:
@@ -349,7 +350,7 @@ async def get_payroll(payroll_id: Annotated[str, PathParam(description="the payr
     """A payroll's versions (as submitted, then each correction) and its current rows."""
     principal.require("operator", "employer")
     async with db.acquire() as conn:
-        found = await store.payroll_versions(conn, _payroll_id(payroll_id))
+        found = await store.payroll_versions(conn, _id_path(payroll_id, "payroll"))
     if found is None:
         raise not_found("payroll")
     principal.require("operator", "employer", scope=found["employer_bin"])
@@ -360,9 +361,10 @@ async def get_payroll(payroll_id: Annotated[str, PathParam(description="the payr
              responses={409: {"description": "the reference was used for a different payment, or the months "
                                              "cannot be covered"}})
 async def post_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
-    """A self-payer's, entrepreneur's or platform worker's payment. Self-payers and entrepreneurs
-    pay whole months (arrears first, then the current month, then ahead); a platform contribution
-    covers the month it is paid in."""
+    """A self-payer's, entrepreneur's or platform worker's payment, or a single payment (ЕП) for a
+    worker. Self-payers and entrepreneurs pay whole months (arrears first, then the current month, then
+    ahead); a platform contribution covers the month it is paid in, and so does a single payment whose
+    share to ОСМС (the rule table's) is something."""
     today = clock.today()
     if body.paid_on > today:
         raise invalid("paid_on is in the future", errors=[{"loc": ["body", "paid_on"], "msg": "date in the future"}])
@@ -373,9 +375,16 @@ async def post_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
     if rules is None:
         raise invalid(f"no contribution rules for {body.paid_on}; the service takes payments from {_FIRST}",
                       errors=[{"loc": ["body", "paid_on"], "msg": "date without rules"}])
+    share = None
+    if body.payer_kind == "single_payment":
+        found = snap.in_force("single_payment", body.paid_on)
+        if found is None:
+            raise invalid(f"no single payment (ЕП) on {body.paid_on} under the rules in force",
+                          errors=[{"loc": ["body", "payer_kind"], "msg": "no single payment on that date"}])
+        share = found.values.osms_share
     try:
         return await store.record_payment(db, body.iin, body.payer_kind, body.amount, body.paid_on,
-                                          body.reference, rules)
+                                          body.reference, rules, share)
     except PaymentNotAllowed as exc:
         raise invalid(str(exc), errors=[{"loc": ["body", "amount"], "msg": str(exc)}]) from None
 
@@ -617,6 +626,67 @@ async def get_account(employer_bin: Annotated[str, PathParam(description="the em
     return {"employer_bin": employer_bin, "date": today,
             "debt": money_str(sum((max(d.declared - d.paid, Decimal(0)) for d in declarations), Decimal(0))),
             "penalty": money_str(sum((Decimal(p["penalty"]) for p in periods), Decimal(0))), "periods": periods}
+
+
+class RefundIn(BaseModel):
+    amount: Money
+    reason: str = Field(min_length=1, max_length=500, description="why the money goes back")
+    reference: str = _REFERENCE
+
+
+class DeclarationRefundIn(RefundIn):
+    period: YearMonth
+
+
+class RefundOut(BaseModel):
+    refund_id: str
+    reference: str
+    amount: str
+    reason: str
+    refunded_on: date
+    uncovered_months: list[str] = Field(description="the months the refund left uncovered")
+
+
+def _positive(amount: Decimal) -> None:
+    if amount <= 0:
+        raise invalid("a refund is of a positive amount", errors=[{"loc": ["body", "amount"], "msg": "not positive"}])
+
+
+_REFUND_RESPONSES = {404: {"description": "nothing paid to refund"},
+                     409: {"description": "more than was paid, or the reference was used for another refund"}}
+
+
+@router.post("/employers/{employer_bin}/refunds", status_code=201, response_model=RefundOut,
+             dependencies=[allow("payment_gateway")], responses=_REFUND_RESPONSES)
+async def post_employer_refund(employer_bin: Annotated[str, PathParam(description="the employer's BIN")],
+                               body: DeclarationRefundIn, db: Pool) -> dict:
+    """Money an employer paid for a month given back (an overpayment, or after a reversal), with the reason.
+    What it leaves unpaid is owed again, and past the month's grace the month stops counting at once."""
+    problem = bin_problem(employer_bin)
+    if problem:
+        raise invalid("invalid BIN", errors=[{"loc": ["path", "employer_bin"], "msg": problem}])
+    _positive(body.amount)
+    period = domain.parse_month(body.period)
+    assert period is not None
+    found = await store.refund_declaration(db, employer_bin, period, body.amount, body.reason, body.reference,
+                                           clock.today())
+    if found is None:
+        raise not_found("declaration", f"no payroll of {employer_bin} for {body.period}")
+    return found
+
+
+@router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut,
+             dependencies=[allow("payment_gateway")], responses=_REFUND_RESPONSES)
+async def post_payment_refund(payment_id: Annotated[str, PathParam(description="the payment's id")],
+                              body: RefundIn, db: Pool) -> dict:
+    """A person's payment given back in part or whole, with the reason: a self-payer's or entrepreneur's
+    in whole months (its latest months first); a platform contribution's or single payment's month is
+    uncovered when all of it is. The person's status is recomputed and published."""
+    _positive(body.amount)
+    found = await store.refund_payment(db, _id_path(payment_id, "payment"), body.amount, body.reason, body.reference, clock.today())
+    if found is None:
+        raise not_found("payment")
+    return found
 
 
 SWEEP_SECONDS = 60.0

@@ -412,13 +412,22 @@ def penalty(declared: Decimal, payments: list[tuple[date, Decimal]], due: date, 
     """Пеня on a declaration on a date, and the days late so far: for each day from the day after the
     due date to the day paid, inclusive, the amount still unpaid that day times the base rate in force
     that day times the terms' multiplier, over the days of a year. `base_rates`: (effective_from, rate)
-    in date order. A payment is counted at the end of its day."""
+    in date order. A payment is counted at the end of its day; a refund is a negative payment (what it
+    leaves unpaid is late again from the next day)."""
     outstanding = declared - sum((a for d, a in payments if d <= due), ZERO)
     pending = sorted((d, a) for d, a in payments if d > due)
     total = Decimal(0)
     day = due + timedelta(days=1)
     late = 0
-    while day <= on and outstanding > 0:
+    while day <= on:
+        if outstanding <= 0:  # nothing late until a refund (if any) leaves something unpaid
+            if not pending:
+                break
+            paid_on = pending[0][0]
+            while pending and pending[0][0] == paid_on:
+                outstanding -= pending.pop(0)[1]
+            day = max(day, paid_on + timedelta(days=1))
+            continue
         rate = ZERO
         next_change = None
         for effective, r in base_rates:
@@ -494,6 +503,28 @@ def quote_months(covered: int, nonstate: int, pay_month: Month, on: date) -> lis
             add |= bit(m)
         if status_on(covered | add, nonstate | add, on).status != "not_insured":
             return months
+
+
+def refunded_months(months: list[Month], payer_kind: str, monthly: Decimal, amount: Decimal,
+                    refundable: Decimal) -> list[Month]:
+    """The months a refund of `amount` uncovers from a payment still covering `months` (in order), of
+    which `refundable` is not yet refunded: a self-payer's or entrepreneur's refund is whole months, the
+    latest first; a platform contribution's or single payment's month is uncovered when all of it is."""
+    if payer_kind in ("self", "entrepreneur"):
+        count, rest = divmod(amount, monthly)
+        if rest != 0:
+            raise PaymentNotAllowed(f"a refund of whole months only: a multiple of {monthly:.2f}")
+        return months[len(months) - int(count):] if count else []
+    return list(months) if amount == refundable else []
+
+
+def single_payment_month(amount: Decimal, paid_on: date, osms_share: Decimal) -> tuple[Month, Decimal]:
+    """The single payment (ЕП) for a worker covers the month it is paid in when its share to ОСМС is
+    something: (that month, the share in tenge)."""
+    osms = to_money(amount * osms_share)
+    if osms <= 0:
+        raise PaymentNotAllowed("the single payment's share to ОСМС rounds to nothing")
+    return month_of(paid_on), osms
 
 
 def platform_month(amount: Decimal, paid_on: date, rules: PeriodRules) -> Month:

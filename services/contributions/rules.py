@@ -79,6 +79,11 @@ class BaseRate(Values):
     rate: Rate
 
 
+class SinglePayment(Values):
+    """The single payment (единый платёж, ЕП): the share of each payment that goes to ОСМС."""
+    osms_share: Annotated[Dec, Field(gt=0, le=1)]
+
+
 def _rates_check(v: Rates, _effective: date) -> list[dict[str, Any]]:
     if (v.platform_rate is None) != (v.platform_cap_mzp is None):
         return [{"loc": ["platform_cap_mzp"], "msg": "platform_rate and platform_cap_mzp are set together"}]
@@ -106,6 +111,7 @@ RULE_TABLES: dict[str, RuleTable] = {t.name: t for t in (
     RuleTable("payment_terms", "employers' due day, the grace declared months keep without the money, and the "
                                "late-payment penalty (пеня) as a multiple of the base rate", PaymentTerms),
     RuleTable("base_rate", "the National Bank's base rate, a year (the penalty is counted from it)", BaseRate),
+    RuleTable("single_payment", "the single payment (ЕП): its share to ОСМС", SinglePayment),
 )}
 
 

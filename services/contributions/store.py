@@ -18,7 +18,7 @@ from services.common import clock
 from services.common.events import ContributionPaid, OutgoingEvent, event_from_data, event_ids
 from services.common.money import money_str
 from services.common.outbox import add_events
-from services.common.problems import Problem, conflict
+from services.common.problems import Problem, conflict, invalid
 from services.contributions import domain
 from services.contributions.domain import MASK_BITS, PaymentNotAllowed, PayrollRow
 from services.contributions.rules import Month, PeriodRules
@@ -525,6 +525,104 @@ async def record_bank_statement(pool: asyncpg.Pool, records: list[BankRecord], t
     return await _in_transaction(pool, work)
 
 
+# --- refunds -------------------------------------------------------------------------------------
+
+def _refund_answer(row) -> dict:
+    return {"refund_id": str(row["refund_id"]), "reference": row["reference"], "amount": money_str(row["amount"]),
+            "reason": row["reason"], "refunded_on": row["refunded_on"],
+            "uncovered_months": [domain.month_str(domain.month_of(d)) for d in row["months"]]}
+
+
+async def _held_refund(conn: asyncpg.Connection, reference: str, digest: bytes) -> dict | None:
+    held = await conn.fetchrow("SELECT * FROM refunds WHERE reference = $1", reference)
+    if held is None:
+        return None
+    if bytes(held["body_sha256"]) != digest:
+        raise _reference_conflict(reference)
+    return _refund_answer(held)
+
+
+def _refund_too_large(amount: Decimal, refundable: Decimal) -> Problem:
+    return conflict("refund_exceeds_paid", f"a refund of {money_str(amount)} is more than the "
+                                           f"{money_str(refundable)} paid and not yet refunded",
+                    refundable=money_str(refundable))
+
+
+async def refund_declaration(pool: asyncpg.Pool, employer_bin: str, period: Month, amount: Decimal, reason: str,
+                             reference: str, today: date) -> dict | None:
+    """Money paid for an employer's month given back (an overpayment, or after a reversal). What it leaves
+    unpaid is owed again; past the day the month counts until, the month lapses at once. None: no such
+    declaration."""
+    period_day = domain.first_day(period)
+    digest = body_hash(["declaration", employer_bin, period, money_str(amount), reason])
+
+    async def work(conn: asyncpg.Connection) -> dict | None:
+        held = await _held_refund(conn, reference, digest)
+        if held is not None:
+            return held
+        d = await conn.fetchrow("""SELECT declared, paid, counts_until, lapsed_on FROM declarations
+                                   WHERE employer_bin = $1 AND period = $2 FOR UPDATE""", employer_bin, period_day)
+        if d is None:
+            return None
+        if amount > d["paid"]:
+            raise _refund_too_large(amount, d["paid"])
+        paid = d["paid"] - amount
+        lapse = d["lapsed_on"] is None and domain.lapses(d["declared"], paid, d["counts_until"], today)
+        await conn.execute(
+            """UPDATE declarations SET paid = $3, lapsed_on = CASE WHEN $4 THEN $5 ELSE lapsed_on END
+               WHERE employer_bin = $1 AND period = $2""", employer_bin, period_day, paid, lapse, today)
+        row = await conn.fetchrow(
+            """INSERT INTO refunds (refund_id, reference, body_sha256, employer_bin, period, amount, reason,
+                                    refunded_on, months)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+            uuid.uuid4(), reference, digest, employer_bin, period_day, amount, reason, today,
+            [period_day] if lapse else [])
+        if lapse:
+            await _republish_months(conn, [(employer_bin, period_day)], today)
+        return _refund_answer(row)
+
+    return await _in_transaction(pool, work)
+
+
+async def refund_payment(pool: asyncpg.Pool, payment_id: uuid.UUID, amount: Decimal, reason: str, reference: str,
+                         today: date) -> dict | None:
+    """A person's payment given back, in part or whole: a self-payer's or entrepreneur's in whole months
+    (its latest months first), a platform contribution's or single payment's month when all of it is.
+    The person's coverage is recomputed and published. None: no such payment."""
+    digest = body_hash(["payment", str(payment_id), money_str(amount), reason])
+
+    async def work(conn: asyncpg.Connection) -> dict | None:
+        held = await _held_refund(conn, reference, digest)
+        if held is not None:
+            return held
+        payment = await conn.fetchrow("SELECT * FROM payments WHERE payment_id = $1 FOR UPDATE", payment_id)
+        if payment is None:
+            return None
+        refunded = await conn.fetchval("SELECT coalesce(sum(amount), 0) FROM refunds WHERE payment_id = $1",
+                                       payment_id)
+        refundable = payment["amount"] - refunded
+        if amount > refundable:
+            raise _refund_too_large(amount, refundable)
+        months = sorted(domain.month_of(d) for d in payment["covered_months"])
+        try:
+            uncovered = domain.refunded_months(months, payment["payer_kind"], payment["monthly_amount"], amount,
+                                               refundable)
+        except PaymentNotAllowed as exc:
+            raise invalid(str(exc), errors=[{"loc": ["body", "amount"], "msg": str(exc)}]) from None
+        kept = [domain.first_day(m) for m in months if m not in uncovered]
+        await conn.execute("UPDATE payments SET covered_months = $2 WHERE payment_id = $1", payment_id, kept)
+        row = await conn.fetchrow(
+            """INSERT INTO refunds (refund_id, reference, body_sha256, payment_id, amount, reason, refunded_on, months)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+            uuid.uuid4(), reference, digest, payment_id, amount, reason, today,
+            [domain.first_day(m) for m in uncovered])
+        state = await _recompute_coverage(conn, [payment["iin"]])
+        await add_events(conn, events_of([Change(payment["iin"], payment["payer_kind"], [])], state, today))
+        return _refund_answer(row)
+
+    return await _in_transaction(pool, work)
+
+
 SWEEP_BATCH = 200
 
 
@@ -573,25 +671,36 @@ class DeclarationRow(NamedTuple):
 
 
 async def employer_declarations(conn: asyncpg.Connection, employer_bin: str) -> list[DeclarationRow]:
+    # the money in (bank records) and out (refunds, as negative amounts) of each month, by date
     rows = await conn.fetch(
         """SELECT d.period, d.declared, d.paid, d.due_on, d.counts_until, d.lapsed_on,
-                  coalesce(array_agg(b.paid_on ORDER BY b.paid_on) FILTER (WHERE b.record_id IS NOT NULL), '{}'),
-                  coalesce(array_agg(b.amount ORDER BY b.paid_on) FILTER (WHERE b.record_id IS NOT NULL), '{}')
+                  coalesce(m.days, '{}'), coalesce(m.amounts, '{}')
            FROM declarations d
-           LEFT JOIN bank_records b ON b.payer_bin = d.employer_bin AND b.period = d.period
-           WHERE d.employer_bin = $1 GROUP BY d.employer_bin, d.period ORDER BY d.period DESC""", employer_bin)
+           LEFT JOIN LATERAL (
+               SELECT array_agg(day ORDER BY day) AS days, array_agg(amount ORDER BY day) AS amounts
+               FROM (SELECT b.paid_on AS day, b.amount FROM bank_records b
+                     WHERE b.payer_bin = d.employer_bin AND b.period = d.period
+                     UNION ALL
+                     SELECT r.refunded_on, -r.amount FROM refunds r
+                     WHERE r.employer_bin = d.employer_bin AND r.period = d.period) AS money) AS m ON true
+           WHERE d.employer_bin = $1 ORDER BY d.period DESC""", employer_bin)
     return [DeclarationRow(domain.month_of(r[0]), r[1], r[2], r[3], r[4], r[5], list(zip(r[6], r[7]))) for r in rows]
 
 
 # --- payments ----------------------------------------------------------------------------------
 
 async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: Decimal, paid_on: date,
-                         reference: str, rules: PeriodRules) -> dict:
+                         reference: str, rules: PeriodRules, osms_share: Decimal | None = None) -> dict:
+    """`osms_share`: for a single payment (ЕП), the share of it that goes to ОСМС."""
     digest = body_hash([iin, payer_kind, money_str(amount), paid_on.isoformat()])
     pay_month = domain.month_of(paid_on)
     if payer_kind == "platform":
         platform_month = domain.platform_month(amount, paid_on, rules)
         months_paid, monthly = 1, amount
+    elif payer_kind == "single_payment":
+        assert osms_share is not None
+        platform_month, monthly = domain.single_payment_month(amount, paid_on, osms_share)
+        months_paid = 1
     else:
         monthly = rules.fixed_monthly(payer_kind)
         months_paid = domain.whole_months(amount, monthly)
@@ -619,7 +728,7 @@ async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: 
                ON CONFLICT DO NOTHING""", iin, _ZERO_MASK)
         held_mask = _int(await conn.fetchval(
             "SELECT varbit_send(covered) FROM person_coverage WHERE iin = $1 FOR UPDATE", iin))
-        if payer_kind == "platform":
+        if payer_kind in ("platform", "single_payment"):
             months = [platform_month]
         else:
             try:

@@ -41,7 +41,8 @@ async def declare(client, employer: str, people: list[str], income: str, referen
     return r.json()
 
 
-def record(payer: str, amount: str, purpose: str, reference: str, on: date = TODAY) -> dict:
+def record(payer: str, amount: str, purpose: str, reference: str, on: date = domain.first_day(THIS_MONTH)) -> dict:
+    """A bank record, by default paid on time (the 1st of the month after PERIOD)."""
     return {"payer_bin": payer, "date": on.isoformat(), "amount": amount, "purpose": purpose, "reference": reference}
 
 

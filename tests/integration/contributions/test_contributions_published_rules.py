@@ -101,7 +101,7 @@ async def test_the_state_rate_of_2027_is_published_and_the_wage_is_carried(clien
 async def test_the_tables_are_listed_with_their_legal_basis(client):
     tables = {t["table"]: t for t in (await client.get("/v1/rules")).json()["tables"]}
     assert set(tables) == {"mzp", "rates", "state_rate", "average_wage", "state_categories", "payment_terms",
-                           "base_rate"}
+                           "base_rate", "single_payment"}
     assert tables["mzp"]["span"] == "year" and tables["rates"]["span"] is None
     for t in tables.values():
         assert t["versions"], t["table"]

@@ -1,5 +1,6 @@
 """contributions: payroll versions (corrections), each person's month per employer (caps across payrolls),
-declarations against bank records, and the payment terms and base rate tables
+declarations against bank records, refunds, the single payment (ЕП) as a payer kind, and the payment
+terms, base rate and single payment tables
 
 Revision ID: 0005
 """
@@ -107,6 +108,28 @@ CREATE TABLE bank_records (
 CREATE INDEX bank_records_by_declaration ON bank_records (payer_bin, period, paid_on);
 CREATE INDEX bank_records_unmatched ON bank_records (created_at) WHERE period IS NULL;
 
+-- Money given back to its payer: an employer's month (declaration) or a person's payment.
+CREATE TABLE refunds (
+    refund_id    uuid PRIMARY KEY,
+    reference    text NOT NULL UNIQUE,
+    body_sha256  bytea NOT NULL,
+    employer_bin text,
+    period       date,
+    payment_id   uuid,
+    amount       numeric(20, 2) NOT NULL CHECK (amount > 0),
+    reason       text NOT NULL,
+    refunded_on  date NOT NULL,
+    months       date[] NOT NULL,   -- the months the refund uncovered (a payment's)
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    CHECK ((payment_id IS NULL) <> (employer_bin IS NULL AND period IS NULL))
+);
+CREATE INDEX refunds_by_declaration ON refunds (employer_bin, period) WHERE employer_bin IS NOT NULL;
+CREATE INDEX refunds_by_payment ON refunds (payment_id) WHERE payment_id IS NOT NULL;
+
+ALTER TABLE payments DROP CONSTRAINT payments_payer_kind_check,
+    ADD CONSTRAINT payments_payer_kind_check
+        CHECK (payer_kind IN ('self', 'entrepreneur', 'platform', 'single_payment'));
+
 INSERT INTO rule_versions (rule_table, effective_from, vals, legal_basis, note, published_by) VALUES
 ('payment_terms', '2020-01-01', '{"due_day": 25, "grace_days": 10, "penalty_multiplier": "1.25", "days_in_year": 365}', '{"act": "Закон РК «Об обязательном социальном медицинском страховании»", "number": "405-V", "date": "2015-11-16", "url": "https://adilet.zan.kz/rus/docs/Z1500000405"}',
  'due by the 25th of the next month (art. 28); пеня for each day late at 1.25 times the National Bank''s base rate (art. 27), counted a day as rate / 365 from the day after the due date to the day paid. The 10-day grace during which declared but unpaid months still count is the project''s decision (the time a transfer and its statement take)', 'migration 0005'),
@@ -123,7 +146,9 @@ INSERT INTO rule_versions (rule_table, effective_from, vals, legal_basis, note, 
 ('base_rate', '2025-03-07', '{"rate": "0.165"}', '{"act": "Постановление Комитета по денежно-кредитной политике НБ РК об установлении базовой ставки", "number": "—", "date": "2025-03-07", "url": "https://nationalbank.kz/ru/page/bazovaya-stavka"}',
  'not verified against the National Bank''s schedule: the project''s recollection', 'migration 0005'),
 ('base_rate', '2025-10-10', '{"rate": "0.18"}', '{"act": "Постановление Комитета по денежно-кредитной политике НБ РК об установлении базовой ставки", "number": "—", "date": "2025-10-10", "url": "https://nationalbank.kz/ru/page/bazovaya-stavka"}',
- 'not verified against the National Bank''s schedule: the project''s recollection', 'migration 0005');
+ 'not verified against the National Bank''s schedule: the project''s recollection', 'migration 0005'),
+('single_payment', '2023-01-01', '{"osms_share": "0.225"}', '{"act": "Кодекс РК «О налогах и других обязательных платежах в бюджет» (Налоговый кодекс), единый платёж", "number": "120-VI", "date": "2017-12-25", "url": "https://adilet.zan.kz/rus/docs/K1700000120"}',
+ 'the single payment (ЕП) from 2023: of each payment 12.5% goes to employer deductions and 10% to employee contributions of ОСМС, 22.5% in all (the rest to income tax, pensions and social insurance); as the project reads the Tax Code, not verified against its current text', 'migration 0005');
 """)
 
 

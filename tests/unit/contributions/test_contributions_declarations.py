@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from services.contributions import domain
 from services.contributions.domain import PayrollRow, PersonMonth
 from services.contributions.rules import PaymentTerms, month_index
@@ -89,3 +91,23 @@ def test_the_penalty_counts_each_day_late_on_what_is_still_unpaid_at_the_base_ra
     fine, days = domain.penalty(D("36500.00"), [], due, date(2026, 12, 5), TERMS,
                                 rates + [(date(2026, 12, 1), D("0.10"))])
     assert (fine, days) == (D("175.00"), 10)  # 36,500 x 1.25 x (5 x 0.18 + 5 x 0.10) / 365
+
+
+def test_a_refund_gives_back_whole_months_latest_first_or_a_whole_single_month():
+    months = [month_index(2026, 1), month_index(2026, 2), month_index(2026, 3)]
+    monthly = D("4250.00")
+    assert domain.refunded_months(months, "self", monthly, D("4250.00"), D("12750.00")) == months[2:]
+    assert domain.refunded_months(months, "entrepreneur", monthly, D("12750.00"), D("12750.00")) == months
+    with pytest.raises(domain.PaymentNotAllowed):
+        domain.refunded_months(months, "self", monthly, D("4250.01"), D("12750.00"))
+    one = [month_index(2026, 12)]
+    assert domain.refunded_months(one, "platform", D("900.00"), D("899.99"), D("900.00")) == []
+    assert domain.refunded_months(one, "single_payment", D("450.00"), D("2000.00"), D("2000.00")) == one
+
+
+def test_a_single_payment_covers_its_month_when_its_share_is_something():
+    assert domain.single_payment_month(D("20000.00"), date(2026, 12, 7), D("0.225")) == \
+        (month_index(2026, 12), D("4500.00"))
+    assert domain.single_payment_month(D("0.03"), date(2026, 12, 7), D("0.225"))[1] == D("0.01")
+    with pytest.raises(domain.PaymentNotAllowed):
+        domain.single_payment_month(D("0.02"), date(2026, 12, 7), D("0.225"))

@@ -14,12 +14,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.common import clock
 from services.common.app import Pool, ServiceContext, ServiceSpec, create_app
-from services.common.auth import Auth, allow
+from services.common.auth import Auth, Principal, allow
 from services.common.ids import BIN, IIN, bin_problem, born_by_problem, iin_problem
 from services.common.inputs import Day, YearMonth
 from services.common.logs import get_logger
 from services.common.money import Money, money_str
-from services.common.problems import conflict, invalid, not_found
+from services.common.problems import Problem, conflict, invalid, not_found
 from services.contributions import domain, store
 from services.contributions.domain import PaymentNotAllowed
 from services.common.rules import Rules, RuleSnapshot, RulesUsed, refuse_far_ahead
@@ -187,26 +187,86 @@ async def post_payroll(request: Request, db: Pool, principal: Auth, snap: Rules)
     The body is parsed here rather than by a model: a 10,000-row payroll is the common case, and the
     rejection must name every bad row, including an IIN that repeats."""
     principal.require("employer")  # its own payrolls only: the BIN is checked below
-    body = await _json_object(request)
+    payroll = _new_payroll(await _json_object(request), principal, snap, clock.today())
+    result = await store.record_payroll(db, payroll, clock.today())
+    log.info("payroll accepted", employer=payroll.employer_bin, period=domain.month_str(payroll.period),
+             rows=len(payroll.rows))
+    return result
+
+
+def _new_payroll(body: object, principal: Principal | None, snap: RuleSnapshot, today: date) -> store.NewPayroll:
+    """A payroll's body checked (422 naming every bad row; 403 for another employer's, unless
+    `principal` is None: a gateway's, which sends any employer's) and priced."""
+    if not isinstance(body, dict):
+        raise invalid("a payroll must be a JSON object")
     errors: list[dict[str, Any]] = []
     header = None
     try:
         header = _PayrollHeader.model_validate({k: body.get(k) for k in ("employer_bin", "period", "reference")})
     except ValidationError as exc:
         errors += _pydantic_errors(exc, ())
-    if header is not None:
+    if header is not None and principal is not None:
         principal.require("employer", scope=header.employer_bin)
     month = domain.parse_month(header.period) if header is not None else None
     rows, row_errors = _payroll_rows(body.get("rows"), month, allow_none=False)
     _refuse(errors + row_errors)
     assert header is not None
-    today = clock.today()
     period, rules = _period_rules(header.period, today, "period", snap)
     terms = _terms(snap, period)
-    result = await store.record_payroll(db, header.employer_bin, period, header.reference, rows, rules,
-                                        domain.due_on(period, terms), domain.counts_until(period, today, terms), today)
-    log.info("payroll accepted", employer=header.employer_bin, period=header.period, rows=len(rows))
-    return result
+    return store.NewPayroll(header.employer_bin, period, header.reference, rows, rules,
+                            domain.due_on(period, terms), domain.counts_until(period, today, terms))
+
+
+MAX_BATCH_PAYROLLS = 1_000
+
+
+class PayrollBatchResult(BaseModel):
+    status: int = Field(description="201 accepted (or accepted before under its reference), 409, 422 or 403")
+    payroll_id: str | None = None
+    rows: int | None = None
+    employer_deduction_total: str | None = None
+    employee_contribution_total: str | None = None
+    rules_version: str | None = None
+    rules_provisional: bool | None = None
+    rules_carried_from: int | None = None
+    rule: str | None = None
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class PayrollBatchOut(BaseModel):
+    results: list[PayrollBatchResult]
+
+
+@router.post("/payroll-batches", response_model=PayrollBatchOut, dependencies=[allow("payment_gateway")],
+             responses={422: {"description": "not a list of payrolls, or more rows than a batch takes"}})
+async def post_payroll_batch(request: Request, db: Pool, snap: Rules) -> dict:
+    """Many employers' payrolls in one request, as a payroll gateway forwards small employers' payrolls:
+    `{"payrolls": [payroll, ...]}`, each as POST /v1/payrolls takes it, each accepted or refused alone
+    (one result each, in order: 201 with its answer, or its problem's status, rule, detail and errors)."""
+    body = await _json_object(request)
+    items = body.get("payrolls")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_PAYROLLS:
+        raise invalid(f"payrolls must be a list of 1 to {MAX_BATCH_PAYROLLS} payrolls",
+                      errors=[{"loc": ["body", "payrolls"], "msg": "a list of payrolls"}])
+    if sum(len(p.get("rows") or ()) for p in items if isinstance(p, dict)) > MAX_PAYROLL_ROWS:
+        raise invalid(f"at most {MAX_PAYROLL_ROWS} rows a batch",
+                      errors=[{"loc": ["body", "payrolls"], "msg": "too many rows"}])
+    today = clock.today()
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    accepted: list[tuple[int, store.NewPayroll]] = []
+    for i, item in enumerate(items):
+        try:
+            accepted.append((i, _new_payroll(item, None, snap, today)))
+        except Problem as exc:
+            errors = [{**e, "loc": ["body", "payrolls", i, *e["loc"][1:]]} for e in exc.errors or ()]
+            results[i] = {"status": exc.status, "detail": exc.detail, "errors": errors or None}
+    if accepted:
+        written = await store.record_payrolls(db, [p for _, p in accepted], today)
+        for (i, _), answer in zip(accepted, written):
+            results[i] = answer
+    log.info("payroll batch", payrolls=len(items), accepted=sum(1 for r in results if r and r["status"] == 201))
+    return {"results": results}
 
 
 async def _json_object(request: Request) -> dict:

@@ -143,13 +143,6 @@ def _payroll_answer(row) -> dict:
             "employee_contribution_total": money_str(row["employee_contribution_total"]), **_rules_answer(row)}
 
 
-_DECLARE = """
-INSERT INTO declarations AS d (employer_bin, period, declared, due_on, counts_until, first_received_on)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (employer_bin, period) DO UPDATE SET declared = d.declared
-RETURNING xmax = 0 AS fresh, lapsed_on
-"""
-
 _SET_PERSON_MONTHS = """
 INSERT INTO employer_person_months AS e (employer_bin, period, iin, kind, income, employer_deduction,
                                          employee_contribution)
@@ -157,6 +150,51 @@ SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::numeric[], $6::numeri
 ON CONFLICT (employer_bin, period, iin, kind) DO UPDATE
    SET income = excluded.income, employer_deduction = excluded.employer_deduction,
        employee_contribution = excluded.employee_contribution
+"""
+
+
+# A payroll that opens its employer's month, in one statement (one round trip, where COPY and the
+# separate statements cost more than the rows for the common payroll of a few people): the declaration
+# created, the payroll, its rows and the people's months written, their coverage bumped. When the
+# month was already declared (`fresh` false) nothing but the declaration's lock is taken, and the
+# caller goes the general way; when the reference is taken, nothing is written but the declaration.
+_OPEN_MONTH = """
+WITH decl AS (
+    INSERT INTO declarations AS d (employer_bin, period, declared, due_on, counts_until, first_received_on)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (employer_bin, period) DO UPDATE SET declared = d.declared
+    RETURNING xmax = 0 AS fresh
+), payroll AS (
+    INSERT INTO payrolls (payroll_id, employer_bin, reference, body_sha256, period, received_on, rows,
+                          employer_deduction_total, employee_contribution_total, rules_version, rules_provisional,
+                          rules_carried_from)
+    SELECT $7, $1, $8, $9, $2, $6, cardinality($10::text[]), $15, $16, $17, $18, $19 FROM decl WHERE fresh
+    ON CONFLICT (employer_bin, reference) DO NOTHING
+    RETURNING payroll_id
+), person_rows AS (
+    SELECT u.* FROM unnest($10::text[], $11::text[], $12::numeric[], $13::numeric[], $14::numeric[], $20::bool[])
+                    WITH ORDINALITY AS u(iin, kind, income, ed, ec, covers, ord)
+    WHERE EXISTS (SELECT FROM payroll)
+), written_rows AS (
+    INSERT INTO payroll_rows (payroll_id, row_no, iin, kind, income, employer_deduction, employee_contribution)
+    SELECT $7, ord - 1, iin, kind, income, ed, ec FROM person_rows
+), written_months AS (
+    INSERT INTO employer_person_months (employer_bin, period, iin, kind, income, employer_deduction,
+                                        employee_contribution)
+    SELECT $1, $2, iin, kind, income, ed, ec FROM person_rows
+), bumped AS (
+    INSERT INTO person_coverage AS p (iin, covered, nonstate, status_version)
+    SELECT iin, CASE WHEN covers THEN $21::bit(256) ELSE $22::bit(256) END,
+                CASE WHEN covers THEN $21::bit(256) ELSE $22::bit(256) END, 1
+    FROM person_rows ORDER BY iin
+    ON CONFLICT (iin) DO UPDATE
+       SET covered = p.covered | excluded.covered, nonstate = p.nonstate | excluded.nonstate,
+           status_version = p.status_version + 1, updated_at = now()
+    RETURNING p.iin, varbit_send(p.covered) AS covered, varbit_send(p.nonstate) AS nonstate, p.status_version
+)
+SELECT (SELECT fresh FROM decl), EXISTS (SELECT FROM payroll), NULL::text, NULL::bytea, NULL::bytea, NULL::bigint
+UNION ALL
+SELECT NULL, NULL, iin, covered, nonstate, status_version FROM bumped
 """
 
 
@@ -175,72 +213,129 @@ async def _set_person_months(conn: asyncpg.Connection, employer_bin: str, period
                        [m[2].employee_contribution for m in months])
 
 
-async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, reference: str,
-                         rows: list[PayrollRow], rules: PeriodRules, due: date, counts_until: date,
-                         today: date) -> dict:
-    """The employer's declaration for the month grows by the payroll. The declaration's row is the
-    lock of the employer's month: a further payroll of the month is charged on each person's total
-    income from the employer (the caps apply to the total), less what the month already holds."""
-    digest = body_hash([employer_bin, period, [(r.iin, str(r.income), r.kind) for r in rows]])  # incomes quantized
-    first_amounts = domain.payroll_amounts(rows, rules)  # the amounts when the payroll is the month's first
-    first_total = sum((a + b for a, b in first_amounts), Decimal("0.00"))
-    period_day = domain.first_day(period)
-    month = domain.month_str(period)
+async def _held_payroll(conn: asyncpg.Connection, employer_bin: str, reference: str, digest: bytes) -> dict | None:
+    """The answer to a payroll sent again under its reference; 409 for another body under it."""
+    held = await conn.fetchrow("SELECT * FROM payrolls WHERE employer_bin = $1 AND reference = $2",
+                               employer_bin, reference)
+    if held is None:
+        return None
+    if bytes(held["body_sha256"]) != digest:
+        raise _reference_conflict(reference)
+    return _payroll_answer(held)
 
-    async def work(conn: asyncpg.Connection) -> dict:
-        fresh, lapsed_on = await conn.fetchrow(_DECLARE, employer_bin, period_day, first_total, due, counts_until,
-                                               today)
-        if fresh:
-            amounts = first_amounts
-            after = [domain.PersonMonth(r.income, a, b) for r, (a, b) in zip(rows, amounts)]
-        else:
-            held = await _person_months(conn, employer_bin, period_day, [r.iin for r in rows])
-            added = domain.added_rows(rows, held, rules)
-            after = [m for m, _, _ in added]
-            amounts = [(a, b) for _, a, b in added]
-        employer_total = sum((a for a, _ in amounts), Decimal("0.00"))
-        employee_total = sum((b for _, b in amounts), Decimal("0.00"))
-        payroll_id = uuid.uuid4()
-        inserted = await conn.fetchval(
+
+class NewPayroll(NamedTuple):
+    """A payroll checked and priced as its month's first (the rules of its period and its due dates)."""
+    employer_bin: str
+    period: Month
+    reference: str
+    rows: list[PayrollRow]
+    rules: PeriodRules
+    due: date
+    counts_until: date
+
+    @property
+    def digest(self) -> bytes:
+        return body_hash([self.employer_bin, self.period, [(r.iin, str(r.income), r.kind) for r in self.rows]])
+
+
+async def _write_payroll(conn: asyncpg.Connection, p: NewPayroll, today: date) -> tuple[dict, list[OutgoingEvent]]:
+    """The payroll written in the caller's transaction; its answer and the people's events (the caller
+    adds them to the outbox). The employer's declaration for the month grows by the payroll; the
+    declaration's row is the lock of the employer's month: a further payroll of the month is charged on
+    each person's total income from the employer (the caps apply to the total), less what the month
+    already holds. The same reference again: the first answer; with another body: 409."""
+    digest = p.digest  # incomes quantized
+    rows, rules = p.rows, p.rules
+    first_amounts = domain.payroll_amounts(rows, rules)  # the amounts when the payroll is the month's first
+    first_ed = sum((a for a, _ in first_amounts), Decimal("0.00"))
+    first_ec = sum((b for _, b in first_amounts), Decimal("0.00"))
+    period_day = domain.first_day(p.period)
+    paid, unpaid = [domain.month_str(p.period)], []
+    payroll_id = uuid.uuid4()
+
+    def answer(ed_total: Decimal, ec_total: Decimal) -> dict:
+        return {"payroll_id": str(payroll_id), "rows": len(rows), "employer_deduction_total": money_str(ed_total),
+                "employee_contribution_total": money_str(ec_total), **rules.answer_fields()}
+
+    covers = [a + b > 0 for a, b in first_amounts]
+    opened = await conn.fetch(
+        _OPEN_MONTH, p.employer_bin, period_day, first_ed + first_ec, p.due, p.counts_until, today, payroll_id,
+        p.reference, digest, [r.iin for r in rows], [r.kind for r in rows], [r.income for r in rows],
+        [a for a, _ in first_amounts], [b for _, b in first_amounts], first_ed, first_ec, rules.version,
+        rules.provisional, rules.carried_from, covers, _mask(domain.bit(p.period)), _ZERO_MASK)
+    head = next(r for r in opened if r[2] is None)
+    fresh, inserted = head[0], head[1]
+    if fresh and inserted:
+        state = {r[2]: (_int(r[3]), _int(r[4]), r[5]) for r in opened if r[2] is not None}
+        changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
+        return answer(first_ed, first_ec), events_of(changes, state, today)
+    if fresh:  # the reference is another month's payroll: the month opened for nothing is closed again
+        await conn.execute("DELETE FROM declarations WHERE employer_bin = $1 AND period = $2", p.employer_bin,
+                           period_day)
+    held_payroll = await _held_payroll(conn, p.employer_bin, p.reference, digest)
+    if held_payroll is not None:
+        return held_payroll, []
+    # A further payroll of a declared month (its declaration is locked by now).
+    lapsed_on = await conn.fetchval("SELECT lapsed_on FROM declarations WHERE employer_bin = $1 AND period = $2",
+                                    p.employer_bin, period_day)
+    held = await _person_months(conn, p.employer_bin, period_day, [r.iin for r in rows])
+    added = domain.added_rows(rows, held, rules)
+    ed_total = sum((a for _, a, _ in added), Decimal("0.00"))
+    ec_total = sum((b for _, _, b in added), Decimal("0.00"))
+    if await conn.fetchval(
             """INSERT INTO payrolls (payroll_id, employer_bin, reference, body_sha256, period, received_on, rows,
                                      employer_deduction_total, employee_contribution_total, rules_version,
                                      rules_provisional, rules_carried_from)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                ON CONFLICT (employer_bin, reference) DO NOTHING RETURNING payroll_id""",
-            payroll_id, employer_bin, reference, digest, period_day, today, len(rows),
-            employer_total, employee_total, rules.version, rules.provisional, rules.carried_from)
-        if inserted is None:
-            held_payroll = await conn.fetchrow("SELECT * FROM payrolls WHERE employer_bin = $1 AND reference = $2",
-                                               employer_bin, reference)
-            if bytes(held_payroll["body_sha256"]) != digest:
-                raise _reference_conflict(reference)
-            return _payroll_answer(held_payroll)
-        await conn.copy_records_to_table(
-            "payroll_rows",
-            records=[(payroll_id, i, r.iin, r.kind, r.income, a, b)
-                     for i, (r, (a, b)) in enumerate(zip(rows, amounts))],
-            columns=["payroll_id", "row_no", "iin", "kind", "income", "employer_deduction",
-                     "employee_contribution"])
-        if fresh:
-            await conn.copy_records_to_table(
-                "employer_person_months",
-                records=[(employer_bin, period_day, r.iin, r.kind, m.income, m.employer_deduction,
-                          m.employee_contribution) for r, m in zip(rows, after)],
-                columns=["employer_bin", "period", "iin", "kind", "income", "employer_deduction",
-                         "employee_contribution"])
-        else:
-            await _set_person_months(conn, employer_bin, period_day, [(r.iin, r.kind, m) for r, m in zip(rows, after)])
-            await conn.execute("UPDATE declarations SET declared = declared + $3 WHERE employer_bin = $1 AND period = $2",
-                               employer_bin, period_day, employer_total + employee_total)
-        # A lapsed month (declared, unpaid past its grace) covers no one until it is paid.
-        covers = [m.covers and lapsed_on is None for m in after]
-        state = await _bump_coverage(conn, [r.iin for r in rows], covers, domain.bit(period), domain.bit(period))
-        paid, unpaid = [month], []
-        changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
-        await add_events(conn, events_of(changes, state, today))
-        return {"payroll_id": str(payroll_id), "rows": len(rows),
-                "employer_deduction_total": money_str(employer_total),
-                "employee_contribution_total": money_str(employee_total), **rules.answer_fields()}
+            payroll_id, p.employer_bin, p.reference, digest, period_day, today, len(rows),
+            ed_total, ec_total, rules.version, rules.provisional, rules.carried_from) is None:
+        # the reference was taken meanwhile by a payroll of another month (committed: the conflict saw it)
+        held_payroll = await _held_payroll(conn, p.employer_bin, p.reference, digest)
+        assert held_payroll is not None
+        return held_payroll, []
+    await conn.copy_records_to_table(
+        "payroll_rows",
+        records=[(payroll_id, i, r.iin, r.kind, r.income, a, b) for i, (r, (_, a, b)) in enumerate(zip(rows, added))],
+        columns=["payroll_id", "row_no", "iin", "kind", "income", "employer_deduction", "employee_contribution"])
+    await _set_person_months(conn, p.employer_bin, period_day, [(r.iin, r.kind, m) for r, (m, _, _) in zip(rows, added)])
+    await conn.execute("UPDATE declarations SET declared = declared + $3 WHERE employer_bin = $1 AND period = $2",
+                       p.employer_bin, period_day, ed_total + ec_total)
+    # A lapsed month (declared, unpaid past its grace) covers no one until it is paid.
+    covers = [m.covers and lapsed_on is None for m, _, _ in added]
+    state = await _bump_coverage(conn, [r.iin for r in rows], covers, domain.bit(p.period), domain.bit(p.period))
+    changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
+    return answer(ed_total, ec_total), events_of(changes, state, today)
+
+
+async def record_payroll(pool: asyncpg.Pool, payroll: NewPayroll, today: date) -> dict:
+    async def work(conn: asyncpg.Connection) -> dict:
+        answer, events = await _write_payroll(conn, payroll, today)
+        await add_events(conn, events)
+        return answer
+
+    return await _in_transaction(pool, work)
+
+
+async def record_payrolls(pool: asyncpg.Pool, payrolls: list[NewPayroll], today: date) -> list[dict]:
+    """Many employers' payrolls in one transaction (a gateway's batch): each accepted, or refused alone
+    (a reference used for another body: its problem in place of its answer); the events of all of
+    them in one outbox write. Written in (employer, period) order, so two batches lock in one order."""
+
+    async def work(conn: asyncpg.Connection) -> list[dict]:
+        results: list[dict] = [{}] * len(payrolls)
+        events: list[OutgoingEvent] = []
+        for i in sorted(range(len(payrolls)), key=lambda i: (payrolls[i].employer_bin, payrolls[i].period)):
+            try:
+                answer, evs = await _write_payroll(conn, payrolls[i], today)
+            except Problem as exc:
+                results[i] = {"status": exc.status, "rule": exc.extra.get("rule"), "detail": exc.detail}
+                continue
+            results[i] = {"status": 201, **answer}
+            events += evs
+        await add_events(conn, events)
+        return results
 
     return await _in_transaction(pool, work)
 

@@ -2,24 +2,15 @@
 real PostgreSQL and Kafka: amounts, versions, statuses and the contribution-paid events that follow."""
 from __future__ import annotations
 
-import pytest
 
-from services.common import clock
 from services.contributions import domain
 from services.contributions.app import app
-from tests.support.inproc import eventually, key_headers, running
+from tests.support.contributions_api import THIS_MONTH
+from tests.support.inproc import eventually, key_headers
 from tests.support.kafka import read_topic
 from tests.support.people import bin_, iins
 
-TODAY = clock.today()
-THIS_MONTH = domain.month_of(TODAY)
 PERIOD = domain.month_str(THIS_MONTH - 1)
-
-
-@pytest.fixture(scope="module")
-async def client():
-    async with running(app) as c:
-        yield c
 
 
 def row(iin: str, income: str, kind: str = "employee") -> dict:
@@ -164,3 +155,34 @@ async def test_bad_corrections_are_refused(client):
     ok = await client.post(url, json={"reference": "y", "rows": [row(person, "120000.00")]}, headers=mine)
     assert ok.status_code == 201, ok.text
     assert (await client.get(f"/v1/payrolls/{payroll['payroll_id']}", headers=mine)).json()["version"] == 2
+
+
+async def test_a_gateways_batch_accepts_or_refuses_each_payroll_alone(client):
+    first, second, third = bin_(), bin_(), bin_()
+    a, b, c, d = iins(4)
+    await submit(client, third, "earlier", [row(d, "1000000.00")])
+    batch = [
+        {"employer_bin": first, "period": PERIOD, "reference": "b-1", "rows": [row(a, "100000.00")]},
+        {"employer_bin": second, "period": PERIOD, "reference": "b-2", "rows": [row(b, "1.5")]},
+        {"employer_bin": third, "period": PERIOD, "reference": "earlier", "rows": [row(c, "1.00")]},
+        {"employer_bin": third, "period": PERIOD, "reference": "b-4", "rows": [row(d, "1000000.00")]},
+        {"employer_bin": first, "period": PERIOD, "reference": "b-5", "rows": [row(c, "50000.00")]},
+    ]
+    r = await client.post("/v1/payroll-batches", json={"payrolls": batch})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [201, 422, 409, 201, 201]
+    assert results[1]["errors"][0]["loc"] == ["body", "payrolls", 1, "rows", 0, "income"]
+    assert results[2]["rule"] == "reference_reused"
+    # the month already held 1,000,000 for d: the employee contribution capped at 1,700,000 in all
+    assert (results[3]["employer_deduction_total"], results[3]["employee_contribution_total"]) == \
+        ("30000.00", "14000.00")
+    assert results[4]["employer_deduction_total"] == "1500.00"
+    assert (await status(client, a))["status"] == "insured"
+    assert (await status(client, b))["reason"] == "none"
+    again = await client.post("/v1/payroll-batches", json={"payrolls": batch})
+    assert [x.get("payroll_id") for x in again.json()["results"]] == [x.get("payroll_id") for x in results]
+    assert (await latest_event(c, 1))["covered_months"] == [PERIOD]
+    employer_key = await key_headers(app, "employer", first)
+    assert (await client.post("/v1/payroll-batches", json={"payrolls": batch[:1]},
+                              headers=employer_key)).status_code == 403

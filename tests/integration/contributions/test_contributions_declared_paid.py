@@ -6,31 +6,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
 
-from services.common import clock
 from services.common.money import to_money
 from services.contributions import domain, store
 from services.contributions.app import app
-from tests.support.inproc import eventually, key_headers, running
+from tests.support.contributions_api import TODAY, THIS_MONTH, on_day
+from tests.support.inproc import eventually, key_headers
 from tests.support.kafka import read_topic
 from tests.support.people import bin_, iins
 
-TODAY = clock.today()
-THIS_MONTH = domain.month_of(TODAY)
 PERIOD = domain.month_str(THIS_MONTH - 1)
 DUE = domain.first_day(THIS_MONTH).replace(day=25)   # the 25th of the month after PERIOD
 UNTIL = max(DUE, TODAY) + timedelta(days=10)        # the seeded grace: 10 days
-
-
-@pytest.fixture(scope="module")
-async def client():
-    async with running(app) as c:
-        yield c
-
-
-def on_day(monkeypatch, day: date) -> None:
-    monkeypatch.setattr(clock, "today", lambda: day)
 
 
 async def declare(client, employer: str, people: list[str], income: str, reference: str = "p") -> dict:

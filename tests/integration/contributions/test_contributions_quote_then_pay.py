@@ -5,18 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.common import clock
-from services.contributions.app import app
-from tests.support.inproc import running
+from tests.support.contributions_api import TODAY
 from tests.support.people import iin
 
-TODAY = clock.today()
-
-
-@pytest.fixture(scope="module")
-async def client():
-    async with running(app) as c:
-        yield c
 
 
 @pytest.mark.parametrize("ahead", [0, 200])

@@ -4,27 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 
 from services.common import clock
 from services.contributions import domain
-from services.contributions.app import app
-from tests.support.inproc import running
+from tests.support.contributions_api import TODAY, THIS_MONTH, month
 from tests.support.people import bin_, iin
-
-TODAY = clock.today()
-THIS_MONTH = domain.month_of(TODAY)
-
-
-def month(offset: int) -> str:
-    return domain.month_str(THIS_MONTH + offset)
-
-
-@pytest.fixture(scope="module")
-async def client():
-    async with running(app) as c:
-        yield c
-
 
 async def pay(client, person: str, kind: str, amount: str, reference: str) -> dict:
     r = await client.post("/v1/payments", json={"iin": person, "payer_kind": kind, "amount": amount,

@@ -238,7 +238,8 @@ class PayrollBatchOut(BaseModel):
     results: list[PayrollBatchResult]
 
 
-@router.post("/payroll-batches", response_model=PayrollBatchOut, dependencies=[allow("payment_gateway")],
+@router.post("/payroll-batches", response_model=PayrollBatchOut, response_model_exclude_none=True,
+             dependencies=[allow("payment_gateway")],
              responses={422: {"description": "not a list of payrolls, or more rows than a batch takes"}})
 async def post_payroll_batch(request: Request, db: Pool, snap: Rules) -> dict:
     """Many employers' payrolls in one request, as a payroll gateway forwards small employers' payrolls:
@@ -249,7 +250,8 @@ async def post_payroll_batch(request: Request, db: Pool, snap: Rules) -> dict:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_PAYROLLS:
         raise invalid(f"payrolls must be a list of 1 to {MAX_BATCH_PAYROLLS} payrolls",
                       errors=[{"loc": ["body", "payrolls"], "msg": "a list of payrolls"}])
-    if sum(len(p.get("rows") or ()) for p in items if isinstance(p, dict)) > MAX_PAYROLL_ROWS:
+    if sum(len(p["rows"]) for p in items if isinstance(p, dict) and isinstance(p.get("rows"), list)) \
+            > MAX_PAYROLL_ROWS:
         raise invalid(f"at most {MAX_PAYROLL_ROWS} rows a batch",
                       errors=[{"loc": ["body", "payrolls"], "msg": "too many rows"}])
     today = clock.today()

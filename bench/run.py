@@ -35,6 +35,7 @@ import orjson  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench import cpu, raw  # noqa: E402
+from bench.payroll_batches import batched, refused  # noqa: E402
 from bench.population import KYZYLORDA, NATION, SMALL, Population  # noqa: E402
 from services.common import keys as keycli  # noqa: E402
 from services.common.bootstrap import bootstrap, remove_prefixed  # noqa: E402
@@ -51,6 +52,9 @@ SCALES = {"small": SMALL, "region": KYZYLORDA, "nation": NATION}
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
+
+
+PAYROLL_BATCH = 200   # small employers' payrolls a gateway batch
 
 
 class Bench:
@@ -211,24 +215,25 @@ class Bench:
                          "kind": "employee" if rng.random() < 0.95 else "civil_contract"} for p in chunk[j:j + 10_000]]
                 bodies.append({"employer_bin": bin_, "period": PERIOD, "reference": f"pr-{bin_}-{PERIOD}-{j}",
                                "rows": rows})
-        # Small employers' payrolls are batched per request as real payroll systems would send them.
-        url = self.url("contributions") + "/v1/payrolls"
+        # Small employers' payrolls are batched per request as a payroll gateway sends them.
+        requests = batched(bodies, PAYROLL_BATCH)
         sem = asyncio.Semaphore(8)
         rows_total = sum(len(b["rows"]) for b in bodies)
         bar = tqdm(total=rows_total, desc="payrolls (HTTP)", unit="row")
         failures = 0
 
-        async def post(body):
+        async def post(path: str, body: bytes, rows: int):
             nonlocal failures
             async with sem:
-                r = await client.post(url, json=body, headers=self.headers, timeout=120)
-                if r.status_code != 201:
+                r = await client.post(self.url("contributions") + path, content=body, timeout=120,
+                                      headers={**self.headers, "content-type": "application/json"})
+                if refused(r.status_code, r.content):
                     failures += 1
-                bar.update(len(body["rows"]))
+                bar.update(rows)
 
         before = await self.end_offsets_total("contribution-paid")
         started = time.perf_counter()
-        await asyncio.gather(*(post(b) for b in bodies))
+        await asyncio.gather(*(post(*request) for request in requests))
         accepted = time.perf_counter()
         bar.close()
         # State contributions for the insured outside working age.
@@ -248,7 +253,7 @@ class Bench:
         on_kafka = time.perf_counter()
         applied = await self.lag_zero(client)
         self.results["payrolls"] = {
-            "payrolls": len(bodies), "rows": rows_total, "failed_requests": failures,
+            "payrolls": len(bodies), "requests": len(requests), "rows": rows_total, "failed_requests": failures,
             "rows_per_s_accepted": rows_total / (accepted - started),
             "events_on_kafka_s_after_last_accept": on_kafka - accepted,
             "state_contribution_people": len(state),

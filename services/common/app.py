@@ -85,11 +85,12 @@ class ServiceContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def context(request: Request) -> ServiceContext:
+# async: FastAPI runs a plain function dependency in its thread pool, a thread hop on every request
+async def context(request: Request) -> ServiceContext:
     return request.app.state.ctx
 
 
-def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> asyncpg.Pool:
     return request.app.state.ctx.pool
 
 

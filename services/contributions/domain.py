@@ -31,17 +31,18 @@ import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.common.ids import born_by_problem, iin_problem
-from services.common.money import CENT, parse_money
+from services.common.money import CENT, parse_money, to_money
 from services.contributions.rules import (
     AHEAD_LIMIT_MONTHS,
     ARREARS_WINDOW_MONTHS,
     FIRST_MONTH,
     STATUS_RULES,
     Month,
+    PaymentTerms,
     PeriodRules,
     StatusRuleVersion,
 )
@@ -222,6 +223,7 @@ def _rules_on(month: Month) -> StatusRuleVersion:
 # --- payrolls ----------------------------------------------------------------------------------
 
 ROW_KINDS = ("employee", "civil_contract")
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,23 +278,176 @@ def parse_payroll_rows(rows: list, born_by: date | None = None) -> tuple[list[Pa
     return out, errors
 
 
+def month_amounts(kind: str, income: Decimal, rules: PeriodRules) -> tuple[Decimal, Decimal]:
+    """(employer deduction, employee contribution) on a month's income of one kind: rate x min(income, cap),
+    half up to 0.01. A civil-contract (ГПХ) income has no employer deduction and pays the civil rate under
+    its cap."""
+    if kind == "employee":
+        return ((min(income, rules.employer_cap) * rules.employer_rate).quantize(CENT, ROUND_HALF_UP),
+                (min(income, rules.employee_cap) * rules.employee_rate).quantize(CENT, ROUND_HALF_UP))
+    return ZERO, (min(income, rules.civil_cap) * rules.civil_rate).quantize(CENT, ROUND_HALF_UP)
+
+
 def payroll_amounts(rows: list[PayrollRow], rules: PeriodRules) -> list[tuple[Decimal, Decimal]]:
-    """(employer deduction, employee contribution) per row: rate x min(income, cap), half up to 0.01.
-    A civil-contract (ГПХ) row has no employer deduction and pays the civil rate under its cap."""
-    zero = Decimal("0.00")
-    er, ecap = rules.employer_rate, rules.employer_cap
-    wr, wcap = rules.employee_rate, rules.employee_cap
-    cr, ccap = rules.civil_rate, rules.civil_cap
+    """(employer deduction, employee contribution) per row of a person's only payroll of the month."""
+    return [month_amounts(r.kind, r.income, rules) for r in rows]
+
+
+# --- a person's month with one employer: caps across payrolls -----------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PersonMonth:
+    """A person's income of one kind from one employer in one month, over all the employer's payrolls
+    of the month as currently corrected, and the contributions on it (the caps apply to this total)."""
+    income: Decimal
+    employer_deduction: Decimal
+    employee_contribution: Decimal
+
+    @property
+    def covers(self) -> bool:
+        """A month is covered only by a contribution: an income whose amounts round to nothing covers nothing."""
+        return self.employer_deduction + self.employee_contribution > 0
+
+
+EMPTY_MONTH = PersonMonth(Decimal("0.00"), Decimal("0.00"), Decimal("0.00"))
+PersonKey = tuple[str, str]  # (iin, kind)
+
+
+def person_month(kind: str, income: Decimal, rules: PeriodRules) -> PersonMonth:
+    return PersonMonth(income, *month_amounts(kind, income, rules))
+
+
+def added_rows(rows: list[PayrollRow], held: dict[PersonKey, PersonMonth],
+               rules: PeriodRules) -> list[tuple[PersonMonth, Decimal, Decimal]]:
+    """Per row of a further payroll of the month: the person's month after it, and what the row adds
+    (the contributions on the new total less those the month already holds)."""
     out = []
-    append = out.append
     for r in rows:
-        income = r.income
-        if r.kind == "employee":
-            append(((min(income, ecap) * er).quantize(CENT, ROUND_HALF_UP),
-                    (min(income, wcap) * wr).quantize(CENT, ROUND_HALF_UP)))
-        else:
-            append((zero, (min(income, ccap) * cr).quantize(CENT, ROUND_HALF_UP)))
+        before = held.get((r.iin, r.kind), EMPTY_MONTH)
+        after = person_month(r.kind, before.income + r.income, rules)
+        out.append((after, after.employer_deduction - before.employer_deduction,
+                    after.employee_contribution - before.employee_contribution))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDifference:
+    iin: str
+    kind: str
+    before: PersonMonth   # the person's month with the employer before the correction
+    after: PersonMonth
+
+    @property
+    def employer_deduction(self) -> Decimal:
+        return self.after.employer_deduction - self.before.employer_deduction
+
+    @property
+    def employee_contribution(self) -> Decimal:
+        return self.after.employee_contribution - self.before.employee_contribution
+
+
+def corrected_months(old: dict[PersonKey, Decimal], new: list[PayrollRow], held: dict[PersonKey, PersonMonth],
+                     rules: PeriodRules) -> list[PersonDifference]:
+    """A payroll's rows replaced: `old` its current incomes, `new` the corrected rows, `held` the people's
+    months with the employer (all the month's payrolls). Per person of either: the month before and after.
+    A person in neither version is untouched; a person missing from `new` leaves the payroll (a reversal)."""
+    new_income = {(r.iin, r.kind): r.income for r in new}
+    out = []
+    for key in sorted(old.keys() | new_income.keys()):
+        before = held.get(key, EMPTY_MONTH)
+        income = before.income - old.get(key, ZERO) + new_income.get(key, ZERO)
+        out.append(PersonDifference(key[0], key[1], before, person_month(key[1], income, rules)))
+    return out
+
+
+def masks_of(months: Iterable[tuple[Month, bool]]) -> tuple[int, int]:
+    """(covered, nonstate) masks from every contribution's (month, paid by other than the state)."""
+    covered = nonstate = 0
+    for m, other_than_state in months:
+        covered |= bit(m)
+        if other_than_state:
+            nonstate |= bit(m)
+    return covered, nonstate
+
+
+# --- declarations: declared against paid ----------------------------------------------------------
+
+def due_on(period: Month, terms: PaymentTerms) -> date:
+    """An employer's contributions for a month are due by the terms' day of the next month."""
+    return first_day(period + 1).replace(day=terms.due_day)
+
+
+def counts_until(period: Month, first_received_on: date, terms: PaymentTerms) -> date:
+    """The last day a declared month counts as covered without the money: the due date plus the grace;
+    a month declared after its due date gets the grace from the day it was declared."""
+    return max(due_on(period, terms), first_received_on) + timedelta(days=terms.grace_days)
+
+
+def lapses(declared: Decimal, paid: Decimal, until: date, today: date) -> bool:
+    """A declaration not paid in full stops counting the day after it counts until."""
+    return paid < declared and today > until
+
+
+_PERIOD_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{4})-(0[1-9]|1[0-2])(?![0-9])")
+
+
+def period_in_purpose(purpose: str) -> Month | None:
+    """The month a payment's purpose names ("ОСМС за 2026-10"), or None when it names none or several."""
+    found = {int(y) * 12 + int(m) - 1 for y, m in _PERIOD_IN_TEXT.findall(purpose)}
+    return found.pop() if len(found) == 1 else None
+
+
+def match_period(purpose: str, balances: dict[Month, Decimal]) -> Month | None:
+    """The declaration a bank record pays: the month its purpose names, when the payer declared it;
+    without a month in the purpose, the payer's oldest month not yet paid in full; otherwise none
+    (the record is kept unmatched). `balances`: the payer's declared months, declared less paid."""
+    named = period_in_purpose(purpose)
+    if named is not None:
+        return named if named in balances else None
+    return min((m for m, owed in balances.items() if owed > 0), default=None)
+
+
+def penalty(declared: Decimal, payments: list[tuple[date, Decimal]], due: date, on: date,
+            terms: PaymentTerms, base_rates: list[tuple[date, Decimal]]) -> tuple[Decimal, int]:
+    """Пеня on a declaration on a date, and the days late so far: for each day from the day after the
+    due date to the day paid, inclusive, the amount still unpaid that day times the base rate in force
+    that day times the terms' multiplier, over the days of a year. `base_rates`: (effective_from, rate)
+    in date order. A payment is counted at the end of its day; a refund is a negative payment (what it
+    leaves unpaid is late again from the next day)."""
+    outstanding = declared - sum((a for d, a in payments if d <= due), ZERO)
+    pending = sorted((d, a) for d, a in payments if d > due)
+    total = Decimal(0)
+    day = due + timedelta(days=1)
+    late = 0
+    while day <= on:
+        if outstanding <= 0:  # nothing late until a refund (if any) leaves something unpaid
+            if not pending:
+                break
+            paid_on = pending[0][0]
+            while pending and pending[0][0] == paid_on:
+                outstanding -= pending.pop(0)[1]
+            day = max(day, paid_on + timedelta(days=1))
+            continue
+        rate = ZERO
+        next_change = None
+        for effective, r in base_rates:
+            if effective <= day:
+                rate = r
+            else:
+                next_change = effective
+                break
+        end = on
+        if pending:
+            end = min(end, pending[0][0])
+        if next_change is not None:
+            end = min(end, next_change - timedelta(days=1))
+        days = (end - day).days + 1
+        total += outstanding * rate * terms.penalty_multiplier * days / terms.days_in_year
+        late += days
+        while pending and pending[0][0] <= end:
+            outstanding -= pending.pop(0)[1]
+        day = end + timedelta(days=1)
+    return to_money(total), late
 
 
 # --- payments ----------------------------------------------------------------------------------
@@ -328,6 +483,48 @@ def allocate_months(covered: int, pay_month: Month, months: int, *,
             f"the amount pays {months} months, but only {len(out)} can be covered now "
             f"(arrears of the last {arrears_window} months, this month and up to {ahead_limit} ahead)")
     return out
+
+
+def quote_months(covered: int, nonstate: int, pay_month: Month, on: date) -> list[Month] | None:
+    """The fewest whole months a self-payer paying in `pay_month` must pay (allocated as a payment is:
+    arrears first, then the current month, then ahead) to be insured, or in grace, on `on`; [] when
+    already so; None when no payment made now can do it (the date is too far ahead)."""
+    if status_on(covered, nonstate, on).status != "not_insured":
+        return []
+    k = 0
+    while True:
+        k += 1
+        try:
+            months = allocate_months(covered, pay_month, k)
+        except PaymentNotAllowed:
+            return None
+        add = 0
+        for m in months:
+            add |= bit(m)
+        if status_on(covered | add, nonstate | add, on).status != "not_insured":
+            return months
+
+
+def refunded_months(months: list[Month], payer_kind: str, monthly: Decimal, amount: Decimal,
+                    refundable: Decimal) -> list[Month]:
+    """The months a refund of `amount` uncovers from a payment still covering `months` (in order), of
+    which `refundable` is not yet refunded: a self-payer's or entrepreneur's refund is whole months, the
+    latest first; a platform contribution's or single payment's month is uncovered when all of it is."""
+    if payer_kind in ("self", "entrepreneur"):
+        count, rest = divmod(amount, monthly)
+        if rest != 0:
+            raise PaymentNotAllowed(f"a refund of whole months only: a multiple of {monthly:.2f}")
+        return months[len(months) - int(count):] if count else []
+    return list(months) if amount == refundable else []
+
+
+def single_payment_month(amount: Decimal, paid_on: date, osms_share: Decimal) -> tuple[Month, Decimal]:
+    """The single payment (ЕП) for a worker covers the month it is paid in when its share to ОСМС is
+    something: (that month, the share in tenge)."""
+    osms = to_money(amount * osms_share)
+    if osms <= 0:
+        raise PaymentNotAllowed("the single payment's share to ОСМС rounds to nothing")
+    return month_of(paid_on), osms
 
 
 def platform_month(amount: Decimal, paid_on: date, rules: PeriodRules) -> Month:

@@ -65,6 +65,25 @@ class StateCategories(Values):
     local: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]] = Field(min_length=1)
 
 
+class PaymentTerms(Values):
+    """When an employer's declared contributions are due, how long the declared months count without
+    the money, and the late-payment penalty (пеня) as a multiple of the National Bank's base rate."""
+    due_day: int = Field(ge=1, le=28)          # payments for month M are due by this day of M+1
+    grace_days: int = Field(ge=0, le=365)      # declared months count this many days past the due date
+    penalty_multiplier: Annotated[Dec, Field(gt=0, le=10)]  # пеня: this many times the base rate ...
+    days_in_year: int = Field(ge=360, le=366)  # ... a year, per day late
+
+
+class BaseRate(Values):
+    """The National Bank's base rate (базовая ставка), a year."""
+    rate: Rate
+
+
+class SinglePayment(Values):
+    """The single payment (единый платёж, ЕП): the share of each payment that goes to ОСМС."""
+    osms_share: Annotated[Dec, Field(gt=0, le=1)]
+
+
 def _rates_check(v: Rates, _effective: date) -> list[dict[str, Any]]:
     if (v.platform_rate is None) != (v.platform_cap_mzp is None):
         return [{"loc": ["platform_cap_mzp"], "msg": "platform_rate and platform_cap_mzp are set together"}]
@@ -89,6 +108,10 @@ RULE_TABLES: dict[str, RuleTable] = {t.name: t for t in (
                               "year Y are counted from year Y - 2)", AverageWage, span="year"),
     RuleTable("state_categories", "the categories of people the republican and local budgets pay for",
               StateCategories, check=_categories_check),
+    RuleTable("payment_terms", "employers' due day, the grace declared months keep without the money, and the "
+                               "late-payment penalty (пеня) as a multiple of the base rate", PaymentTerms),
+    RuleTable("base_rate", "the National Bank's base rate, a year (the penalty is counted from it)", BaseRate),
+    RuleTable("single_payment", "the single payment (ЕП): its share to ОСМС", SinglePayment),
 )}
 
 
@@ -190,3 +213,11 @@ STATUS_RULES: tuple[StatusRuleVersion, ...] = (
 ARREARS_WINDOW_MONTHS = 12
 # This project's limit on paying ahead: months after the month of payment a payment may cover.
 AHEAD_LIMIT_MONTHS = 12
+
+
+def payment_terms(snap: RuleSnapshot, on: date) -> InForce[PaymentTerms] | None:
+    return snap.in_force("payment_terms", on)
+
+
+def base_rate(snap: RuleSnapshot, on: date) -> InForce[BaseRate] | None:
+    return snap.in_force("base_rate", on)

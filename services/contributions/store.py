@@ -18,7 +18,7 @@ from services.common import clock
 from services.common.events import ContributionPaid, OutgoingEvent, event_from_data, event_ids
 from services.common.money import money_str
 from services.common.outbox import add_events
-from services.common.problems import Problem, conflict
+from services.common.problems import Problem, conflict, invalid
 from services.contributions import domain
 from services.contributions.domain import MASK_BITS, PaymentNotAllowed, PayrollRow
 from services.contributions.rules import Month, PeriodRules
@@ -143,46 +143,199 @@ def _payroll_answer(row) -> dict:
             "employee_contribution_total": money_str(row["employee_contribution_total"]), **_rules_answer(row)}
 
 
-async def record_payroll(pool: asyncpg.Pool, employer_bin: str, period: Month, reference: str,
-                         rows: list[PayrollRow], amounts: list[tuple[Decimal, Decimal]], rules: PeriodRules,
-                         today: date) -> dict:
-    digest = body_hash([employer_bin, period, [(r.iin, str(r.income), r.kind) for r in rows]])  # incomes quantized
-    employer_total = sum((a for a, _ in amounts), Decimal("0.00"))
-    employee_total = sum((b for _, b in amounts), Decimal("0.00"))
-    period_day = domain.first_day(period)
-    month = domain.month_str(period)
+_SET_PERSON_MONTHS = """
+INSERT INTO employer_person_months AS e (employer_bin, period, iin, kind, income, employer_deduction,
+                                         employee_contribution)
+SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[]) AS u
+ON CONFLICT (employer_bin, period, iin, kind) DO UPDATE
+   SET income = excluded.income, employer_deduction = excluded.employer_deduction,
+       employee_contribution = excluded.employee_contribution
+"""
 
-    async def work(conn: asyncpg.Connection) -> dict:
-        payroll_id = uuid.uuid4()
-        inserted = await conn.fetchval(
+
+# A payroll that opens its employer's month, in one statement (one round trip, where COPY and the
+# separate statements cost more than the rows for the common payroll of a few people): the declaration
+# created, the payroll, its rows and the people's months written, their coverage bumped. When the
+# month was already declared (`fresh` false) nothing but the declaration's lock is taken, and the
+# caller goes the general way; when the reference is taken, nothing is written but the declaration.
+_OPEN_MONTH = """
+WITH decl AS (
+    INSERT INTO declarations AS d (employer_bin, period, declared, due_on, counts_until, first_received_on)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (employer_bin, period) DO UPDATE SET declared = d.declared
+    RETURNING xmax = 0 AS fresh
+), payroll AS (
+    INSERT INTO payrolls (payroll_id, employer_bin, reference, body_sha256, period, received_on, rows,
+                          employer_deduction_total, employee_contribution_total, rules_version, rules_provisional,
+                          rules_carried_from)
+    SELECT $7, $1, $8, $9, $2, $6, cardinality($10::text[]), $15, $16, $17, $18, $19 FROM decl WHERE fresh
+    ON CONFLICT (employer_bin, reference) DO NOTHING
+    RETURNING payroll_id
+), person_rows AS (
+    SELECT u.* FROM unnest($10::text[], $11::text[], $12::numeric[], $13::numeric[], $14::numeric[], $20::bool[])
+                    WITH ORDINALITY AS u(iin, kind, income, ed, ec, covers, ord)
+    WHERE EXISTS (SELECT FROM payroll)
+), written_rows AS (
+    INSERT INTO payroll_rows (payroll_id, row_no, iin, kind, income, employer_deduction, employee_contribution)
+    SELECT $7, ord - 1, iin, kind, income, ed, ec FROM person_rows
+), written_months AS (
+    INSERT INTO employer_person_months (employer_bin, period, iin, kind, income, employer_deduction,
+                                        employee_contribution)
+    SELECT $1, $2, iin, kind, income, ed, ec FROM person_rows
+), bumped AS (
+    INSERT INTO person_coverage AS p (iin, covered, nonstate, status_version)
+    SELECT iin, CASE WHEN covers THEN $21::bit(256) ELSE $22::bit(256) END,
+                CASE WHEN covers THEN $21::bit(256) ELSE $22::bit(256) END, 1
+    FROM person_rows ORDER BY iin
+    ON CONFLICT (iin) DO UPDATE
+       SET covered = p.covered | excluded.covered, nonstate = p.nonstate | excluded.nonstate,
+           status_version = p.status_version + 1, updated_at = now()
+    RETURNING p.iin, varbit_send(p.covered) AS covered, varbit_send(p.nonstate) AS nonstate, p.status_version
+)
+SELECT (SELECT fresh FROM decl), EXISTS (SELECT FROM payroll), NULL::text, NULL::bytea, NULL::bytea, NULL::bigint
+UNION ALL
+SELECT NULL, NULL, iin, covered, nonstate, status_version FROM bumped
+"""
+
+
+async def _person_months(conn: asyncpg.Connection, employer_bin: str, period_day: date,
+                         iins: list[str]) -> dict[domain.PersonKey, domain.PersonMonth]:
+    rows = await conn.fetch(
+        """SELECT iin, kind, income, employer_deduction, employee_contribution FROM employer_person_months
+           WHERE employer_bin = $1 AND period = $2 AND iin = ANY($3::text[])""", employer_bin, period_day, iins)
+    return {(r[0], r[1]): domain.PersonMonth(r[2], r[3], r[4]) for r in rows}
+
+
+async def _set_person_months(conn: asyncpg.Connection, employer_bin: str, period_day: date,
+                             months: list[tuple[str, str, domain.PersonMonth]]) -> None:
+    await conn.execute(_SET_PERSON_MONTHS, employer_bin, period_day, [m[0] for m in months], [m[1] for m in months],
+                       [m[2].income for m in months], [m[2].employer_deduction for m in months],
+                       [m[2].employee_contribution for m in months])
+
+
+async def _held_payroll(conn: asyncpg.Connection, employer_bin: str, reference: str, digest: bytes) -> dict | None:
+    """The answer to a payroll sent again under its reference; 409 for another body under it."""
+    held = await conn.fetchrow("SELECT * FROM payrolls WHERE employer_bin = $1 AND reference = $2",
+                               employer_bin, reference)
+    if held is None:
+        return None
+    if bytes(held["body_sha256"]) != digest:
+        raise _reference_conflict(reference)
+    return _payroll_answer(held)
+
+
+class NewPayroll(NamedTuple):
+    """A payroll checked and priced as its month's first (the rules of its period and its due dates)."""
+    employer_bin: str
+    period: Month
+    reference: str
+    rows: list[PayrollRow]
+    rules: PeriodRules
+    due: date
+    counts_until: date
+
+    @property
+    def digest(self) -> bytes:
+        return body_hash([self.employer_bin, self.period, [(r.iin, str(r.income), r.kind) for r in self.rows]])
+
+
+async def _write_payroll(conn: asyncpg.Connection, p: NewPayroll, today: date) -> tuple[dict, list[OutgoingEvent]]:
+    """The payroll written in the caller's transaction; its answer and the people's events (the caller
+    adds them to the outbox). The employer's declaration for the month grows by the payroll; the
+    declaration's row is the lock of the employer's month: a further payroll of the month is charged on
+    each person's total income from the employer (the caps apply to the total), less what the month
+    already holds. The same reference again: the first answer; with another body: 409."""
+    digest = p.digest  # incomes quantized
+    rows, rules = p.rows, p.rules
+    first_amounts = domain.payroll_amounts(rows, rules)  # the amounts when the payroll is the month's first
+    first_ed = sum((a for a, _ in first_amounts), Decimal("0.00"))
+    first_ec = sum((b for _, b in first_amounts), Decimal("0.00"))
+    period_day = domain.first_day(p.period)
+    paid, unpaid = [domain.month_str(p.period)], []
+    payroll_id = uuid.uuid4()
+
+    def answer(ed_total: Decimal, ec_total: Decimal) -> dict:
+        return {"payroll_id": str(payroll_id), "rows": len(rows), "employer_deduction_total": money_str(ed_total),
+                "employee_contribution_total": money_str(ec_total), **rules.answer_fields()}
+
+    covers = [a + b > 0 for a, b in first_amounts]
+    opened = await conn.fetch(
+        _OPEN_MONTH, p.employer_bin, period_day, first_ed + first_ec, p.due, p.counts_until, today, payroll_id,
+        p.reference, digest, [r.iin for r in rows], [r.kind for r in rows], [r.income for r in rows],
+        [a for a, _ in first_amounts], [b for _, b in first_amounts], first_ed, first_ec, rules.version,
+        rules.provisional, rules.carried_from, covers, _mask(domain.bit(p.period)), _ZERO_MASK)
+    head = next(r for r in opened if r[2] is None)
+    fresh, inserted = head[0], head[1]
+    if fresh and inserted:
+        state = {r[2]: (_int(r[3]), _int(r[4]), r[5]) for r in opened if r[2] is not None}
+        changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
+        return answer(first_ed, first_ec), events_of(changes, state, today)
+    if fresh:  # the reference is another month's payroll: the month opened for nothing is closed again
+        await conn.execute("DELETE FROM declarations WHERE employer_bin = $1 AND period = $2", p.employer_bin,
+                           period_day)
+    held_payroll = await _held_payroll(conn, p.employer_bin, p.reference, digest)
+    if held_payroll is not None:
+        return held_payroll, []
+    # A further payroll of a declared month (its declaration is locked by now).
+    lapsed_on = await conn.fetchval("SELECT lapsed_on FROM declarations WHERE employer_bin = $1 AND period = $2",
+                                    p.employer_bin, period_day)
+    held = await _person_months(conn, p.employer_bin, period_day, [r.iin for r in rows])
+    added = domain.added_rows(rows, held, rules)
+    ed_total = sum((a for _, a, _ in added), Decimal("0.00"))
+    ec_total = sum((b for _, _, b in added), Decimal("0.00"))
+    if await conn.fetchval(
             """INSERT INTO payrolls (payroll_id, employer_bin, reference, body_sha256, period, received_on, rows,
                                      employer_deduction_total, employee_contribution_total, rules_version,
                                      rules_provisional, rules_carried_from)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                ON CONFLICT (employer_bin, reference) DO NOTHING RETURNING payroll_id""",
-            payroll_id, employer_bin, reference, digest, period_day, today, len(rows),
-            employer_total, employee_total, rules.version, rules.provisional, rules.carried_from)
-        if inserted is None:
-            held = await conn.fetchrow("SELECT * FROM payrolls WHERE employer_bin = $1 AND reference = $2",
-                                       employer_bin, reference)
-            if bytes(held["body_sha256"]) != digest:
-                raise _reference_conflict(reference)
-            return _payroll_answer(held)
-        await conn.copy_records_to_table(
-            "payroll_rows",
-            records=[(payroll_id, i, r.iin, r.kind, r.income, a, b)
-                     for i, (r, (a, b)) in enumerate(zip(rows, amounts))],
-            columns=["payroll_id", "row_no", "iin", "kind", "income", "employer_deduction",
-                     "employee_contribution"])
-        # A month is covered only by a contribution: a row whose amounts round to nothing covers nothing.
-        covers = [a + b > 0 for a, b in amounts]
-        state = await _bump_coverage(conn, [r.iin for r in rows], covers, domain.bit(period), domain.bit(period))
-        paid, unpaid = [month], []
-        changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
-        await add_events(conn, events_of(changes, state, today))
-        return {"payroll_id": str(payroll_id), "rows": len(rows),
-                "employer_deduction_total": money_str(employer_total),
-                "employee_contribution_total": money_str(employee_total), **rules.answer_fields()}
+            payroll_id, p.employer_bin, p.reference, digest, period_day, today, len(rows),
+            ed_total, ec_total, rules.version, rules.provisional, rules.carried_from) is None:
+        # the reference was taken meanwhile by a payroll of another month (committed: the conflict saw it)
+        held_payroll = await _held_payroll(conn, p.employer_bin, p.reference, digest)
+        assert held_payroll is not None
+        return held_payroll, []
+    await conn.copy_records_to_table(
+        "payroll_rows",
+        records=[(payroll_id, i, r.iin, r.kind, r.income, a, b) for i, (r, (_, a, b)) in enumerate(zip(rows, added))],
+        columns=["payroll_id", "row_no", "iin", "kind", "income", "employer_deduction", "employee_contribution"])
+    await _set_person_months(conn, p.employer_bin, period_day, [(r.iin, r.kind, m) for r, (m, _, _) in zip(rows, added)])
+    await conn.execute("UPDATE declarations SET declared = declared + $3 WHERE employer_bin = $1 AND period = $2",
+                       p.employer_bin, period_day, ed_total + ec_total)
+    # A lapsed month (declared, unpaid past its grace) covers no one until it is paid.
+    covers = [m.covers and lapsed_on is None for m, _, _ in added]
+    state = await _bump_coverage(conn, [r.iin for r in rows], covers, domain.bit(p.period), domain.bit(p.period))
+    changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
+    return answer(ed_total, ec_total), events_of(changes, state, today)
+
+
+async def record_payroll(pool: asyncpg.Pool, payroll: NewPayroll, today: date) -> dict:
+    async def work(conn: asyncpg.Connection) -> dict:
+        answer, events = await _write_payroll(conn, payroll, today)
+        await add_events(conn, events)
+        return answer
+
+    return await _in_transaction(pool, work)
+
+
+async def record_payrolls(pool: asyncpg.Pool, payrolls: list[NewPayroll], today: date) -> list[dict]:
+    """Many employers' payrolls in one transaction (a gateway's batch): each accepted, or refused alone
+    (a reference used for another body: its problem in place of its answer); the events of all of
+    them in one outbox write. Written in (employer, period) order, so two batches lock in one order."""
+
+    async def work(conn: asyncpg.Connection) -> list[dict]:
+        results: list[dict] = [{}] * len(payrolls)
+        events: list[OutgoingEvent] = []
+        for i in sorted(range(len(payrolls)), key=lambda i: (payrolls[i].employer_bin, payrolls[i].period)):
+            try:
+                answer, evs = await _write_payroll(conn, payrolls[i], today)
+            except Problem as exc:
+                results[i] = {"status": exc.status, "rule": exc.extra.get("rule"), "detail": exc.detail}
+                continue
+            results[i] = {"status": 201, **answer}
+            events += evs
+        await add_events(conn, events)
+        return results
 
     return await _in_transaction(pool, work)
 
@@ -198,15 +351,451 @@ async def employer_payrolls(conn: asyncpg.Connection, employer_bin: str, limit: 
             for r in rows]
 
 
+# --- recomputing coverage ------------------------------------------------------------------------
+
+# Every contribution that covers a month of these people, with whether its payer is other than the
+# state. An employer's month counts while its declaration has not lapsed.
+_SOURCES = """
+SELECT e.iin, e.period, true FROM employer_person_months e JOIN declarations d USING (employer_bin, period)
+WHERE e.iin = ANY($1::text[]) AND e.employer_deduction + e.employee_contribution > 0 AND d.lapsed_on IS NULL
+UNION ALL
+SELECT iin, unnest(covered_months), true FROM payments WHERE iin = ANY($1::text[])
+UNION ALL
+SELECT sp.iin, s.period, false FROM state_contribution_persons sp JOIN state_contributions s USING (contribution_id)
+WHERE sp.iin = ANY($1::text[])
+"""
+
+_SET_COVERAGE = """
+INSERT INTO person_coverage AS p (iin, covered, nonstate, status_version)
+SELECT u.iin, u.covered, u.nonstate, 1 FROM unnest($1::text[], $2::bit(256)[], $3::bit(256)[]) AS u(iin, covered, nonstate)
+ORDER BY u.iin
+ON CONFLICT (iin) DO UPDATE
+   SET covered = excluded.covered, nonstate = excluded.nonstate, status_version = p.status_version + 1,
+       updated_at = now()
+RETURNING p.iin, varbit_send(p.covered), varbit_send(p.nonstate), p.status_version
+"""
+
+
+async def _recompute_coverage(conn: asyncpg.Connection, iins: list[str]) -> dict[str, tuple[int, int, int]]:
+    """Each person's masks rebuilt from every contribution that still covers a month (a month some
+    other contribution covers stays covered when one is corrected away or lapses); status_version
+    incremented. People locked in IIN order before their contributions are read."""
+    iins = sorted(set(iins))
+    await conn.execute("SELECT 1 FROM person_coverage WHERE iin = ANY($1::text[]) ORDER BY iin FOR UPDATE", iins)
+    months: dict[str, list[tuple[Month, bool]]] = {i: [] for i in iins}
+    for iin, day, other_than_state in await conn.fetch(_SOURCES, iins):
+        months[iin].append((domain.month_of(day), other_than_state))
+    masks = [domain.masks_of(months[i]) for i in iins]
+    rows = await conn.fetch(_SET_COVERAGE, iins, [_mask(c) for c, _ in masks], [_mask(n) for _, n in masks])
+    return {r[0]: (_int(r[1]), _int(r[2]), r[3]) for r in rows}
+
+
+async def _month_people(conn: asyncpg.Connection, declarations: list[tuple[str, date]]) -> list[tuple[str, str]]:
+    """(iin, kind) of everyone in these employers' months, one a person."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (e.iin) e.iin, e.kind FROM employer_person_months e
+           JOIN unnest($1::text[], $2::date[]) AS d(employer_bin, period) USING (employer_bin, period)
+           ORDER BY e.iin""", [b for b, _ in declarations], [p for _, p in declarations])
+    return [(r[0], r[1]) for r in rows]
+
+
+async def _republish_months(conn: asyncpg.Connection, declarations: list[tuple[str, date]], today: date) -> int:
+    """The people of these employers' months (which now count again, or stopped counting) get their
+    coverage recomputed and a contribution-paid (its status and periods say what changed)."""
+    people = await _month_people(conn, declarations) if declarations else []
+    if not people:
+        return 0
+    state = await _recompute_coverage(conn, [iin for iin, _ in people])
+    await add_events(conn, events_of([Change(iin, kind, []) for iin, kind in people], state, today))
+    return len(people)
+
+
+# --- corrections ---------------------------------------------------------------------------------
+
+class PayrollHeader(NamedTuple):
+    payroll_id: uuid.UUID
+    employer_bin: str
+    period: Month
+    version: int
+
+
+async def payroll_header(conn: asyncpg.Connection, payroll_id: uuid.UUID) -> PayrollHeader | None:
+    row = await conn.fetchrow("SELECT employer_bin, period, version FROM payrolls WHERE payroll_id = $1", payroll_id)
+    return PayrollHeader(payroll_id, row[0], domain.month_of(row[1]), row[2]) if row else None
+
+
+def _correction_answer(row, differences: list[dict]) -> dict:
+    return {"payroll_id": str(row["payroll_id"]), "version": row["version"], "reference": row["reference"],
+            "rows": row["rows"], "employer_deduction_total": money_str(row["employer_deduction_total"]),
+            "employee_contribution_total": money_str(row["employee_contribution_total"]),
+            "employer_deduction_difference": money_str(row["employer_deduction_difference"]),
+            "employee_contribution_difference": money_str(row["employee_contribution_difference"]),
+            "differences": differences, **_rules_answer(row)}
+
+
+async def _correction_differences(conn: asyncpg.Connection, payroll_id: uuid.UUID, version: int) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT iin, kind, income_before, income_after, employer_deduction_difference,
+                  employee_contribution_difference
+           FROM payroll_correction_persons WHERE payroll_id = $1 AND version = $2 ORDER BY iin, kind""",
+        payroll_id, version)
+    return [{"iin": r[0], "kind": r[1], "income_before": money_str(r[2]), "income_after": money_str(r[3]),
+             "employer_deduction_difference": money_str(r[4]), "employee_contribution_difference": money_str(r[5])}
+            for r in rows]
+
+
+async def record_correction(pool: asyncpg.Pool, header: PayrollHeader, reference: str, rows: list[PayrollRow],
+                            rules: PeriodRules, today: date) -> dict:
+    """A new version of the payroll: its rows replaced by `rows` (none: a reversal). Each person's month
+    with the employer is recounted on its new total income (caps across all the month's payrolls), the
+    difference per person recorded, the declaration changed by the sum of the differences, and the
+    people of either version get their coverage recomputed and a contribution-paid."""
+    digest = body_hash([str(header.payroll_id), [(r.iin, str(r.income), r.kind) for r in rows]])
+    period_day = domain.first_day(header.period)
+
+    async def work(conn: asyncpg.Connection) -> dict:
+        await conn.execute("SELECT 1 FROM declarations WHERE employer_bin = $1 AND period = $2 FOR UPDATE",
+                           header.employer_bin, period_day)
+        payroll = await conn.fetchrow("SELECT * FROM payrolls WHERE payroll_id = $1 FOR UPDATE", header.payroll_id)
+        held = await conn.fetchrow("SELECT * FROM payroll_corrections WHERE payroll_id = $1 AND reference = $2",
+                                   header.payroll_id, reference)
+        if held is not None:
+            if bytes(held["body_sha256"]) != digest:
+                raise _reference_conflict(reference)
+            return _correction_answer(held, await _correction_differences(conn, header.payroll_id, held["version"]))
+        if payroll["reference"] == reference:
+            raise _reference_conflict(reference)
+        version = payroll["version"] + 1
+        old_rows = await conn.fetch(
+            """SELECT iin, kind, income, employer_deduction, employee_contribution FROM payroll_rows
+               WHERE payroll_id = $1 AND version = $2""", header.payroll_id, payroll["version"])
+        old_income = {(r[0], r[1]): r[2] for r in old_rows}
+        old_amounts = {(r[0], r[1]): (r[3], r[4]) for r in old_rows}
+        keys = old_income.keys() | {(r.iin, r.kind) for r in rows}
+        months = await _person_months(conn, header.employer_bin, period_day, sorted({k[0] for k in keys}))
+        diffs = domain.corrected_months(old_income, rows, months, rules)
+        by_key = {(d.iin, d.kind): d for d in diffs}
+        ed_diff = sum((d.employer_deduction for d in diffs), Decimal("0.00"))
+        ec_diff = sum((d.employee_contribution for d in diffs), Decimal("0.00"))
+        ed_total = payroll["employer_deduction_total"] + ed_diff
+        ec_total = payroll["employee_contribution_total"] + ec_diff
+        # The version's rows: each person's amounts in the payroll moved by the person's difference.
+        new_rows = []
+        for i, r in enumerate(rows):
+            d = by_key[(r.iin, r.kind)]
+            a, b = old_amounts.get((r.iin, r.kind), (Decimal("0.00"), Decimal("0.00")))
+            new_rows.append((header.payroll_id, version, i, r.iin, r.kind, r.income, a + d.employer_deduction,
+                             b + d.employee_contribution))
+        await conn.copy_records_to_table(
+            "payroll_rows", records=new_rows,
+            columns=["payroll_id", "version", "row_no", "iin", "kind", "income", "employer_deduction",
+                     "employee_contribution"])
+        await conn.copy_records_to_table(
+            "payroll_correction_persons",
+            records=[(header.payroll_id, version, d.iin, d.kind, d.before.income, d.after.income,
+                      d.employer_deduction, d.employee_contribution) for d in diffs],
+            columns=["payroll_id", "version", "iin", "kind", "income_before", "income_after",
+                     "employer_deduction_difference", "employee_contribution_difference"])
+        await _set_person_months(conn, header.employer_bin, period_day, [(d.iin, d.kind, d.after) for d in diffs])
+        correction = await conn.fetchrow(
+            """INSERT INTO payroll_corrections (payroll_id, version, reference, body_sha256, received_on, rows,
+                   employer_deduction_total, employee_contribution_total, employer_deduction_difference,
+                   employee_contribution_difference, rules_version, rules_provisional, rules_carried_from)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *""",
+            header.payroll_id, version, reference, digest, today, len(rows), ed_total, ec_total, ed_diff, ec_diff,
+            rules.version, rules.provisional, rules.carried_from)
+        await conn.execute(
+            """UPDATE payrolls SET version = $2, rows = $3, employer_deduction_total = $4,
+                                   employee_contribution_total = $5 WHERE payroll_id = $1""",
+            header.payroll_id, version, len(rows), ed_total, ec_total)
+        month = [domain.month_str(header.period)]
+        changes = {d.iin: Change(d.iin, d.kind, month if d.after.covers else []) for d in diffs}
+        if await _change_declared(conn, header.employer_bin, period_day, ed_diff + ec_diff):
+            for iin, kind in await _month_people(conn, [(header.employer_bin, period_day)]):
+                changes.setdefault(iin, Change(iin, kind, month))
+        state = await _recompute_coverage(conn, list(changes))
+        await add_events(conn, events_of(sorted(changes.values()), state, today))
+        return _correction_answer(correction, await _correction_differences(conn, header.payroll_id, version))
+
+    return await _in_transaction(pool, work)
+
+
+async def _change_declared(conn: asyncpg.Connection, employer_bin: str, period_day: date, change: Decimal) -> bool:
+    """A correction moves the declared sum; a lapsed month whose declaration is now paid in full counts
+    again: True when it did (the caller recomputes its people)."""
+    return await conn.fetchval(
+        """UPDATE declarations d SET declared = d.declared + $3,
+                  lapsed_on = CASE WHEN d.paid >= d.declared + $3 THEN NULL ELSE d.lapsed_on END
+           FROM declarations old WHERE old.employer_bin = d.employer_bin AND old.period = d.period
+             AND d.employer_bin = $1 AND d.period = $2
+           RETURNING old.lapsed_on IS NOT NULL AND d.lapsed_on IS NULL""", employer_bin, period_day, change)
+
+
+async def payroll_versions(conn: asyncpg.Connection, payroll_id: uuid.UUID) -> dict | None:
+    payroll = await conn.fetchrow("SELECT * FROM payrolls WHERE payroll_id = $1", payroll_id)
+    if payroll is None:
+        return None
+    first = await conn.fetchrow(
+        """SELECT sum(employer_deduction) AS ed, sum(employee_contribution) AS ec, count(*) AS n
+           FROM payroll_rows WHERE payroll_id = $1 AND version = 1""", payroll_id)
+    versions = [{"version": 1, "reference": payroll["reference"], "received_on": payroll["received_on"],
+                 "rows": first["n"], "employer_deduction_total": money_str(first["ed"] or Decimal(0)),
+                 "employee_contribution_total": money_str(first["ec"] or Decimal(0)),
+                 "employer_deduction_difference": None, "employee_contribution_difference": None}]
+    for c in await conn.fetch("SELECT * FROM payroll_corrections WHERE payroll_id = $1 ORDER BY version", payroll_id):
+        versions.append({"version": c["version"], "reference": c["reference"], "received_on": c["received_on"],
+                         "rows": c["rows"], "employer_deduction_total": money_str(c["employer_deduction_total"]),
+                         "employee_contribution_total": money_str(c["employee_contribution_total"]),
+                         "employer_deduction_difference": money_str(c["employer_deduction_difference"]),
+                         "employee_contribution_difference": money_str(c["employee_contribution_difference"])})
+    rows = await conn.fetch(
+        """SELECT iin, kind, income, employer_deduction, employee_contribution FROM payroll_rows
+           WHERE payroll_id = $1 AND version = $2 ORDER BY row_no""", payroll_id, payroll["version"])
+    return {"payroll_id": str(payroll_id), "employer_bin": payroll["employer_bin"],
+            "period": domain.month_str(domain.month_of(payroll["period"])), "version": payroll["version"],
+            "versions": versions,
+            "rows": [{"iin": r[0], "kind": r[1], "income": money_str(r[2]), "employer_deduction": money_str(r[3]),
+                      "employee_contribution": money_str(r[4])} for r in rows]}
+
+
+# --- declared against paid -----------------------------------------------------------------------
+
+class BankRecord(NamedTuple):
+    payer_bin: str
+    paid_on: date
+    amount: Decimal
+    purpose: str
+    reference: str
+
+
+def _bank_answer(row) -> dict:
+    period = row["period"]
+    return {"reference": row["reference"], "record_id": str(row["record_id"]),
+            "status": "matched" if period is not None else "unmatched",
+            "period": domain.month_str(domain.month_of(period)) if period is not None else None}
+
+
+async def record_bank_statement(pool: asyncpg.Pool, records: list[BankRecord], today: date) -> list[dict]:
+    """Each bank record is kept once (its reference is its key) and matched to the payer's declaration
+    (domain.match_period) or kept unmatched. A lapsed month paid in full counts again: its people get
+    their coverage recomputed and a contribution-paid. All records or none (a reused reference: 409)."""
+
+    async def work(conn: asyncpg.Connection) -> list[dict]:
+        out = []
+        restored: list[tuple[str, date]] = []
+        for index, rec in enumerate(records):
+            digest = body_hash([rec.payer_bin, rec.paid_on.isoformat(), money_str(rec.amount), rec.purpose])
+            held = await conn.fetchrow("SELECT * FROM bank_records WHERE reference = $1", rec.reference)
+            if held is not None:
+                if bytes(held["body_sha256"]) != digest:
+                    raise conflict("reference_reused", f"record {index}: reference {rec.reference!r} was already "
+                                                       "used for a different record", index=index)
+                out.append({**_bank_answer(held), "duplicate": True})
+                continue
+            declared = await conn.fetch(
+                """SELECT period, declared - paid FROM declarations WHERE employer_bin = $1
+                   ORDER BY period FOR UPDATE""", rec.payer_bin)
+            period = domain.match_period(rec.purpose, {domain.month_of(r[0]): r[1] for r in declared})
+            period_day = domain.first_day(period) if period is not None else None
+            row = await conn.fetchrow(
+                """INSERT INTO bank_records (record_id, reference, body_sha256, payer_bin, paid_on, amount, purpose,
+                                            period, received_on)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+                uuid.uuid4(), rec.reference, digest, rec.payer_bin, rec.paid_on, rec.amount, rec.purpose,
+                period_day, today)
+            if period_day is not None:
+                counts_again = await conn.fetchval(
+                    """UPDATE declarations d SET paid = d.paid + $3,
+                              lapsed_on = CASE WHEN d.paid + $3 >= d.declared THEN NULL ELSE d.lapsed_on END
+                       FROM declarations old WHERE old.employer_bin = d.employer_bin AND old.period = d.period
+                         AND d.employer_bin = $1 AND d.period = $2
+                       RETURNING old.lapsed_on IS NOT NULL AND d.lapsed_on IS NULL""",
+                    rec.payer_bin, period_day, rec.amount)
+                if counts_again:
+                    restored.append((rec.payer_bin, period_day))
+            out.append({**_bank_answer(row), "duplicate": False})
+        await _republish_months(conn, restored, today)
+        return out
+
+    return await _in_transaction(pool, work)
+
+
+# --- refunds -------------------------------------------------------------------------------------
+
+def _refund_answer(row) -> dict:
+    return {"refund_id": str(row["refund_id"]), "reference": row["reference"], "amount": money_str(row["amount"]),
+            "reason": row["reason"], "refunded_on": row["refunded_on"],
+            "uncovered_months": [domain.month_str(domain.month_of(d)) for d in row["months"]]}
+
+
+async def _held_refund(conn: asyncpg.Connection, reference: str, digest: bytes) -> dict | None:
+    held = await conn.fetchrow("SELECT * FROM refunds WHERE reference = $1", reference)
+    if held is None:
+        return None
+    if bytes(held["body_sha256"]) != digest:
+        raise _reference_conflict(reference)
+    return _refund_answer(held)
+
+
+def _refund_too_large(amount: Decimal, refundable: Decimal) -> Problem:
+    return conflict("refund_exceeds_paid", f"a refund of {money_str(amount)} is more than the "
+                                           f"{money_str(refundable)} paid and not yet refunded",
+                    refundable=money_str(refundable))
+
+
+async def refund_declaration(pool: asyncpg.Pool, employer_bin: str, period: Month, amount: Decimal, reason: str,
+                             reference: str, today: date) -> dict | None:
+    """Money paid for an employer's month given back (an overpayment, or after a reversal). What it leaves
+    unpaid is owed again; past the day the month counts until, the month lapses at once. None: no such
+    declaration."""
+    period_day = domain.first_day(period)
+    digest = body_hash(["declaration", employer_bin, period, money_str(amount), reason])
+
+    async def work(conn: asyncpg.Connection) -> dict | None:
+        held = await _held_refund(conn, reference, digest)
+        if held is not None:
+            return held
+        d = await conn.fetchrow("""SELECT declared, paid, counts_until, lapsed_on FROM declarations
+                                   WHERE employer_bin = $1 AND period = $2 FOR UPDATE""", employer_bin, period_day)
+        if d is None:
+            return None
+        if amount > d["paid"]:
+            raise _refund_too_large(amount, d["paid"])
+        paid = d["paid"] - amount
+        lapse = d["lapsed_on"] is None and domain.lapses(d["declared"], paid, d["counts_until"], today)
+        await conn.execute(
+            """UPDATE declarations SET paid = $3, lapsed_on = CASE WHEN $4 THEN $5 ELSE lapsed_on END
+               WHERE employer_bin = $1 AND period = $2""", employer_bin, period_day, paid, lapse, today)
+        row = await conn.fetchrow(
+            """INSERT INTO refunds (refund_id, reference, body_sha256, employer_bin, period, amount, reason,
+                                    refunded_on, months)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+            uuid.uuid4(), reference, digest, employer_bin, period_day, amount, reason, today,
+            [period_day] if lapse else [])
+        if lapse:
+            await _republish_months(conn, [(employer_bin, period_day)], today)
+        return _refund_answer(row)
+
+    return await _in_transaction(pool, work)
+
+
+async def refund_payment(pool: asyncpg.Pool, payment_id: uuid.UUID, amount: Decimal, reason: str, reference: str,
+                         today: date) -> dict | None:
+    """A person's payment given back, in part or whole: a self-payer's or entrepreneur's in whole months
+    (its latest months first), a platform contribution's or single payment's month when all of it is.
+    The person's coverage is recomputed and published. None: no such payment."""
+    digest = body_hash(["payment", str(payment_id), money_str(amount), reason])
+
+    async def work(conn: asyncpg.Connection) -> dict | None:
+        held = await _held_refund(conn, reference, digest)
+        if held is not None:
+            return held
+        payment = await conn.fetchrow("SELECT * FROM payments WHERE payment_id = $1 FOR UPDATE", payment_id)
+        if payment is None:
+            return None
+        refunded = await conn.fetchval("SELECT coalesce(sum(amount), 0) FROM refunds WHERE payment_id = $1",
+                                       payment_id)
+        refundable = payment["amount"] - refunded
+        if amount > refundable:
+            raise _refund_too_large(amount, refundable)
+        months = sorted(domain.month_of(d) for d in payment["covered_months"])
+        try:
+            uncovered = domain.refunded_months(months, payment["payer_kind"], payment["monthly_amount"], amount,
+                                               refundable)
+        except PaymentNotAllowed as exc:
+            raise invalid(str(exc), errors=[{"loc": ["body", "amount"], "msg": str(exc)}]) from None
+        kept = [domain.first_day(m) for m in months if m not in uncovered]
+        await conn.execute("UPDATE payments SET covered_months = $2 WHERE payment_id = $1", payment_id, kept)
+        row = await conn.fetchrow(
+            """INSERT INTO refunds (refund_id, reference, body_sha256, payment_id, amount, reason, refunded_on, months)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+            uuid.uuid4(), reference, digest, payment_id, amount, reason, today,
+            [domain.first_day(m) for m in uncovered])
+        state = await _recompute_coverage(conn, [payment["iin"]])
+        await add_events(conn, events_of([Change(payment["iin"], payment["payer_kind"], [])], state, today))
+        return _refund_answer(row)
+
+    return await _in_transaction(pool, work)
+
+
+SWEEP_BATCH = 200
+
+
+async def sweep_lapses(pool: asyncpg.Pool, today: date) -> int:
+    """Declarations not paid in full past the day they count until lapse on `today`: their months stop
+    counting, their people get their coverage recomputed and a contribution-paid. Several instances
+    may sweep at once (SKIP LOCKED). Returns how many declarations lapsed."""
+    lapsed = 0
+    while True:
+        async def work(conn: asyncpg.Connection) -> int:
+            due = await conn.fetch(
+                """SELECT employer_bin, period, declared, paid, counts_until FROM declarations
+                   WHERE lapsed_on IS NULL AND paid < declared AND counts_until < $1
+                   ORDER BY counts_until LIMIT $2 FOR UPDATE SKIP LOCKED""", today, SWEEP_BATCH)
+            chosen = [(r[0], r[1]) for r in due if domain.lapses(r[2], r[3], r[4], today)]
+            if chosen:
+                await conn.execute(
+                    """UPDATE declarations d SET lapsed_on = $3 FROM unnest($1::text[], $2::date[]) AS u(b, p)
+                       WHERE d.employer_bin = u.b AND d.period = u.p""",
+                    [b for b, _ in chosen], [p for _, p in chosen], today)
+                await _republish_months(conn, chosen, today)
+            return len(chosen)
+
+        n = await _in_transaction(pool, work)
+        lapsed += n
+        if n < SWEEP_BATCH:
+            return lapsed
+
+
+async def unmatched_bank_records(conn: asyncpg.Connection, limit: int) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT record_id, reference, payer_bin, paid_on, amount, purpose, received_on FROM bank_records
+           WHERE period IS NULL ORDER BY created_at LIMIT $1""", limit)
+    return [{"record_id": str(r[0]), "reference": r[1], "payer_bin": r[2], "date": r[3], "amount": money_str(r[4]),
+             "purpose": r[5], "received_on": r[6]} for r in rows]
+
+
+class DeclarationRow(NamedTuple):
+    period: Month
+    declared: Decimal
+    paid: Decimal
+    due_on: date
+    counts_until: date
+    lapsed_on: date | None
+    payments: list[tuple[date, Decimal]]
+
+
+async def employer_declarations(conn: asyncpg.Connection, employer_bin: str) -> list[DeclarationRow]:
+    # the money in (bank records) and out (refunds, as negative amounts) of each month, by date
+    rows = await conn.fetch(
+        """SELECT d.period, d.declared, d.paid, d.due_on, d.counts_until, d.lapsed_on,
+                  coalesce(m.days, '{}'), coalesce(m.amounts, '{}')
+           FROM declarations d
+           LEFT JOIN LATERAL (
+               SELECT array_agg(day ORDER BY day) AS days, array_agg(amount ORDER BY day) AS amounts
+               FROM (SELECT b.paid_on AS day, b.amount FROM bank_records b
+                     WHERE b.payer_bin = d.employer_bin AND b.period = d.period
+                     UNION ALL
+                     SELECT r.refunded_on, -r.amount FROM refunds r
+                     WHERE r.employer_bin = d.employer_bin AND r.period = d.period) AS money) AS m ON true
+           WHERE d.employer_bin = $1 ORDER BY d.period DESC""", employer_bin)
+    return [DeclarationRow(domain.month_of(r[0]), r[1], r[2], r[3], r[4], r[5], list(zip(r[6], r[7]))) for r in rows]
+
+
 # --- payments ----------------------------------------------------------------------------------
 
 async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: Decimal, paid_on: date,
-                         reference: str, rules: PeriodRules) -> dict:
+                         reference: str, rules: PeriodRules, osms_share: Decimal | None = None) -> dict:
+    """`osms_share`: for a single payment (ЕП), the share of it that goes to ОСМС."""
     digest = body_hash([iin, payer_kind, money_str(amount), paid_on.isoformat()])
     pay_month = domain.month_of(paid_on)
     if payer_kind == "platform":
         platform_month = domain.platform_month(amount, paid_on, rules)
         months_paid, monthly = 1, amount
+    elif payer_kind == "single_payment":
+        assert osms_share is not None
+        platform_month, monthly = domain.single_payment_month(amount, paid_on, osms_share)
+        months_paid = 1
     else:
         monthly = rules.fixed_monthly(payer_kind)
         months_paid = domain.whole_months(amount, monthly)
@@ -234,7 +823,7 @@ async def record_payment(pool: asyncpg.Pool, iin: str, payer_kind: str, amount: 
                ON CONFLICT DO NOTHING""", iin, _ZERO_MASK)
         held_mask = _int(await conn.fetchval(
             "SELECT varbit_send(covered) FROM person_coverage WHERE iin = $1 FOR UPDATE", iin))
-        if payer_kind == "platform":
+        if payer_kind in ("platform", "single_payment"):
             months = [platform_month]
         else:
             try:
@@ -330,7 +919,7 @@ async def person_contributions(conn: asyncpg.Connection, iin: str) -> list[dict]
                   r.employer_deduction, r.employee_contribution, 'payroll' AS source,
                   p.payroll_id::text AS source_id, p.employer_bin, NULL AS category, p.created_at
            FROM payroll_rows r JOIN payrolls p USING (payroll_id)
-           WHERE r.iin = $1 AND r.employer_deduction + r.employee_contribution > 0
+           WHERE r.iin = $1 AND r.version = p.version AND r.employer_deduction + r.employee_contribution > 0
            UNION ALL
            SELECT m.month, pm.payer_kind, pm.monthly_amount, NULL, NULL, 'payment', pm.payment_id::text, NULL, NULL,
                   pm.created_at

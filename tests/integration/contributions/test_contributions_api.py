@@ -6,26 +6,11 @@ import asyncio
 
 import pytest
 
-from services.common import clock
 from services.contributions import domain
-from services.contributions.app import app
-from tests.support.inproc import eventually, running
+from tests.support.contributions_api import TODAY, THIS_MONTH, month
+from tests.support.inproc import eventually
 from tests.support.kafka import read_topic
 from tests.support.people import bin_, iin, iins
-
-TODAY = clock.today()
-THIS_MONTH = domain.month_of(TODAY)
-
-
-def month(offset: int) -> str:
-    return domain.month_str(THIS_MONTH + offset)
-
-
-@pytest.fixture(scope="module")
-async def client():
-    async with running(app) as c:
-        yield c
-
 
 async def events_for(people: set[str], expected: int) -> list[dict]:
     async def check():

@@ -9,23 +9,14 @@ import pytest
 
 from services.common import clock
 from services.contributions.app import app
-from tests.support.inproc import key_headers, running
+from tests.support.contributions_api import on_day
+from tests.support.inproc import key_headers
 from tests.support.people import bin_, iins
 
 MZP_2027 = {"effective_from": "2027-01-01", "values": {"amount": "100000.00"},
             "legal_basis": {"act": "Закон РК «О республиканском бюджете на 2027–2029 годы»", "number": "test-1",
                             "date": "2026-12-05", "url": "https://adilet.zan.kz/rus/docs/test"},
             "note": "a test publication"}
-
-
-@pytest.fixture(scope="module")
-async def client():
-    async with running(app) as c:
-        yield c
-
-
-def on_day(monkeypatch, day: date) -> None:
-    monkeypatch.setattr(clock, "today", lambda: day)
 
 
 def payroll(employer: str, period: str, reference: str, people: list[str]) -> dict:
@@ -100,7 +91,8 @@ async def test_the_state_rate_of_2027_is_published_and_the_wage_is_carried(clien
 
 async def test_the_tables_are_listed_with_their_legal_basis(client):
     tables = {t["table"]: t for t in (await client.get("/v1/rules")).json()["tables"]}
-    assert set(tables) == {"mzp", "rates", "state_rate", "average_wage", "state_categories"}
+    assert set(tables) == {"mzp", "rates", "state_rate", "average_wage", "state_categories", "payment_terms",
+                           "base_rate", "single_payment"}
     assert tables["mzp"]["span"] == "year" and tables["rates"]["span"] is None
     for t in tables.values():
         assert t["versions"], t["table"]

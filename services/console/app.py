@@ -3,6 +3,7 @@ browser's key to the four services' APIs, so the browser talks to one origin and
 by the services themselves (the console keeps no key, no database and no state)."""
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def create_console(settings: ConsoleSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         common = get_settings()
         setup_logging("console", common.log_level, common.log_json)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per proxied request is noise
         async with httpx.AsyncClient(timeout=settings.timeout_seconds) as client:
             app.state.client = client
             log.info("console started", port=common.port_of("console"), upstreams=upstreams)

@@ -44,7 +44,9 @@ def system():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: deploy/local/install.sh --browser installs Debian's chromium")
     auth("admin")  # databases and keys exist before the services start
-    procs = {name: ServiceProcess(name).start() for name in SERVICES}
+    procs = {name: ServiceProcess(name) for name in SERVICES}
+    with ThreadPoolExecutor(len(procs)) as pool:  # each migrates its own database: side by side
+        list(pool.map(ServiceProcess.start, procs.values()))
     ports = {f"OSMS_{name.upper()}_PORT": str(p.port) for name, p in procs.items()}
     procs["console"] = ServiceProcess("console", env=ports).start()
     yield {name: p.url for name, p in procs.items()}

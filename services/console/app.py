@@ -41,7 +41,9 @@ class ConsoleSettings(BaseSettings):
                 for name in SERVICE_PORTS}
 
 
-def create_console(settings: ConsoleSettings | None = None) -> FastAPI:
+def create_console(settings: ConsoleSettings | None = None,
+                   transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """`transport`: how the proxy reaches the services (tests pass an in-process app's)."""
     settings = settings or ConsoleSettings()
     upstreams = settings.upstreams()
 
@@ -50,7 +52,7 @@ def create_console(settings: ConsoleSettings | None = None) -> FastAPI:
         common = get_settings()
         setup_logging("console", common.log_level, common.log_json)
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per proxied request is noise
-        async with httpx.AsyncClient(timeout=settings.timeout_seconds) as client:
+        async with httpx.AsyncClient(timeout=settings.timeout_seconds, transport=transport) as client:
             app.state.client = client
             log.info("console started", port=common.port_of("console"), upstreams=upstreams)
             yield

@@ -258,6 +258,11 @@ def test_a_clinics_statement_cell_by_cell_equals_the_apis(page, system, seeded):
     assert (active[-1], insured[-1]) == (first["active_share"], first["insured_share"])
     shot(page, "clinic")
 
+    # A date the API refuses (more than 24 months ahead): its 422, readable, on the page.
+    page.goto(f"{console}/#/clinic/{clinic}?date={TODAY.year + 3}-01-01")
+    error = page.wait_for_selector("#view .error").text_content()
+    assert error.startswith("Error 422") and "date" in error
+
 
 def test_a_clinic_key_sees_its_own_clinic_only(page, system, seeded):
     console = system["console"]

@@ -4,10 +4,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 
-.PHONY: help install lock infra run up down status test lint unit bench bench-national fuzz chaos clean-local
+.PHONY: help install lock vendor infra run up down status test lint unit bench bench-national fuzz chaos clean-local
 
 help:
-	@echo "make run    install what is missing, start PostgreSQL, Kafka and the four services (foreground, Ctrl-C stops)"
+	@echo "make run    install what is missing, start PostgreSQL, Kafka, the four services and the console (foreground, Ctrl-C stops)"
 	@echo "make up     the same in the background; returns when every /readyz answers 200 (after a crash: starts what is down)"
 	@echo "make down   stop what 'make up' started (data survives)"
 	@echo "make status each component: running, ready, or down"
@@ -24,6 +24,11 @@ install:
 lock:
 	@.venv/bin/pip-compile -q --extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
 	  -o requirements.lock pyproject.toml
+
+# Copies the browser libraries of package.json (Swagger UI, ECharts) into the Python packages (npm);
+# the copies are committed, so nothing else needs npm. Run after changing a version in package.json.
+vendor:
+	@deploy/local/vendor.sh
 
 infra: install
 	@deploy/local/infra.sh start
@@ -42,7 +47,9 @@ status:
 
 # Starts the local servers if they are not running (tests/conftest.py does the same) and
 # stops them afterwards only if this run started them.
+# The browser tests need Debian's chromium: deploy/local/browser.sh installs it when missing.
 test: install
+	@deploy/local/browser.sh
 	@deploy/local/test.sh
 
 lint: install

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Runs the four services. run: foreground, Ctrl-C stops everything it started.
+# Runs the four services and the web console. run: foreground, Ctrl-C stops everything it started.
 # up: background, returns when every /readyz answers 200. down: stops what up started.
 set -euo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
+
+# The console's port, as it reads it (services/common/settings.py, OSMS_CONSOLE_PORT).
+console_port() { (cd "$ROOT" && "$VENV/bin/python" -c 'from services.common.settings import get_settings
+print(get_settings().port_of("console"))'); }
 
 # Alive and not a zombie.
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && [[ "$(ps -o stat= -p "$(cat "$1")")" != Z* ]]; }
@@ -36,6 +40,12 @@ start_all() {
       nohup env "${multiproc[@]}" "$VENV/bin/python" -m services.common.serve "$svc" >>"$LOCAL/logs/$svc.log" 2>&1 &
     echo $! >"$LOCAL/run/$svc.pid"
   done
+  # The web console (services/console): its pages, and a proxy to the services' APIs at their ports.
+  if ! alive "$LOCAL/run/console.pid"; then
+    port_open "$(console_port)" && die "port $(console_port) (console) is taken by another program (set OSMS_CONSOLE_PORT)"
+    nohup "$VENV/bin/python" -m services.common.serve console >>"$LOCAL/logs/console.log" 2>&1 &
+    echo $! >"$LOCAL/run/console.pid"
+  fi
   # More members of the financing consumer group, beside the one in the HTTP process: the
   # partitions are shared, and a batch's Python work overlaps another's database work.
   local n
@@ -57,6 +67,10 @@ wait_ready() {
       kill -0 "$(cat "$LOCAL/run/$svc.pid")" 2>/dev/null || { tail -20 "$LOCAL/logs/$svc.log" >&2; die "$svc exited"; }
       sleep 0.2
     done
+  done
+  until curl -fsS -o /dev/null "http://127.0.0.1:$(console_port)/readyz" 2>/dev/null; do
+    ((SECONDS < deadline)) || { tail -20 "$LOCAL/logs/console.log" >&2; die "console not ready"; }
+    sleep 0.2
   done
   local f
   for f in "$LOCAL"/run/financing-consumer-*.pid; do
@@ -82,12 +96,14 @@ status() {
     [[ -f "$f" ]] || continue
     printf '  %-22s %s\n' "$(basename "$f" .pid)" "$(alive "$f" && echo "running (pid $(cat "$f"))" || echo down)"
   done
+  printf '  %-22s %s\n' console "$(alive "$LOCAL/run/console.pid" && echo "running on :$(console_port) (pid $(cat "$LOCAL/run/console.pid"))" || echo down)"
   return $rc
 }
 
 stop_services() {
   local f pid
   for f in "$LOCAL"/run/financing-consumer-*.pid; do stop_pid "$f"; done
+  stop_pid "$LOCAL/run/console.pid"
   for svc in $SERVICES; do stop_pid "$LOCAL/run/$svc.pid"; done
 }
 
@@ -103,6 +119,7 @@ stop_pid() {
 print_where() {
   load_ports
   printf '  API keys (admin, operator, payment_gateway, state_budget): %s\n' "$LOCAL/keys.env"
+  printf '  %-14s http://127.0.0.1:%s  (sign in with a key of keys.env; log .local/logs/console.log)\n' console "$(console_port)"
   local svc
   for svc in $SERVICES; do
     printf '  %-14s http://127.0.0.1:%s  (docs /docs, log .local/logs/%s.log)\n' "$svc" "${SERVICE_PORT[$svc]}" "$svc"
@@ -118,7 +135,7 @@ case "${1:-}" in
     wait_ready 180
     log "ready in $((SECONDS - started)) s:"; print_where
     log "Ctrl-C stops everything"
-    tail -n0 -F "$LOCAL"/logs/{contributions,registry,financing,feedback}.log &
+    tail -n0 -F "$LOCAL"/logs/{contributions,registry,financing,feedback,console}.log &
     tail_pid=$!
     wait
     ;;

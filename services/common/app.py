@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.common.auth import KeyStore, authenticate
 from services.common.consumer import ApplyBatch, BatchConsumer, Decode
 from services.common.db import create_pool, prepare_database
+from services.common.docs import add_docs
 from services.common.events import decode
 from services.common.inputs import body_problem, has_body
 from services.common.kafka import client_options
@@ -431,8 +432,10 @@ def _openapi_with_problems(app: FastAPI) -> dict:
 
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # /docs from the service's own copy of Swagger UI (services/common/docs.py), not a CDN; no ReDoc.
     app = FastAPI(title=spec.title or f"osms {spec.name}", description=spec.description,
-                  version="1", lifespan=_lifespan(spec, settings))
+                  version="1", lifespan=_lifespan(spec, settings), docs_url=None, redoc_url=None)
+    add_docs(app)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:

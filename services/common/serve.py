@@ -1,4 +1,4 @@
-"""Runs one service under uvicorn: `python -m services.common.serve registry`."""
+"""Runs one service (or the console) under uvicorn: `python -m services.common.serve registry`."""
 from __future__ import annotations
 
 import sys
@@ -9,8 +9,9 @@ from services.common.settings import SERVICE_PORTS, get_settings
 
 
 def main() -> None:
-    if len(sys.argv) != 2 or sys.argv[1] not in SERVICE_PORTS:
-        sys.exit(f"usage: python -m services.common.serve {{{'|'.join(SERVICE_PORTS)}}}")
+    servable = [*SERVICE_PORTS, "console"]
+    if len(sys.argv) != 2 or sys.argv[1] not in servable:
+        sys.exit(f"usage: python -m services.common.serve {{{'|'.join(servable)}}}")
     service = sys.argv[1]
     settings = get_settings()
     uvicorn.run(f"services.{service}.app:app", host=settings.host, port=settings.port_of(service),

@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_PORTS = {"contributions": 8001, "registry": 8002, "financing": 8003, "feedback": 8004}
+# The web console (services/console): no database or topics of its own, so not among the services above.
+CONSOLE_PORT = 8005
 
 
 class Settings(BaseSettings):
@@ -74,7 +76,8 @@ class Settings(BaseSettings):
     def port_of(self, service: str) -> int:
         import os
 
-        return int(os.environ.get(f"OSMS_{service.upper()}_PORT", SERVICE_PORTS[service]))
+        default = CONSOLE_PORT if service == "console" else SERVICE_PORTS[service]
+        return int(os.environ.get(f"OSMS_{service.upper()}_PORT", default))
 
     def database_name(self, service: str) -> str:
         return f"{self.db_prefix}{service}"

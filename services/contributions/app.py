@@ -547,6 +547,47 @@ async def get_quote(iin: IinPath, db: Pool, snap: Rules,
             "status_after": after.status, "insured_until": after.insured_until, **rules.answer_fields()}
 
 
+MAX_STATUS_CHECKS = 1000
+
+
+class StatusChecksIn(BaseModel):
+    iins: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_STATUS_CHECKS,
+                                                             description="the people to check, each judged alone")
+    date: Day | None = Field(default=None, description="YYYY-MM-DD; defaults to today")
+
+
+class StatusCheck(BaseModel):
+    iin: str
+    status: Literal["insured", "grace", "not_insured"] | None = Field(description="null when `errors` says why")
+    insured_until: date | None
+    errors: list[str] = Field(default_factory=list)
+
+
+class StatusChecksOut(BaseModel):
+    date: date
+    results: list[StatusCheck] = Field(description="one a requested IIN, in the request's order")
+
+
+@router.post("/status-checks", response_model=StatusChecksOut, dependencies=[allow("operator", "clinic")],
+             summary="Point-of-care eligibility: insured status and until when, for up to 1,000 people")
+async def post_status_checks(body: StatusChecksIn, db: Pool) -> dict:
+    """For a clinic's desk: each person's status and the last day it holds if nothing more is paid;
+    nothing of the contributions behind it (no reason, no months, no payer). An invalid IIN, or a
+    person not yet born on the date, is answered alone with `errors`."""
+    on = body.date or clock.today()
+    problems = {iin: iin_problem(iin) or born_by_problem(iin, on) for iin in set(body.iins)}
+    async with db.acquire() as conn:
+        found = await store.coverages(conn, [iin for iin, problem in problems.items() if problem is None])
+    results = []
+    for iin in body.iins:
+        if problems[iin]:
+            results.append({"iin": iin, "status": None, "insured_until": None, "errors": [problems[iin]]})
+            continue
+        st = domain.status_on(*found.get(iin, (0, 0)), on)
+        results.append({"iin": iin, "status": st.status, "insured_until": st.insured_until})
+    return {"date": on, "results": results}
+
+
 @router.get("/persons/{iin}/contributions", response_model=PersonContributionsOut, dependencies=[allow("operator")])
 async def get_person_contributions(iin: IinPath, db: Pool) -> dict:
     """Every contribution received for the person, by month, with its payer (for operators)."""

@@ -913,6 +913,13 @@ async def coverage(conn: asyncpg.Connection, iin: str) -> tuple[int, int]:
     return (_int(row[0]), _int(row[1])) if row else (0, 0)
 
 
+async def coverages(conn: asyncpg.Connection, iins: list[str]) -> dict[str, tuple[int, int]]:
+    """coverage() of many people in one query; a person with no contribution is absent."""
+    rows = await conn.fetch("SELECT iin, varbit_send(covered), varbit_send(nonstate) FROM person_coverage "
+                            "WHERE iin = ANY($1::text[])", iins)
+    return {r[0]: (_int(r[1]), _int(r[2])) for r in rows}
+
+
 async def person_contributions(conn: asyncpg.Connection, iin: str) -> list[dict]:
     rows = await conn.fetch(
         """SELECT p.period AS month, r.kind AS payer_kind, r.employer_deduction + r.employee_contribution AS amount,

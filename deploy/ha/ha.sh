@@ -4,7 +4,7 @@
 # instances of each service behind HAProxy. Ports: deploy/ha/ports.env; data, logs and pid files:
 # .local/ha (OSMS_HA_DIR). Run as root on a bare machine: it installs etcd-server and haproxy from
 # Debian's packages, Patroni from PyPI into .local/patroni.
-# Usage: ha.sh up | down | status | where | start KIND N | kill KIND N [KIND N ...]
+# Usage: ha.sh up | down | status | where | start KIND N | restart KIND N | kill KIND N [KIND N ...]
 #   KIND N: etcd 1-3, pg 1-3 (Patroni and its PostgreSQL), kafka 1-3, haproxy 1,
 #           contributions|registry|financing|feedback 1-2 (an instance)
 set -euo pipefail
@@ -349,6 +349,8 @@ case "${1:-}" in
   status) status ;;
   where) where ;;
   start) start "$2" "${3:-1}" ;;
+  # A rolling restart's step (e.g. after an upgrade): stopped gracefully, started again.
+  restart) stop_one "$2" "${3:-1}" 60; start "$2" "${3:-1}" ;;
   kill)
     shift
     (($# >= 2 && $# % 2 == 0)) || die "usage: ha.sh kill KIND N [KIND N ...]"
@@ -356,5 +358,5 @@ case "${1:-}" in
     for ((i = 0; i < ${#args[@]}; i += 2)); do kill_now "${args[i]}" "${args[i+1]}"; done
     for ((i = 0; i < ${#args[@]}; i += 2)); do wait_dead "${args[i]}" "${args[i+1]}"; done
     ;;
-  *) die "usage: ha.sh up|down|status|where|start KIND N|kill KIND N [KIND N ...]" ;;
+  *) die "usage: ha.sh up|down|status|where|start KIND N|restart KIND N|kill KIND N [KIND N ...]" ;;
 esac

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import socket
 import subprocess
 import time
@@ -158,7 +159,8 @@ class Topology:
             return False
 
     async def whole(self) -> bool:
-        if not (self.etcd_whole() and self.pg_whole() and self.instances_ready()):
+        # The HTTP checks block: in a thread, so the load goes on meanwhile.
+        if not await asyncio.to_thread(lambda: self.etcd_whole() and self.pg_whole() and self.instances_ready()):
             return False
         try:
             return -1 not in await self.partition_leaders()
@@ -268,15 +270,16 @@ async def resolve(topo: Topology, kill: Kill) -> None:
 
 async def run_kill(topo: Topology, kill: Kill) -> None:
     await resolve(topo, kill)
-    old_pg_leader = topo.pg_leader()
+    old_pg_leader = await asyncio.to_thread(topo.pg_leader)
     flat = [str(x) for target in kill.targets for x in target]
     kill.at = time.time()
     await asyncio.to_thread(topo.ha, "kill", *flat)
     # A killed PostgreSQL leader stays down until another member leads, as a dead machine would;
     # the others for a while (longer than a broker's session or a consumer's).
     if any(kind == "pg" for kind, _ in kill.targets):
-        deadline = time.monotonic() + 120
-        while topo.pg_leader() in (None, old_pg_leader) and time.monotonic() < deadline:
+        for _ in range(240):
+            if await asyncio.to_thread(topo.pg_leader) not in (None, old_pg_leader):
+                break
             await asyncio.sleep(0.5)
     await asyncio.sleep(kill.down_for)
     kill.restarted_at = time.time()
@@ -304,7 +307,7 @@ async def run(seed: int = 2026, workers: int = 3) -> dict:
     if taken:
         raise SystemExit(f"ports {taken} are taken: stop the HA topology first (make down)")
     topo = Topology()
-    subprocess.run(["rm", "-rf", str(HA_DIR)], check=True)
+    shutil.rmtree(HA_DIR, ignore_errors=True)
     started = time.monotonic()
     await asyncio.to_thread(topo.ha, "up")
     up_s = time.monotonic() - started

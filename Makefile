@@ -4,12 +4,14 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 
-.PHONY: help install lock vendor infra run up down status test lint unit bench bench-national fuzz chaos clean-local
+.PHONY: help install lock vendor infra run up down status test lint unit bench bench-national fuzz chaos clean-local up-ha status-ha chaos-ha
 
 help:
 	@echo "make run    install what is missing, start PostgreSQL, Kafka, the four services and the console (foreground, Ctrl-C stops)"
 	@echo "make up     the same in the background; returns when every /readyz answers 200 (after a crash: starts what is down)"
-	@echo "make down   stop what 'make up' started (data survives)"
+	@echo "make down   stop what 'make up' or 'make up-ha' started (data survives)"
+	@echo "make up-ha  the HA topology: 3 etcd, PostgreSQL x3 (Patroni), Kafka x3, 2 instances of each service behind HAProxy"
+	@echo "make chaos-ha  the failover test on a fresh HA topology of its own (about 15 minutes)"
 	@echo "make status each component: running, ready, or down"
 	@echo "make test   the whole test suite against a real PostgreSQL and Kafka"
 	@echo "make unit   the fast unit tests only"
@@ -41,6 +43,21 @@ up:
 
 down:
 	@deploy/local/services.sh down
+	@deploy/ha/ha.sh down
+
+# The HA topology (deploy/ha/ha.sh, ports in deploy/ha/ports.env, data in .local/ha): installs etcd,
+# HAProxy and Patroni when missing, returns when every instance answers, prints where. See
+# docs/operations.md.
+up-ha: install
+	@deploy/ha/ha.sh up
+
+status-ha:
+	@deploy/ha/ha.sh status
+
+# The failover test: kills leaders, brokers and instances of a fresh HA topology under load (in
+# .local/ha-chaos, stopped at the end; refuses while `make up-ha` runs). Too long for `make test`.
+chaos-ha: install
+	@$(PY) -m tests.chaos_ha.failover
 
 status:
 	@deploy/local/services.sh status

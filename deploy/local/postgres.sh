@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local PostgreSQL in .local/pg: installed from Debian's packages when the machine has no
 # server binaries, initialised with initdb, run with pg_ctl on a port of its own.
-# Usage: postgres.sh install|start|stop|status
+# Usage: postgres.sh install|start|stop|status|bindir
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -131,6 +131,9 @@ stop() {
   as_owner "$bin/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 && log "PostgreSQL stopped" || true
   release_huge_pages || true
 }
+
+# The server binaries' folder (deploy/ha/ha.sh gives it to Patroni).
+bindir() { find_bindir; }
 
 status() {
   local bin; bin="$(find_bindir)" || { echo "not installed"; return 1; }

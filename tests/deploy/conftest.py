@@ -2,6 +2,7 @@
 (deploy/check.sh runs these tests alone, with --confcutdir, so the suite's servers are not started.)"""
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,9 @@ def env_names() -> set[str]:
 @pytest.fixture(scope="session")
 def chart_values() -> dict:
     return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def console_scripts() -> dict[str, str]:
+    """The commands the image has (pyproject.toml's [project.scripts])."""
+    return tomllib.loads((CHART.parents[2] / "pyproject.toml").read_text())["project"]["scripts"]

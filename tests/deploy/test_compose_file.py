@@ -45,9 +45,9 @@ def test_the_schema_rejects_a_misspelt_key(compose):
 
 
 def osms_services(compose: dict) -> dict[str, dict]:
-    """The services that run the osms image, by the command they run."""
+    """The services that run the osms image (built from deploy/docker/Dockerfile)."""
     return {name: svc for name, svc in compose["services"].items()
-            if svc.get("command", [None])[0] == "python"}
+            if svc.get("build", {}).get("dockerfile") == "deploy/docker/Dockerfile"}
 
 
 def test_each_http_service_runs_on_its_own_port(compose):
@@ -61,7 +61,7 @@ def test_each_http_service_runs_on_its_own_port(compose):
 
 def test_services_start_after_the_bootstrap_which_waits_for_postgres_and_kafka(compose):
     services = osms_services(compose)
-    assert services["bootstrap"]["command"] == ["python", "-m", "services.common.bootstrap"]
+    assert services["bootstrap"]["command"] == ["osms-migrate"]
     assert services["bootstrap"]["depends_on"] == {"postgres": {"condition": "service_healthy"},
                                                    "kafka": {"condition": "service_healthy"}}
     for name, svc in services.items():
@@ -83,6 +83,13 @@ def test_every_setting_named_is_one_the_services_read(compose, env_names):
         assert not unknown, f"{name}: {sorted(unknown)} are not settings (services/common/settings.py)"
         assert svc["environment"]["OSMS_KAFKA_BOOTSTRAP"] == "kafka:9092"
         assert "@postgres:5432/" in svc["environment"]["OSMS_DATABASE_URL"]
+        # One broker: a replica each, and only the bootstrap migrates.
+        assert svc["environment"]["OSMS_TOPIC_REPLICATION_FACTOR"] == svc["environment"]["OSMS_TOPIC_MIN_INSYNC_REPLICAS"] == "1"
+        assert svc["environment"]["OSMS_MIGRATE_ON_START"] == "false"
+
+
+def test_the_bootstrap_runs_a_command_the_image_has(compose, console_scripts):
+    assert osms_services(compose)["bootstrap"]["command"][0] in console_scripts
 
 
 def test_kafka_is_the_version_the_local_broker_pins_in_kraft_mode(compose):

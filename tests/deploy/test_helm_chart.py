@@ -128,11 +128,70 @@ def test_the_password_reaches_the_driver_from_a_secret(default):
         assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "osms-pg-osms", "key": "password"}, name
 
 
-def test_migration_job_is_a_pre_install_and_pre_upgrade_hook(default):
+def test_migration_job_is_a_pre_install_and_pre_upgrade_hook(default, console_scripts):
     job = by_kind(default, "Job")["osms-migrate"]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    assert container(job)["command"] == ["python", "-m", "services.common.bootstrap"]
+    assert container(job)["command"] == ["osms-migrate"]
+    assert console_scripts["osms-migrate"] == "services.common.bootstrap:main"
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_only_the_migration_job_migrates(default, in_process):
+    for docs in (default, in_process):
+        for name, workload in by_kind(docs, "Deployment").items():
+            assert env_of(workload)["OSMS_MIGRATE_ON_START"]["value"] == "false", name
+
+
+def test_topics_are_created_with_the_partitions_and_replication_of_the_values(default, chart_values):
+    env = env_of(by_kind(default, "Job")["osms-migrate"])
+    kafka = chart_values["kafka"]
+    assert env["OSMS_TOPIC_PARTITIONS"]["value"] == str(kafka["partitions"])
+    assert env["OSMS_TOPIC_REPLICATION_FACTOR"]["value"] == str(kafka["replicationFactor"])
+    assert env["OSMS_TOPIC_MIN_INSYNC_REPLICAS"]["value"] == str(kafka["minInsyncReplicas"])
+
+
+def mounted_file(workload: dict, path: str) -> tuple[str, str]:
+    """The Secret and key a file path of the container comes from."""
+    pod = workload["spec"]["template"]["spec"]
+    for mount in container(workload)["volumeMounts"]:
+        if path.startswith(mount["mountPath"] + "/"):
+            (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+            key = path[len(mount["mountPath"]) + 1:]
+            assert {"key": key, "path": key} in volume["secret"]["items"]
+            return volume["secret"]["secretName"], key
+    raise AssertionError(f"{path} is on no mounted volume")
+
+
+def test_kafka_credentials_come_from_secrets(default):
+    for kind in ("Deployment", "Job"):
+        for name, workload in by_kind(default, kind).items():
+            env = env_of(workload)
+            assert env["OSMS_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL", name
+            assert env["OSMS_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512", name
+            assert env["OSMS_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "osms", "key": "password"}
+            assert mounted_file(workload, env["OSMS_KAFKA_SSL_CAFILE"]["value"]) == ("osms-kafka-cluster-ca-cert", "ca.crt")
+            assert "OSMS_KAFKA_SSL_CERTFILE" not in env, name
+
+
+def test_a_kafka_password_and_client_certificate_given_as_values():
+    docs = rendered("-f", str(CHART / "ci/secrets-from-values-values.yaml"))
+    secret = by_kind(docs, "Secret")["osms-kafka"]
+    job = by_kind(docs, "Job")["osms-migrate"]
+    assert secret["metadata"]["annotations"]["helm.sh/hook"] == job["metadata"]["annotations"]["helm.sh/hook"]
+    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+    for name, workload in [*by_kind(docs, "Deployment").items(), ("job", job)]:
+        env = env_of(workload)
+        assert env["OSMS_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "osms-kafka", "key": "password"}
+        assert mounted_file(workload, env["OSMS_KAFKA_SSL_CERTFILE"]["value"]) == ("osms-kafka-client", "tls.crt"), name
+        assert mounted_file(workload, env["OSMS_KAFKA_SSL_KEYFILE"]["value"]) == ("osms-kafka-client", "tls.key"), name
+
+
+def test_plaintext_kafka_has_no_credentials(in_process):
+    for name, workload in by_kind(in_process, "Deployment").items():
+        env = env_of(workload)
+        assert env["OSMS_KAFKA_SECURITY_PROTOCOL"]["value"] == "PLAINTEXT"
+        assert not {n for n in env if n.startswith(("OSMS_KAFKA_SASL", "OSMS_KAFKA_SSL"))}, name
+        assert [v["name"] for v in workload["spec"]["template"]["spec"]["volumes"]] == ["tmp"], name
 
 
 def test_a_secret_made_from_values_exists_before_the_migration_job():
@@ -172,7 +231,7 @@ def test_pods_take_connections_on_http_only_and_reach_dns_postgres_kafka_only(de
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert [r["ports"] for r in policy["spec"]["ingress"]] == [[{"port": "http", "protocol": "TCP"}]]
     ports = sorted(p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"])
-    assert ports == [53, 53, 5432, 9092]
+    assert ports == [53, 53, 5432, int(chart_values["kafka"]["bootstrap"].rsplit(":", 1)[1])]
 
 
 def test_pods_run_unprivileged(default):
@@ -192,6 +251,9 @@ def test_pods_run_unprivileged(default):
     (["--set", "workers.relay.services={financing}"], "financing publishes no events"),
     (["--set", "workers.relay.services={payments}"], "is not one of services"),
     (["--set", "database.url="], "database.url is required"),
+    (["--set", "kafka.security.sasl.username="], "needs kafka.security.sasl.username"),
+    (["--set", "kafka.security.sasl.existingSecret="], "needs kafka.security.sasl.username and sasl.existingSecret"),
+    (["--set", "kafka.security.protocol=TLS"], "is not one of PLAINTEXT"),
 ])
 def test_wrong_values_are_refused(values, message):
     result = render(*values)

@@ -81,12 +81,33 @@ def test_the_charts_defaults_reach_the_kafka_example(chart_values):
     name = kafka["metadata"]["name"]
     host, port = chart_values["kafka"]["bootstrap"].rsplit(":", 1)
     assert host == f"{name}-kafka-bootstrap"
-    plain = [li for li in kafka["spec"]["kafka"]["listeners"] if not li["tls"]]
-    assert [li["port"] for li in plain] == [int(port)]
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    assert listener["port"] == int(port)
+    security = chart_values["kafka"]["security"]
+    assert listener["tls"] == (security["protocol"] in ("SSL", "SASL_SSL"))
+    assert listener["authentication"]["type"] == security["sasl"]["mechanism"].lower()
+    assert security["tls"]["caSecret"] == f"{name}-cluster-ca-cert"   # where Strimzi keeps its CA
     peers = chart_values["networkPolicy"]["kafka"]
     assert peers["to"][0]["podSelector"]["matchLabels"]["strimzi.io/cluster"] == name
     assert [p["port"] for p in peers["ports"]] == [int(port)]
     assert chart_values["kafka"]["partitions"] == PARTITIONS
+    assert (chart_values["kafka"]["replicationFactor"], chart_values["kafka"]["minInsyncReplicas"]) == (
+        kafka["spec"]["kafka"]["config"]["default.replication.factor"], kafka["spec"]["kafka"]["config"]["min.insync.replicas"])
+
+
+def test_the_services_user_is_the_one_the_chart_names_and_may_do_what_they_do(chart_values):
+    sasl = chart_values["kafka"]["security"]["sasl"]
+    user = the("KafkaUser")
+    # The user operator keeps the password in a Secret named after the user, key `password`.
+    assert user["metadata"]["name"] == sasl["username"] == sasl["existingSecret"]
+    assert sasl["existingSecretPasswordKey"] == "password"
+    assert user["metadata"]["labels"]["strimzi.io/cluster"] == the("Kafka")["metadata"]["name"]
+    assert user["spec"]["authentication"]["type"] == sasl["mechanism"].lower()
+    assert the("Kafka")["spec"]["kafka"]["authorization"]["type"] == user["spec"]["authorization"]["type"]
+    allowed = {(acl["resource"]["type"], op) for acl in user["spec"]["authorization"]["acls"] for op in acl["operations"]}
+    # Relays write, consumers read in their group, the migration job creates and lists topics.
+    assert {("topic", "Write"), ("topic", "Read"), ("topic", "Create"), ("topic", "Describe"),
+            ("group", "Read")} <= allowed
 
 
 def test_postgres_has_three_instances_and_synchronous_replication():

@@ -68,6 +68,42 @@ password
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret holding the Kafka SASL password, and its key; empty when there is none. */}}
+{{- define "osms.kafkaSecretName" -}}
+{{- with .Values.kafka.security.sasl -}}
+{{- if .existingSecret -}}
+{{- .existingSecret -}}
+{{- else if .password -}}
+{{- printf "%s-kafka" (include "osms.fullname" $) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "osms.kafkaSecretKey" -}}
+{{- if .Values.kafka.security.sasl.existingSecret -}}
+{{- .Values.kafka.security.sasl.existingSecretPasswordKey -}}
+{{- else -}}
+password
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the Kafka protocol uses TLS / SASL. */}}
+{{- define "osms.kafkaTLS" -}}
+{{- if has .Values.kafka.security.protocol (list "SSL" "SASL_SSL") }}true{{ end -}}
+{{- end -}}
+{{- define "osms.kafkaSASL" -}}
+{{- $protocol := .Values.kafka.security.protocol -}}
+{{- if not (has $protocol (list "PLAINTEXT" "SSL" "SASL_PLAINTEXT" "SASL_SSL")) -}}
+{{- fail (printf "kafka.security.protocol: %q is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL" $protocol) -}}
+{{- end -}}
+{{- if has $protocol (list "SASL_PLAINTEXT" "SASL_SSL") -}}
+{{- if not (and .Values.kafka.security.sasl.username (include "osms.kafkaSecretName" .)) -}}
+{{- fail (printf "kafka.security.protocol %s needs kafka.security.sasl.username and sasl.existingSecret (or sasl.password)" $protocol) -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{- define "osms.apiKeysSecretName" -}}
 {{- if .Values.apiKeys.existingSecret -}}
 {{- .Values.apiKeys.existingSecret -}}
@@ -89,6 +125,42 @@ password
 {{- end }}
 - name: OSMS_KAFKA_BOOTSTRAP
   value: {{ required "kafka.bootstrap is required" .Values.kafka.bootstrap | quote }}
+- name: OSMS_TOPIC_PARTITIONS
+  value: {{ .Values.kafka.partitions | quote }}
+- name: OSMS_TOPIC_REPLICATION_FACTOR
+  value: {{ .Values.kafka.replicationFactor | quote }}
+- name: OSMS_TOPIC_MIN_INSYNC_REPLICAS
+  value: {{ .Values.kafka.minInsyncReplicas | quote }}
+- name: OSMS_KAFKA_SECURITY_PROTOCOL
+  value: {{ .Values.kafka.security.protocol | quote }}
+{{- if include "osms.kafkaSASL" . }}
+- name: OSMS_KAFKA_SASL_MECHANISM
+  value: {{ .Values.kafka.security.sasl.mechanism | quote }}
+- name: OSMS_KAFKA_SASL_USERNAME
+  value: {{ .Values.kafka.security.sasl.username | quote }}
+- name: OSMS_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "osms.kafkaSecretName" . }}
+      key: {{ include "osms.kafkaSecretKey" . }}
+{{- end }}
+{{- if include "osms.kafkaTLS" . }}
+{{- with .Values.kafka.security.tls }}
+{{- if .caSecret }}
+- name: OSMS_KAFKA_SSL_CAFILE
+  value: /etc/osms/kafka-ca/{{ .caKey }}
+{{- end }}
+{{- if .clientSecret }}
+- name: OSMS_KAFKA_SSL_CERTFILE
+  value: /etc/osms/kafka-client/{{ .certKey }}
+- name: OSMS_KAFKA_SSL_KEYFILE
+  value: /etc/osms/kafka-client/{{ .keyKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+# The migration job migrates; the processes hold rights to their tables only.
+- name: OSMS_MIGRATE_ON_START
+  value: "false"
 - name: OSMS_HOST
   value: "0.0.0.0"
 {{- range $name, $value := .Values.env }}
@@ -122,9 +194,35 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{ include "osms.volumes" . }}
+{{- end -}}
+
+{{/* The volumes of every osms pod: a writable /tmp, the Kafka CA and client certificate when used. */}}
+{{- define "osms.volumes" -}}
 volumes:
   - name: tmp
     emptyDir: {}
+{{- if include "osms.kafkaTLS" . }}
+{{- with .Values.kafka.security.tls }}
+{{- if .caSecret }}
+  - name: kafka-ca
+    secret:
+      secretName: {{ .caSecret }}
+      items:
+        - {key: {{ .caKey }}, path: {{ .caKey }}}
+{{- end }}
+{{- if .clientSecret }}
+  - name: kafka-client
+    secret:
+      secretName: {{ .clientSecret }}
+      # Readable by the pods' group (podSecurityContext.fsGroup), not by others.
+      defaultMode: 0440
+      items:
+        - {key: {{ .certKey }}, path: {{ .certKey }}}
+        - {key: {{ .keyKey }}, path: {{ .keyKey }}}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* (dict "root" $ "component" ... "service" ...): soft spreading of one Deployment's pods. */}}
@@ -149,6 +247,18 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- if include "osms.kafkaTLS" . }}
+{{- if .Values.kafka.security.tls.caSecret }}
+  - name: kafka-ca
+    mountPath: /etc/osms/kafka-ca
+    readOnly: true
+{{- end }}
+{{- if .Values.kafka.security.tls.clientSecret }}
+  - name: kafka-client
+    mountPath: /etc/osms/kafka-client
+    readOnly: true
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* (dict "root" $ "component" ... "service" ...): a PodDisruptionBudget for one Deployment. */}}

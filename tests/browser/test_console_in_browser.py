@@ -20,6 +20,7 @@ from bench.processes import ServiceProcess
 from services.common import clock
 from services.common.keys import create, revoke
 from services.common.settings import get_settings
+from tests.support.registry_helpers import BACKDATED
 from tests.support.keys import headers
 from tests.support.people import bin_, clinic_id, iins
 
@@ -90,8 +91,9 @@ def seeded(system):
         assert r.status_code == 201, r.text
         persons = iins(people)
         for person in persons:
-            r = call("POST", f"{reg}/v1/attachments", "clinic", clinic, json={
-                "iin": person, "clinic_id": clinic, "reason": "choice", "effective_date": attached_on})
+            r = call("POST", f"{reg}/v1/attachments", json={  # further back than a clinic reaches: an admin's
+                "iin": person, "clinic_id": clinic, "reason": "choice", "effective_date": attached_on,
+                "backdate_reason": BACKDATED})
             assert r.status_code == 201, r.text
         r = call("POST", f"{reg}/v1/visits", "clinic", clinic, json={"visits": [
             {"visit_id": f"v-{i}", "clinic_id": clinic, "iin": p, "date": seen_on, "kind": "consultation",

@@ -98,11 +98,11 @@ def test_a_complaint_about_an_unknown_or_another_persons_visit_is_not_upheld(ser
                                                          "settlement": "urban"}, headers=headers()).status_code == 201
     for person in (patient, other):
         assert httpx.post(f"{reg}/v1/attachments", json={"iin": person, "clinic_id": clinic, "reason": "choice",
-                                                         "effective_date": "2026-01-10"},
-                          headers=headers("clinic", clinic)).status_code == 201
-    r = httpx.post(f"{reg}/v1/visits", json={"visits": [
+                                                         "effective_date": "2026-01-10", "backdate_reason": BACKDATED},
+                          headers=headers()).status_code == 201
+    r = httpx.post(f"{reg}/v1/visits", json={"visits": [   # older than a clinic reports: an admin's correction
         {"visit_id": "theirs", "clinic_id": clinic, "iin": other, "date": "2026-11-04", "kind": "consultation"}]},
-        headers=headers("clinic", clinic))
+        headers=headers())
     assert [x["status"] for x in r.json()["results"]] == ["recorded"]
     assert wait_for(lambda f: f["active"] == 1, fin, clinic)["active"] == 1
 

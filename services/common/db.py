@@ -39,8 +39,7 @@ def run_migrations(settings: Settings, service: str, script_location: Path) -> N
     common_versions = Path(__file__).parent / "migrations_common" / "versions"
     cfg.set_main_option("version_locations", f"{script_location / 'versions'} {common_versions}")
     cfg.set_main_option("path_separator", "space")
-    dsn = settings.database_dsn(service).replace("postgresql://", "postgresql+asyncpg://", 1)
-    cfg.attributes["sqlalchemy_url"] = dsn
+    cfg.attributes["dsn"] = settings.database_dsn(service)
     command.upgrade(cfg, "heads")
 
 

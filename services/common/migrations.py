@@ -17,8 +17,12 @@ def _run(connection) -> None:
         context.run_migrations()
 
 
-async def _run_async(url: str) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+async def _run_async(dsn: str) -> None:
+    import asyncpg
+
+    # asyncpg connects, so a DSN naming several hosts (failover) works; SQLAlchemy's URL cannot hold it.
+    engine = create_async_engine("postgresql+asyncpg://", poolclass=pool.NullPool,
+                                 async_creator=lambda: asyncpg.connect(dsn))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
@@ -28,13 +32,13 @@ async def _run_async(url: str) -> None:
 
 
 def run_env() -> None:
-    url = context.config.attributes.get("sqlalchemy_url") or context.config.get_main_option("sqlalchemy.url")
+    dsn = context.config.attributes["dsn"]  # the service's database, as asyncpg takes it
     if context.is_offline_mode():
-        context.configure(url=url, literal_binds=True)
+        context.configure(url="postgresql://", literal_binds=True)
         with context.begin_transaction():
             context.run_migrations()
         return
-    asyncio.run(_run_async(url))
+    asyncio.run(_run_async(dsn))
 
 
 def execute_script(sql: str) -> None:

@@ -5,6 +5,9 @@ reads only rows of transactions below the oldest one still running
 (`pg_snapshot_xmin(pg_current_snapshot())`), in transaction-id order. A BIGSERIAL id alone would
 skip rows whose transaction commits after a later id was already published.
 Delivery is at-least-once (a crash between send and delete resends); consumers are idempotent.
+Each message carries CloudEvents binary-mode headers (ce_*) beside `event_id` and `event_type`, and
+the event's occurred_at as its Kafka timestamp (consumers measure freshness from it); the value is
+the envelope as written.
 
 Packing: the events of one topic that one call writes, from PACK_FROM of them on (a request's
 visits, a payroll's statuses), go in one row (`events` = how many, the payload packed by
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from datetime import datetime
 from itertools import groupby
 
 import asyncpg
@@ -57,6 +61,38 @@ PUBLISHED = Counter("osms_outbox_published_total", "Events published from the ou
 BACKLOG = Gauge("osms_outbox_backlog", "Outbox rows not yet published (last seen)",
                 multiprocess_mode="livemax")   # (with PROMETHEUS_MULTIPROC_DIR: app.metrics_text)
 RELAY_ERRORS = Counter("osms_outbox_relay_errors_total", "Relay failures (retried)")
+OLDEST_AGE = Gauge("osms_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published (0: none)",
+                   multiprocess_mode="livemax")
+# Every relay instance reports it, also one waiting for the lock or for Kafka.
+AGE_CHECK_SECONDS = 5.0
+
+CE_SPECVERSION = b"1.0"
+
+
+def ce_type(event_type: str) -> bytes:
+    """The CloudEvents type of an event type: reverse-DNS prefixed, as the specification advises."""
+    return f"kz.osms.{event_type}".encode()
+
+
+def ce_source(service: str) -> bytes:
+    return f"/osms/{service}".encode()
+
+
+def occurred_at(payload: bytes) -> bytes:
+    """The envelope's occurred_at as written (ISO 8601), found without parsing the JSON (it comes
+    before `data` in every envelope); b"" when there is none."""
+    at = payload.find(b'"occurred_at"')
+    if at < 0:
+        return b""
+    start = payload.find(b'"', at + 13) + 1
+    return payload[start:payload.find(b'"', start)] if start else b""
+
+
+def _epoch_ms(stamp: bytes) -> int | None:
+    try:
+        return int(datetime.fromisoformat(stamp.decode()).timestamp() * 1000)
+    except ValueError:
+        return None   # the producer's clock then (a Kafka record always has a timestamp)
 
 
 async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) -> int:
@@ -97,12 +133,14 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka in transaction order, then deletes them."""
 
-    def __init__(self, settings: Settings, dsn: str):
+    def __init__(self, settings: Settings, dsn: str, service: str = "osms"):
         self.settings = settings
         self.dsn = dsn
+        self.source = ce_source(service)
         self.producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self.has_lock = False
+        self.age_check_seconds = AGE_CHECK_SECONDS
 
     async def close(self) -> None:
         """Stops the producer; bounded, since a flush to an unreachable broker would wait long.
@@ -115,6 +153,33 @@ class OutboxRelay:
                 pass
 
     async def run(self) -> None:
+        watch = asyncio.create_task(self._watch_oldest())
+        try:
+            await self._publish_forever()
+        finally:
+            watch.cancel()
+
+    async def _watch_oldest(self) -> None:
+        """Keeps OLDEST_AGE: from its own connection, so that it grows while Kafka is away."""
+        conn: asyncpg.Connection | None = None
+        while True:
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await asyncpg.connect(self.dsn, timeout=5)
+                OLDEST_AGE.set(await conn.fetchval(
+                    "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox"))
+            except asyncio.CancelledError:
+                if conn is not None:
+                    conn.terminate()
+                raise
+            except Exception as exc:    # the database is away: the relay itself logs that
+                log.debug("outbox age not read", error=repr(exc))
+                if conn is not None:
+                    conn.terminate()
+                    conn = None
+            await asyncio.sleep(self.age_check_seconds)
+
+    async def _publish_forever(self) -> None:
         backoff = 0.2
         while True:
             conn: asyncpg.Connection | None = None
@@ -181,20 +246,26 @@ class OutboxRelay:
                 events = [(key_partition(key, len(known)), key, str(row["event_id"]).encode(), row["payload"])]
             else:
                 events = osms_native.outbox_unpack(row["payload"], len(known))
-            event_type = topic.encode()
+            # The headers every event of this topic carries alike.
+            same = (("event_type", topic.encode()), ("ce_specversion", CE_SPECVERSION),
+                    ("ce_type", ce_type(topic)), ("ce_source", self.source), ("content-type", b"application/json"))
             for p, key, event_id, payload in events:
-                by_partition.setdefault((name, known[p]), []).append((key, event_id, event_type, payload))
+                by_partition.setdefault((name, known[p]), []).append((key, event_id, same, payload))
             per_topic[topic] = per_topic.get(topic, 0) + len(events)
         futures = []
+        stamp, ms = None, None    # the events of one request share their occurred_at: parsed once
         for (name, p), items in by_partition.items():
             batch = producer.create_batch()
-            for key, event_id, event_type, payload in items:
-                headers = [("event_id", event_id), ("event_type", event_type)]
-                if batch.append(timestamp=None, key=key, value=payload, headers=headers) is None:
+            for key, event_id, same, payload in items:
+                t = occurred_at(payload)
+                if t != stamp:
+                    stamp, ms = t, _epoch_ms(t)
+                headers = [("event_id", event_id), ("ce_id", event_id), ("ce_time", t), *same]
+                if batch.append(timestamp=ms, key=key, value=payload, headers=headers) is None:
                     batch.close()     # full: sent, and a new one takes the event (a batch takes its first)
                     futures.append(await producer.send_batch(batch, name, partition=p))
                     batch = producer.create_batch()
-                    batch.append(timestamp=None, key=key, value=payload, headers=headers)
+                    batch.append(timestamp=ms, key=key, value=payload, headers=headers)
             if batch.record_count():
                 batch.close()
                 futures.append(await producer.send_batch(batch, name, partition=p))

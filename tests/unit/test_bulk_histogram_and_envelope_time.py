@@ -1,0 +1,41 @@
+"""The consumer's bulk histogram update equals one observe() a value; the relay finds an envelope's
+occurred_at without parsing the JSON."""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timezone
+
+import pytest
+from prometheus_client import CollectorRegistry, Histogram
+
+from services.common.consumer import observe_all
+from services.common.events import VisitRecorded, new_event
+from services.common.outbox import occurred_at
+
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+def _samples(h: Histogram) -> dict:
+    return {(s.name, s.labels.get("le")): s.value for m in h.collect() for s in m.samples
+            if not s.name.endswith("_created")}
+
+
+def test_observing_a_batch_at_once_equals_observing_each_value():
+    rng = random.Random(7)
+    values = [rng.choice([0.0, 0.05, 1, 5, 9.5, rng.random() * 10]) for _ in range(5000)]
+    one, bulk = (Histogram("h", "h", buckets=BUCKETS, registry=CollectorRegistry()) for _ in range(2))
+    for v in values:
+        one.observe(v)
+    observe_all(bulk, list(values))
+    observe_all(bulk, [])
+    assert _samples(one) == pytest.approx(_samples(bulk))     # the sum, added in another order
+    assert _samples(bulk)[("h_count", None)] == 5000
+
+
+def test_the_relay_reads_occurred_at_from_the_envelope_as_written():
+    at = datetime(2026, 12, 3, 9, 15, 42, 250000, tzinfo=timezone.utc)
+    data = VisitRecorded(clinic_id="C1", visit_id="occurred_at", iin="900101312348", date=date(2026, 1, 5), kind="x")
+    event = new_event("visit-recorded", data, producer="registry", key=data.iin, occurred_at=at)
+    assert occurred_at(event.payload) == at.isoformat().encode()
+    assert occurred_at(b'{"event_id": "x", "occurred_at" : "2026-01-01T00:00:00Z", "data": {}}') == b"2026-01-01T00:00:00Z"
+    assert occurred_at(b'{"data": {}}') == b""

@@ -48,7 +48,6 @@ def _headers(event_type: str) -> dict[str, Any]:
             "ce_source": {**text, "description": "/osms/<producing service>", "examples": ["/osms/registry"]},
             "ce_time": {**text, "format": "date-time", "description": "the envelope's occurred_at; also the "
                                                                        "record's timestamp"},
-            "content-type": {**text, "const": "application/json"},
             "traceparent": {**text, "description": "W3C Trace Context of the request that wrote the event, "
                                                    "when tracing is on"},
         },

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,20 +79,22 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def observe_all(histogram, values: list[float]) -> None:
-    """Observes every value, like histogram.observe(v) for each: prometheus_client walks the buckets
-    in Python once per observation, too slow for a batch of 100,000 events; sorted, each bucket takes
-    its count at once. (`values` is sorted in place.)"""
-    if not values:
+def observe_ages(histogram, stamps_ms: list[int], now_ms: float) -> None:
+    """Observes the age at `now_ms` of every timestamp, like histogram.observe((now_ms - t) / 1000) for
+    each: prometheus_client walks the buckets in Python once per observation, too slow for a batch of
+    100,000 events. Sorted (in place), each bucket takes its count from one bisection."""
+    if not stamps_ms:
         return
-    values.sort()
-    below = 0
+    stamps_ms.sort()
+    n = len(stamps_ms)
+    counted = 0
     for bucket, bound in zip(histogram._buckets, histogram._upper_bounds):
-        upto = bisect_right(values, bound, below)
-        if upto > below:
-            bucket.inc(upto - below)
-            below = upto
-    histogram._sum.inc(sum(values))
+        # age <= bound  <=>  t >= now - bound
+        within = n - bisect_left(stamps_ms, now_ms - bound * 1000)
+        if within > counted:
+            bucket.inc(within - counted)
+            counted = within
+    histogram._sum.inc((n * now_ms - sum(stamps_ms)) / 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,9 +401,8 @@ class BatchConsumer:
         # Every partition this instance holds, so that the tools see none without an offset.
         self._commit_to_kafka(self._positions)
         BATCH_SECONDS.observe(time.perf_counter() - started)
-        now_ms = self.last_batch_at * 1000
         for topic, ts in stamps.items():
-            observe_all(FRESHNESS.labels(topic), [max(now_ms - t, 0) / 1000 for t in ts])
+            observe_ages(FRESHNESS.labels(topic), ts, self.last_batch_at * 1000)
         BATCH_EVENTS.observe(len(events) + len(dead))
         counts: dict[str, int] = {}
         for e in events:

@@ -248,7 +248,7 @@ class OutboxRelay:
                 events = osms_native.outbox_unpack(row["payload"], len(known))
             # The headers every event of this topic carries alike.
             same = (("event_type", topic.encode()), ("ce_specversion", CE_SPECVERSION),
-                    ("ce_type", ce_type(topic)), ("ce_source", self.source), ("content-type", b"application/json"))
+                    ("ce_type", ce_type(topic)), ("ce_source", self.source))
             for p, key, event_id, payload in events:
                 by_partition.setdefault((name, known[p]), []).append((key, event_id, same, payload))
             per_topic[topic] = per_topic.get(topic, 0) + len(events)

@@ -1,4 +1,4 @@
-"""The consumer's bulk histogram update equals one observe() a value; the relay finds an envelope's
+"""The consumer's bulk histogram update equals one observe() an event; the relay finds an envelope's
 occurred_at without parsing the JSON."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from services.common.consumer import observe_all
+from services.common.consumer import observe_ages
 from services.common.events import VisitRecorded, new_event
 from services.common.outbox import occurred_at
 
@@ -20,14 +20,15 @@ def _samples(h: Histogram) -> dict:
             if not s.name.endswith("_created")}
 
 
-def test_observing_a_batch_at_once_equals_observing_each_value():
+def test_observing_a_batch_s_ages_at_once_equals_observing_each_age():
     rng = random.Random(7)
-    values = [rng.choice([0.0, 0.05, 1, 5, 9.5, rng.random() * 10]) for _ in range(5000)]
+    now = 1_800_000_000_000.0
+    ages = [rng.choice([0, 50, 1000, 5000, 9500, 400, 10, -20, rng.randint(0, 10_000)]) for _ in range(5000)]
     one, bulk = (Histogram("h", "h", buckets=BUCKETS, registry=CollectorRegistry()) for _ in range(2))
-    for v in values:
-        one.observe(v)
-    observe_all(bulk, list(values))
-    observe_all(bulk, [])
+    for age in ages:
+        one.observe(age / 1000)
+    observe_ages(bulk, [int(now) - age for age in ages], now)
+    observe_ages(bulk, [], now)
     assert _samples(one) == pytest.approx(_samples(bulk))     # the sum, added in another order
     assert _samples(bulk)[("h_count", None)] == 5000
 

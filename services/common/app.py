@@ -21,6 +21,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                multiprocess)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common import tracing
 from services.common.auth import KeyStore, authenticate
 from services.common.consumer import ApplyBatch, BatchConsumer, Decode
 from services.common.db import create_pool, prepare_database
@@ -504,6 +505,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     app.add_middleware(_Edge, max_body=settings.max_body_bytes)
+    if tracing.configure(settings, spec.name):
+        tracing.instrument_app(app)     # outside _Edge: its access line carries the request's trace id
     app.include_router(_health_router())
     routers = [*spec.routers, rules_router()] if spec.rule_tables else spec.routers
     for router in routers:

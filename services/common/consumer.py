@@ -17,7 +17,7 @@ import gc
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.common.events import EventData, Envelope, decode
 from services.common.kafka import client_options
 from services.common.logs import get_logger
+from services.common import tracing
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -348,6 +349,7 @@ class BatchConsumer:
         dead: list[tuple] = []
         new_positions: dict[TopicPartition, int] = {}
         stamps: dict[str, list[int]] = {}     # per topic, the records' timestamps (ms)
+        traced: set[bytes] | None = set() if tracing.enabled() else None    # the events' traceparents
         for tp, messages in batch.items():
             topic = self.settings.unprefixed(tp.topic)
             # The stored offset is checked below to equal this position, so a message before it is
@@ -368,7 +370,34 @@ class BatchConsumer:
                 except Exception as exc:
                     dead.append((topic, tp.partition, msg.offset, msg.key, msg.value, str(exc)[:2000]))
             stamps.setdefault(topic, []).extend([m.timestamp for m in messages])
+            if traced is not None:
+                traced.update(v for m in messages for k, v in m.headers if k == "traceparent")
             new_positions[tp] = messages[-1].offset + 1
+        span = nullcontext() if traced is None else tracing.batch_span(
+            f"{self.settings.unprefixed(self.group_id)} batch", traced,
+            {"messaging.system": "kafka", "messaging.consumer.group.name": self.group_id,
+             "messaging.batch.message_count": len(events) + len(dead)})
+        with span:
+            await self._apply_in_transaction(events, dead, new_positions)
+        self._positions.update(new_positions)
+        self.last_batch_at = time.time()
+        # Every partition this instance holds, so that the tools see none without an offset.
+        self._commit_to_kafka(self._positions)
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        for topic, ts in stamps.items():
+            observe_ages(FRESHNESS.labels(topic), ts, self.last_batch_at * 1000)
+        BATCH_EVENTS.observe(len(events) + len(dead))
+        counts: dict[str, int] = {}
+        for e in events:
+            counts[e.topic] = counts.get(e.topic, 0) + 1
+        for topic, n in counts.items():
+            APPLIED.labels(topic).inc(n)
+        for d in dead:
+            DEAD.labels(d[0]).inc()
+            log.error("malformed event set aside", topic=d[0], partition=d[1], offset=d[2], error=d[5][:300])
+
+    async def _apply_in_transaction(self, events: list[Event], dead: list[tuple],
+                                    new_positions: dict[TopicPartition, int]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             keys = [(self.settings.unprefixed(tp.topic), tp.partition) for tp in new_positions]
             await conn.executemany(
@@ -396,22 +425,6 @@ class BatchConsumer:
                    WHERE group_id = $1 AND topic = $2 AND partition = $3""",
                 [(self.group_id, self.settings.unprefixed(tp.topic), tp.partition, off)
                  for tp, off in new_positions.items()])
-        self._positions.update(new_positions)
-        self.last_batch_at = time.time()
-        # Every partition this instance holds, so that the tools see none without an offset.
-        self._commit_to_kafka(self._positions)
-        BATCH_SECONDS.observe(time.perf_counter() - started)
-        for topic, ts in stamps.items():
-            observe_ages(FRESHNESS.labels(topic), ts, self.last_batch_at * 1000)
-        BATCH_EVENTS.observe(len(events) + len(dead))
-        counts: dict[str, int] = {}
-        for e in events:
-            counts[e.topic] = counts.get(e.topic, 0) + 1
-        for topic, n in counts.items():
-            APPLIED.labels(topic).inc(n)
-        for d in dead:
-            DEAD.labels(d[0]).inc()
-            log.error("malformed event set aside", topic=d[0], partition=d[1], offset=d[2], error=d[5][:300])
 
     def _commit_to_kafka(self, positions: dict[TopicPartition, int]) -> None:
         """Commits the applied positions to the group's offsets in Kafka, in the background (a batch

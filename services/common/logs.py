@@ -62,8 +62,12 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _with_trace_id,
     ]
+    # The list is changed in place: loggers cached by an earlier call (cache_logger_on_first_use) keep
+    # a reference to it, and follow.
+    processors = structlog.get_config()["processors"]
+    processors[:] = [*fields, structlog.processors.format_exc_info, _mask_processor, renderer]
     structlog.configure(
-        processors=[*fields, structlog.processors.format_exc_info, _mask_processor, renderer],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,

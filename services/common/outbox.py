@@ -5,7 +5,8 @@ reads only rows of transactions below the oldest one still running
 (`pg_snapshot_xmin(pg_current_snapshot())`), in transaction-id order. A BIGSERIAL id alone would
 skip rows whose transaction commits after a later id was already published.
 Delivery is at-least-once (a crash between send and delete resends); consumers are idempotent.
-Each message carries CloudEvents binary-mode headers (ce_*) beside `event_id` and `event_type`, and
+Each message carries CloudEvents binary-mode headers (ce_*) beside `event_id` and `event_type` (and
+the W3C `traceparent` of the request that wrote it, when tracing is on: services/common/tracing.py), and
 the event's occurred_at as its Kafka timestamp (consumers measure freshness from it); the value is
 the envelope as written.
 
@@ -24,6 +25,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 
+from services.common import tracing
 from services.common.events import OutgoingEvent
 from services.common.kafka import client_options
 from services.common.logs import get_logger
@@ -39,9 +41,9 @@ PACK_FROM = 50
 # The first rows in publishing order, up to the one that makes `relay_batch` events (a packed row
 # counts its events). The payloads of rows left out are not read from their TOAST tables.
 _READ = """
-SELECT id, txid::text, topic, key, event_id, payload, events FROM (
+SELECT id, txid::text, topic, key, event_id, payload, events, traceparent FROM (
     SELECT *, sum(coalesce(events, 1)) OVER (ORDER BY txid, id) AS upto FROM (
-        SELECT id, txid, topic, key, event_id, payload, events FROM outbox
+        SELECT id, txid, topic, key, event_id, payload, events, traceparent FROM outbox
         WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY txid, id LIMIT $1) AS first_rows
 ) AS counted
@@ -104,8 +106,14 @@ async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) 
             await add_packed(conn, topic, len(same), osms_native.outbox_pack(same))
         return len(events)
     if events:
-        await conn.executemany("INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4)",
-                               [(e.topic, e.key, e.event_id, e.payload) for e in events])
+        traceparent = tracing.current_traceparent() if tracing.enabled() else None
+        if traceparent is None:
+            await conn.executemany("INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4)",
+                                   [(e.topic, e.key, e.event_id, e.payload) for e in events])
+        else:
+            await conn.executemany(
+                "INSERT INTO outbox (topic, key, event_id, payload, traceparent) VALUES ($1, $2, $3, $4, $5)",
+                [(e.topic, e.key, e.event_id, e.payload, traceparent) for e in events])
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return len(events)
 
@@ -113,7 +121,9 @@ async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) 
 async def add_packed(conn: asyncpg.Connection, topic: str, count: int, packed: bytes) -> None:
     """Writes `count` events of `topic`, packed (osms_native.outbox_pack), in the caller's transaction."""
     if count:
-        await conn.execute("INSERT INTO outbox (topic, events, payload) VALUES ($1, $2, $3)", topic, count, packed)
+        traceparent = tracing.current_traceparent() if tracing.enabled() else None
+        await conn.execute("INSERT INTO outbox (topic, events, payload, traceparent) VALUES ($1, $2, $3, $4)",
+                           topic, count, packed, traceparent)
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
@@ -246,9 +256,11 @@ class OutboxRelay:
                 events = [(key_partition(key, len(known)), key, str(row["event_id"]).encode(), row["payload"])]
             else:
                 events = osms_native.outbox_unpack(row["payload"], len(known))
-            # The headers every event of this topic carries alike.
+            # The headers every event of this row carries alike.
             same = (("event_type", topic.encode()), ("ce_specversion", CE_SPECVERSION),
                     ("ce_type", ce_type(topic)), ("ce_source", self.source))
+            if row["traceparent"] is not None:
+                same += (("traceparent", row["traceparent"].encode()),)
             for p, key, event_id, payload in events:
                 by_partition.setdefault((name, known[p]), []).append((key, event_id, same, payload))
             per_topic[topic] = per_topic.get(topic, 0) + len(events)

@@ -31,7 +31,7 @@ async def scratch(settings: Settings):
     await server.close()
     pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=8)
     async with pool.acquire() as conn:
-        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.CONSUMER + """
+        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.OUTBOX_TRACEPARENT + scratch_schema.CONSUMER + """
             CREATE TABLE applied (event_id uuid NOT NULL, visit_id text NOT NULL, consumer text NOT NULL,
                                   partition int NOT NULL, "offset" bigint NOT NULL);
         """)

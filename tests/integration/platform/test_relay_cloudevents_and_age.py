@@ -30,7 +30,7 @@ async def scratch(settings: Settings):
     await server.close()
     pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=4)
     async with pool.acquire() as conn:
-        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING)
+        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.OUTBOX_TRACEPARENT)
     yield pool
     await pool.close()
 

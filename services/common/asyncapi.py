@@ -46,8 +46,9 @@ def _headers(event_type: str) -> dict[str, Any]:
             "ce_id": {**text, "format": "uuid", "description": "the envelope's event_id"},
             "ce_type": {**text, "const": f"kz.osms.{event_type}"},
             "ce_source": {**text, "description": "/osms/<producing service>", "examples": ["/osms/registry"]},
-            "ce_time": {**text, "format": "date-time", "description": "the envelope's occurred_at; also the "
-                                                                       "record's timestamp"},
+            "ce_time": {**text, "format": "date-time",
+                        "description": "the envelope's occurred_at; the record's timestamp is the same instant, "
+                                       "held between a day before publication and publication"},
             "traceparent": {**text, "description": "W3C Trace Context of the request that wrote the event, "
                                                    "when tracing is on"},
         },

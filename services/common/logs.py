@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from contextlib import contextmanager
 from collections.abc import Iterator
 
@@ -83,6 +84,12 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)   # a library's warning is a log line too, not text on stderr
+    # What the interpreter would print as plain text: an uncaught exception, one in a thread, one it
+    # cannot raise (in a finalizer).
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda a: _log_uncaught(a.exc_type, a.exc_value, a.exc_traceback)
+    sys.unraisablehook = lambda u: logging.getLogger("python").error(
+        "exception ignored in %r", u.object, exc_info=(u.exc_type, u.exc_value, u.exc_traceback))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
         # Their own handlers (uvicorn's default config, alembic's ini) would print plain text.
         logging.getLogger(name).handlers[:] = []
@@ -92,6 +99,10 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     logging.getLogger("aiokafka").setLevel("CRITICAL")
     # The access line is services/common/app.py's, with the route, the request id and the duration.
     logging.getLogger("uvicorn.access").setLevel("WARNING")
+
+
+def _log_uncaught(exc_type, exc_value, exc_traceback) -> None:
+    logging.getLogger("python").critical("uncaught exception", exc_info=(exc_type, exc_value, exc_traceback))
 
 
 @contextmanager

@@ -7,7 +7,8 @@ skip rows whose transaction commits after a later id was already published.
 Delivery is at-least-once (a crash between send and delete resends); consumers are idempotent.
 Each message carries CloudEvents binary-mode headers (ce_*) beside `event_id` and `event_type` (and
 the W3C `traceparent` of the request that wrote it, when tracing is on: services/common/tracing.py), and
-the event's occurred_at as its Kafka timestamp (consumers measure freshness from it); the value is
+the event's occurred_at as its Kafka timestamp (consumers measure freshness from it; held between a
+day before the relay's clock and its clock, as brokers refuse timestamps far off theirs); the value is
 the envelope as written.
 
 Packing: the events of one topic that one call writes, from PACK_FROM of them on (a request's
@@ -17,6 +18,7 @@ osms_native.outbox_pack): a row each cost PostgreSQL about ten times the CPU, in
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import groupby
@@ -90,11 +92,19 @@ def occurred_at(payload: bytes) -> bytes:
     return payload[start:payload.find(b'"', start)] if start else b""
 
 
-def _epoch_ms(stamp: bytes) -> int | None:
+# A broker refuses a record whose timestamp is far from its clock (Kafka 4: more than an hour ahead, by
+# default): an occurred_at ahead of the relay's clock, or over a day behind, is sent as the nearer bound.
+# Freshness loses nothing: a day is far beyond its largest bucket.
+EARLIEST_MS = 86_400_000
+
+
+def record_timestamp(stamp: bytes, now_ms: int) -> int:
+    """The Kafka timestamp (ms) of an event that occurred at `stamp` (ISO 8601), sent at `now_ms`."""
     try:
-        return int(datetime.fromisoformat(stamp.decode()).timestamp() * 1000)
+        at = int(datetime.fromisoformat(stamp.decode()).timestamp() * 1000)
     except ValueError:
-        return None   # the producer's clock then (a Kafka record always has a timestamp)
+        return now_ms
+    return min(max(at, now_ms - EARLIEST_MS), now_ms)
 
 
 async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) -> int:
@@ -265,13 +275,14 @@ class OutboxRelay:
                 by_partition.setdefault((name, known[p]), []).append((key, event_id, same, payload))
             per_topic[topic] = per_topic.get(topic, 0) + len(events)
         futures = []
-        stamp, ms = None, None    # the events of one request share their occurred_at: parsed once
+        stamp, ms = None, 0       # the events of one request share their occurred_at: parsed once
+        now_ms = int(time.time() * 1000)
         for (name, p), items in by_partition.items():
             batch = producer.create_batch()
             for key, event_id, same, payload in items:
                 t = occurred_at(payload)
                 if t != stamp:
-                    stamp, ms = t, _epoch_ms(t)
+                    stamp, ms = t, record_timestamp(t, now_ms)
                 headers = [("event_id", event_id), ("ce_id", event_id), ("ce_time", t), *same]
                 if batch.append(timestamp=ms, key=key, value=payload, headers=headers) is None:
                     batch.close()     # full: sent, and a new one takes the event (a batch takes its first)

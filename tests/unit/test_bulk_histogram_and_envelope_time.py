@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Histogram
 
 from services.common.consumer import observe_ages
 from services.common.events import VisitRecorded, new_event
-from services.common.outbox import occurred_at
+from services.common.outbox import EARLIEST_MS, occurred_at, record_timestamp
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -40,3 +40,11 @@ def test_the_relay_reads_occurred_at_from_the_envelope_as_written():
     assert occurred_at(event.payload) == at.isoformat().encode()
     assert occurred_at(b'{"event_id": "x", "occurred_at" : "2026-01-01T00:00:00Z", "data": {}}') == b"2026-01-01T00:00:00Z"
     assert occurred_at(b'{"data": {}}') == b""
+
+
+def test_a_record_s_timestamp_is_the_occurrence_held_within_what_a_broker_takes():
+    now = int(datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc).timestamp() * 1000)
+    assert record_timestamp(b"2026-12-07T11:59:58.500000+00:00", now) == now - 1500
+    assert record_timestamp(b"2027-02-01T10:00:00+05:00", now) == now          # ahead of the relay's clock
+    assert record_timestamp(b"2026-04-03T10:00:00+05:00", now) == now - EARLIEST_MS
+    assert record_timestamp(b"", now) == now

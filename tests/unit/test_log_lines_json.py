@@ -1,5 +1,5 @@
 """Every log line is one JSON object with the service's name, whoever wrote it (structlog, uvicorn,
-alembic, a warning), and no full IIN."""
+alembic, a warning, the interpreter's report of an uncaught exception), and no full IIN."""
 from __future__ import annotations
 
 import subprocess
@@ -23,19 +23,20 @@ try:
     raise ValueError("bad 900315400017")
 except ValueError:
     logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+raise RuntimeError("uncaught at the top")
 """
 
 
 def _lines() -> list[dict]:
     done = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, capture_output=True, timeout=60)
-    assert done.returncode == 0, done.stderr.decode()
+    assert done.returncode == 1, done.stderr.decode()     # the script ends with an uncaught exception
     assert b"900315400017" not in done.stderr
     return [orjson.loads(line) for line in done.stderr.splitlines()]   # each line parses, or this fails
 
 
 def test_every_line_is_json_with_the_service_and_no_full_iin():
     lines = _lines()
-    assert len(lines) == 6
+    assert len(lines) == 7
     assert all(line["service"] == "registry" and line["level"] and line["timestamp"] for line in lines)
     by_event = {line["event"]: line for line in lines}
     assert by_event["attached"]["iin"] == "9003********"
@@ -46,3 +47,4 @@ def test_every_line_is_json_with_the_service_and_no_full_iin():
     assert any("a library's warning" in line["event"] for line in lines)
     failure = by_event["Exception in ASGI application"]
     assert "ValueError: bad 9003********" in failure["exception"]
+    assert "RuntimeError: uncaught at the top" in by_event["uncaught exception"]["exception"]

@@ -136,6 +136,7 @@ class _Listener(ConsumerRebalanceListener):
         async with self.owner._lock:
             for tp in revoked:
                 self.owner._positions.pop(tp, None)
+                self.owner._to_commit.pop(tp, None)   # no longer this instance's to commit
 
     async def on_partitions_assigned(self, assigned):
         async with self.owner._lock:

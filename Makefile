@@ -100,3 +100,14 @@ chaos: install
 .PHONY: check-deploy
 check-deploy: install
 	@deploy/check.sh
+
+# The dashboard and alert rules of deploy/observability/ (promtool check and test rules, promtool
+# check metrics on what the services register) and the AsyncAPI document against the event models.
+# Installs promtool (Debian's prometheus package, else go install) when missing.
+.PHONY: check-observability asyncapi
+check-observability: install
+	@deploy/observability/check.sh
+
+# Regenerates docs/asyncapi.json from the event models (services/common/asyncapi.py); a test holds them equal.
+asyncapi:
+	@$(PY) -m services.common.asyncapi > docs/asyncapi.json

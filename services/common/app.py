@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                multiprocess)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common import tracing
 from services.common.auth import KeyStore, authenticate
 from services.common.consumer import ApplyBatch, BatchConsumer, Decode
 from services.common.db import create_pool, prepare_database
@@ -26,7 +29,7 @@ from services.common.docs import add_docs
 from services.common.events import decode
 from services.common.inputs import body_problem, has_body
 from services.common.kafka import client_options
-from services.common.logs import get_logger, setup_logging
+from services.common.logs import get_logger, request_context, setup_logging
 from services.common.outbox import OutboxRelay
 from services.common.problems import Problem, problem_response
 from services.common.rules import CountRecords, RuleStore, RuleTable, check_horizon, rules_router, watch_horizon
@@ -36,8 +39,8 @@ from services.common.topics import ensure_topics
 log = get_logger(__name__)
 
 KAFKA_UP = Gauge("osms_kafka_up", "1 when Kafka answered this process's last check", multiprocess_mode="livemin")
-REQUESTS = Counter("osms_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("osms_http_request_seconds", "HTTP request latency", ["method", "route"],
+REQUESTS = Counter("osms_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram("osms_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 # A dependency is down or a connection broke under us (asyncpg's InternalClientError: a pooled
@@ -192,7 +195,7 @@ def start_background(ctx: ServiceContext, topics_ready: asyncio.Task, *, relay: 
     """Starts the outbox relay and the consumers of a service as tasks of this process."""
     spec, settings = ctx.spec, ctx.settings
     if spec.relay and relay:
-        ctx.relay = OutboxRelay(settings, settings.database_dsn(spec.name))
+        ctx.relay = OutboxRelay(settings, settings.database_dsn(spec.name), spec.name)
         ctx.extra["relay_task"] = asyncio.create_task(_after(topics_ready, ctx.relay.run))
         ctx.tasks.append(ctx.extra["relay_task"])
     if consumers:
@@ -319,8 +322,14 @@ class BodyTooLarge(Exception):
         super().__init__(f"the body exceeds {limit} bytes")
 
 
+# A caller's X-Request-ID is kept when it is a plain token; anything else gets a new id (a header
+# value goes into every log line of the request).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
 class _Edge:
-    """Pure ASGI middleware: request size limit and request metrics (route templates, not paths)."""
+    """Pure ASGI middleware: request size limit, request id (X-Request-ID, taken or made, and
+    returned), request metrics (route templates, not paths) and one access log line a request."""
 
     def __init__(self, app, max_body: int):
         self.app = app
@@ -329,48 +338,65 @@ class _Edge:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        request_id = None
         for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_body
-                except ValueError:
-                    too_big = True
-                if too_big:
-                    resp = problem_response(413, "Request too large",
-                                            f"the body exceeds {self.max_body} bytes")
-                    return await resp(scope, receive, send)
-        if has_body(scope):
-            unreadable = body_problem(scope.get("headers", ()))
-            if unreadable:
-                resp = problem_response(415, "Unsupported media type", unreadable,
-                                        type_="https://osms.kz/problems/unsupported-media-type")
-                return await resp(scope, receive, send)
+            if name == b"x-request-id":
+                text = value.decode("latin-1")
+                request_id = text if _REQUEST_ID.fullmatch(text) else None
+        request_id = request_id or uuid.uuid4().hex
+        # Also for the handler of unexpected errors, which runs outside this middleware.
+        scope.setdefault("state", {})["request_id"] = request_id
+        with request_context(request_id):
+            await self._handle(scope, receive, send, request_id)
+
+    async def _handle(self, scope, receive, send, request_id: str):
         started = time.perf_counter()
         status = {"code": 500}
-        # A body sent without Content-Length (chunked) is counted as it arrives.
-        received = {"bytes": 0}
-        inner_receive = receive
-
-        async def receive():
-            message = await inner_receive()
-            if message["type"] == "http.request":
-                received["bytes"] += len(message.get("body", b""))
-                if received["bytes"] > self.max_body:
-                    raise BodyTooLarge(self.max_body)
-            return message
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        too_big = int(value) > self.max_body
+                    except ValueError:
+                        too_big = True
+                    if too_big:
+                        resp = problem_response(413, "Request too large",
+                                                f"the body exceeds {self.max_body} bytes")
+                        return await resp(scope, receive, send_wrapper)
+            if has_body(scope):
+                unreadable = body_problem(scope.get("headers", ()))
+                if unreadable:
+                    resp = problem_response(415, "Unsupported media type", unreadable,
+                                            type_="https://osms.kz/problems/unsupported-media-type")
+                    return await resp(scope, receive, send_wrapper)
+            # A body sent without Content-Length (chunked) is counted as it arrives.
+            received = {"bytes": 0}
+            inner_receive = receive
+
+            async def receive():
+                message = await inner_receive()
+                if message["type"] == "http.request":
+                    received["bytes"] += len(message.get("body", b""))
+                    if received["bytes"] > self.max_body:
+                        raise BodyTooLarge(self.max_body)
+                return message
+
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
             REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
-            LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+            LATENCY.labels(scope["method"], path).observe(seconds)
+            log.info("request", method=scope["method"], route=path, status=status["code"],
+                     duration_ms=round(seconds * 1000, 3))
 
 
 _PROBLEM_SCHEMA = {
@@ -485,12 +511,16 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path)
+        request_id = getattr(request.state, "request_id", None)
+        log.exception("unhandled error", path=request.url.path, request_id=request_id)
         return problem_response(500, "Internal error", "an unexpected error; it has been logged",
-                                instance=request.url.path)
+                                instance=request.url.path,
+                                headers={"X-Request-ID": request_id} if request_id else None)
 
     app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     app.add_middleware(_Edge, max_body=settings.max_body_bytes)
+    if tracing.configure(settings, spec.name):
+        tracing.instrument_app(app)     # outside _Edge: its access line carries the request's trace id
     app.include_router(_health_router())
     routers = [*spec.routers, rules_router()] if spec.rule_tables else spec.routers
     for router in routers:

@@ -33,8 +33,9 @@ def main() -> None:
     unknown = [s for s in wanted or [] if s not in SERVICE_PORTS]
     if unknown:
         sys.exit(f"usage: osms-migrate [{' '.join(SERVICE_PORTS)}] (unknown: {' '.join(unknown)})")
-    setup_logging("bootstrap", json=False)
-    asyncio.run(bootstrap(get_settings(), wanted))
+    settings = get_settings()
+    setup_logging("bootstrap", settings.log_level, settings.log_json)
+    asyncio.run(bootstrap(settings, wanted))
 
 
 if __name__ == "__main__":

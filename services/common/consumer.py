@@ -1,8 +1,9 @@
 """Idempotent batch consumer: applies a batch and stores its offsets in one database transaction.
 
-Offsets live in the service's own database (`consumer_offsets`), never in Kafka's group store:
-on assignment the consumer seeks to the stored offset, so a restart or a rebalance resumes
-exactly after the last applied batch. Each transaction locks the offset rows and checks that
+Offsets live in the service's own database (`consumer_offsets`): on assignment the consumer seeks
+to the stored offset, so a restart or a rebalance resumes exactly after the last applied batch.
+After the transaction they are also committed to Kafka's group store, for the standard tools
+(kafka-consumer-groups.sh, exporters) to see the group and its lag; nothing reads them back. Each transaction locks the offset rows and checks that
 they still hold the position this instance started from; an instance that lost a partition
 (a zombie after a rebalance) fails that check and rolls back instead of applying twice.
 Malformed messages are kept in `dead_letters` (same transaction) and skipped, never lost.
@@ -14,18 +15,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.common.events import EventData, Envelope, decode
 from services.common.kafka import client_options
 from services.common.logs import get_logger
+from services.common import tracing
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -43,6 +46,14 @@ SKIPPED = Counter("osms_consumer_already_applied_skipped_total",
                   "Messages below the stored offset handed back by the client (skipped, not applied twice)")
 STALLED = Counter("osms_consumer_stalls_total", "Consumers restarted by the watchdog: events waiting, none applied")
 FENCED = Counter("osms_consumer_fenced_total", "Batches rolled back: offsets moved by another instance")
+# Refreshed by the watchdog. Each process consuming for a group computes the whole group's lag.
+LAG = Gauge("osms_consumer_lag_events", "Events on the broker not yet applied by the group",
+            ["group", "topic", "partition"], multiprocess_mode="livemax")
+# From the event's occurred_at (the relay makes it the Kafka record's timestamp) to its batch's commit.
+FRESHNESS = Histogram("osms_consumer_event_freshness_seconds", "Time from an event's occurrence to its being applied",
+                      ["topic"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
+KAFKA_COMMIT_FAILURES = Counter("osms_consumer_kafka_commit_failures_total",
+                                "Offsets not committed to Kafka after a batch (the database keeps them)")
 
 
 _gc_pauses = 0
@@ -67,6 +78,24 @@ def collector_paused() -> Iterator[None]:
         _gc_pauses -= 1
         if _gc_pauses == 0 and _gc_was_enabled:
             gc.enable()
+
+
+def observe_ages(histogram, stamps_ms: list[int], now_ms: float) -> None:
+    """Observes the age at `now_ms` of every timestamp, like histogram.observe((now_ms - t) / 1000) for
+    each: prometheus_client walks the buckets in Python once per observation, too slow for a batch of
+    100,000 events. Sorted (in place), each bucket takes its count from one bisection."""
+    if not stamps_ms:
+        return
+    stamps_ms.sort()
+    n = len(stamps_ms)
+    counted = 0
+    for bucket, bound in zip(histogram._buckets, histogram._upper_bounds):
+        # age <= bound  <=>  t >= now - bound
+        within = n - bisect_left(stamps_ms, now_ms - bound * 1000)
+        if within > counted:
+            bucket.inc(within - counted)
+            counted = within
+    histogram._sum.inc((n * now_ms - sum(stamps_ms)) / 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +136,7 @@ class _Listener(ConsumerRebalanceListener):
         async with self.owner._lock:
             for tp in revoked:
                 self.owner._positions.pop(tp, None)
+                self.owner._to_commit.pop(tp, None)   # no longer this instance's to commit
 
     async def on_partitions_assigned(self, assigned):
         async with self.owner._lock:
@@ -133,12 +163,14 @@ class BatchConsumer:
         self._positions: dict[TopicPartition, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self.last_batch_at: float | None = None
+        self._to_commit: dict[TopicPartition, int] = {}
+        self._committing: asyncio.Task | None = None
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             **client_options(self.settings),
             group_id=self.group_id,
-            enable_auto_commit=False,        # offsets are stored with the projection, not in Kafka
+            enable_auto_commit=False,        # offsets are stored with the projection, then committed
             auto_offset_reset="earliest",    # a partition with no stored offset starts at the beginning
             isolation_level="read_committed",
             # A batch takes up to `consumer_batch` of what the last fetch brought: with 8 MB a partition,
@@ -193,6 +225,10 @@ class BatchConsumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
+                if self._committing is not None:
+                    self._committing.cancel()
+                    self._committing = None
+                self._to_commit.clear()
                 if self.consumer is not None:
                     await _close(self.consumer, self.group_id)
                     self.consumer = None
@@ -257,6 +293,9 @@ class BatchConsumer:
                         probe = None
                     seen.clear()
                     continue
+                group = self.settings.unprefixed(self.group_id)
+                for p in lag:
+                    LAG.labels(group, p["topic"], str(p["partition"])).set(p["lag"])
                 now = time.monotonic()
                 stalled = []
                 for p in lag:
@@ -310,6 +349,8 @@ class BatchConsumer:
         events: list[Event] = []
         dead: list[tuple] = []
         new_positions: dict[TopicPartition, int] = {}
+        stamps: dict[str, list[int]] = {}     # per topic, the records' timestamps (ms)
+        traced: set[bytes] | None = set() if tracing.enabled() else None    # the events' traceparents
         for tp, messages in batch.items():
             topic = self.settings.unprefixed(tp.topic)
             # The stored offset is checked below to equal this position, so a message before it is
@@ -329,7 +370,35 @@ class BatchConsumer:
                     events.append(Event(topic, tp.partition, msg.offset, envelope, data))
                 except Exception as exc:
                     dead.append((topic, tp.partition, msg.offset, msg.key, msg.value, str(exc)[:2000]))
+            stamps.setdefault(topic, []).extend([m.timestamp for m in messages])
+            if traced is not None:
+                traced.update(v for m in messages for k, v in m.headers if k == "traceparent")
             new_positions[tp] = messages[-1].offset + 1
+        span = nullcontext() if traced is None else tracing.batch_span(
+            f"{self.settings.unprefixed(self.group_id)} batch", traced,
+            {"messaging.system": "kafka", "messaging.consumer.group.name": self.group_id,
+             "messaging.batch.message_count": len(events) + len(dead)})
+        with span:
+            await self._apply_in_transaction(events, dead, new_positions)
+        self._positions.update(new_positions)
+        self.last_batch_at = time.time()
+        # Every partition this instance holds, so that the tools see none without an offset.
+        self._commit_to_kafka(self._positions)
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        for topic, ts in stamps.items():
+            observe_ages(FRESHNESS.labels(topic), ts, self.last_batch_at * 1000)
+        BATCH_EVENTS.observe(len(events) + len(dead))
+        counts: dict[str, int] = {}
+        for e in events:
+            counts[e.topic] = counts.get(e.topic, 0) + 1
+        for topic, n in counts.items():
+            APPLIED.labels(topic).inc(n)
+        for d in dead:
+            DEAD.labels(d[0]).inc()
+            log.error("malformed event set aside", topic=d[0], partition=d[1], offset=d[2], error=d[5][:300])
+
+    async def _apply_in_transaction(self, events: list[Event], dead: list[tuple],
+                                    new_positions: dict[TopicPartition, int]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             keys = [(self.settings.unprefixed(tp.topic), tp.partition) for tp in new_positions]
             await conn.executemany(
@@ -357,18 +426,25 @@ class BatchConsumer:
                    WHERE group_id = $1 AND topic = $2 AND partition = $3""",
                 [(self.group_id, self.settings.unprefixed(tp.topic), tp.partition, off)
                  for tp, off in new_positions.items()])
-        self._positions.update(new_positions)
-        self.last_batch_at = time.time()
-        BATCH_SECONDS.observe(time.perf_counter() - started)
-        BATCH_EVENTS.observe(len(events) + len(dead))
-        counts: dict[str, int] = {}
-        for e in events:
-            counts[e.topic] = counts.get(e.topic, 0) + 1
-        for topic, n in counts.items():
-            APPLIED.labels(topic).inc(n)
-        for d in dead:
-            DEAD.labels(d[0]).inc()
-            log.error("malformed event set aside", topic=d[0], partition=d[1], offset=d[2], error=d[5][:300])
+
+    def _commit_to_kafka(self, positions: dict[TopicPartition, int]) -> None:
+        """Commits the applied positions to the group's offsets in Kafka, in the background (a batch
+        does not wait for the broker): one commit at a time, each of the newest positions."""
+        self._to_commit.update(positions)    # a copy: the commit runs later
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_pending())
+
+    async def _commit_pending(self) -> None:
+        while self._to_commit and self.consumer is not None:
+            offsets, self._to_commit = self._to_commit, {}
+            try:
+                await asyncio.wait_for(self.consumer.commit(offsets), 10)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:   # a rebalance under way, the broker away: the next batch commits again
+                KAFKA_COMMIT_FAILURES.inc()
+                log.warning("offsets not committed to Kafka (kept in the database)", group=self.group_id,
+                            error=repr(exc))
 
     async def lag(self) -> list[dict[str, Any]]:
         """Per topic and partition: end offset on the broker, stored offset, events not yet applied."""

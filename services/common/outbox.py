@@ -5,6 +5,11 @@ reads only rows of transactions below the oldest one still running
 (`pg_snapshot_xmin(pg_current_snapshot())`), in transaction-id order. A BIGSERIAL id alone would
 skip rows whose transaction commits after a later id was already published.
 Delivery is at-least-once (a crash between send and delete resends); consumers are idempotent.
+Each message carries CloudEvents binary-mode headers (ce_*) beside `event_id` and `event_type` (and
+the W3C `traceparent` of the request that wrote it, when tracing is on: services/common/tracing.py), and
+the event's occurred_at as its Kafka timestamp (consumers measure freshness from it; held between a
+day before the relay's clock and its clock, as brokers refuse timestamps far off theirs); the value is
+the envelope as written.
 
 Packing: the events of one topic that one call writes, from PACK_FROM of them on (a request's
 visits, a payroll's statuses), go in one row (`events` = how many, the payload packed by
@@ -13,13 +18,16 @@ osms_native.outbox_pack): a row each cost PostgreSQL about ten times the CPU, in
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
+from datetime import datetime
 from itertools import groupby
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 
+from services.common import tracing
 from services.common.events import OutgoingEvent
 from services.common.kafka import client_options
 from services.common.logs import get_logger
@@ -35,9 +43,9 @@ PACK_FROM = 50
 # The first rows in publishing order, up to the one that makes `relay_batch` events (a packed row
 # counts its events). The payloads of rows left out are not read from their TOAST tables.
 _READ = """
-SELECT id, txid::text, topic, key, event_id, payload, events FROM (
+SELECT id, txid::text, topic, key, event_id, payload, events, traceparent FROM (
     SELECT *, sum(coalesce(events, 1)) OVER (ORDER BY txid, id) AS upto FROM (
-        SELECT id, txid, topic, key, event_id, payload, events FROM outbox
+        SELECT id, txid, topic, key, event_id, payload, events, traceparent FROM outbox
         WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY txid, id LIMIT $1) AS first_rows
 ) AS counted
@@ -57,6 +65,46 @@ PUBLISHED = Counter("osms_outbox_published_total", "Events published from the ou
 BACKLOG = Gauge("osms_outbox_backlog", "Outbox rows not yet published (last seen)",
                 multiprocess_mode="livemax")   # (with PROMETHEUS_MULTIPROC_DIR: app.metrics_text)
 RELAY_ERRORS = Counter("osms_outbox_relay_errors_total", "Relay failures (retried)")
+OLDEST_AGE = Gauge("osms_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published (0: none)",
+                   multiprocess_mode="livemax")
+# Every relay instance reports it, also one waiting for the lock or for Kafka.
+AGE_CHECK_SECONDS = 5.0
+
+CE_SPECVERSION = b"1.0"
+
+
+def ce_type(event_type: str) -> bytes:
+    """The CloudEvents type of an event type: reverse-DNS prefixed, as the specification advises."""
+    return f"kz.osms.{event_type}".encode()
+
+
+def ce_source(service: str) -> bytes:
+    return f"/osms/{service}".encode()
+
+
+def occurred_at(payload: bytes) -> bytes:
+    """The envelope's occurred_at as written (ISO 8601), found without parsing the JSON (it comes
+    before `data` in every envelope); b"" when there is none."""
+    at = payload.find(b'"occurred_at"')
+    if at < 0:
+        return b""
+    start = payload.find(b'"', at + 13) + 1
+    return payload[start:payload.find(b'"', start)] if start else b""
+
+
+# A broker refuses a record whose timestamp is far from its clock (Kafka 4: more than an hour ahead, by
+# default): an occurred_at ahead of the relay's clock, or over a day behind, is sent as the nearer bound.
+# Freshness loses nothing: a day is far beyond its largest bucket.
+EARLIEST_MS = 86_400_000
+
+
+def record_timestamp(stamp: bytes, now_ms: int) -> int:
+    """The Kafka timestamp (ms) of an event that occurred at `stamp` (ISO 8601), sent at `now_ms`."""
+    try:
+        at = int(datetime.fromisoformat(stamp.decode()).timestamp() * 1000)
+    except ValueError:
+        return now_ms
+    return min(max(at, now_ms - EARLIEST_MS), now_ms)
 
 
 async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) -> int:
@@ -68,8 +116,14 @@ async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) 
             await add_packed(conn, topic, len(same), osms_native.outbox_pack(same))
         return len(events)
     if events:
-        await conn.executemany("INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4)",
-                               [(e.topic, e.key, e.event_id, e.payload) for e in events])
+        traceparent = tracing.current_traceparent() if tracing.enabled() else None
+        if traceparent is None:
+            await conn.executemany("INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4)",
+                                   [(e.topic, e.key, e.event_id, e.payload) for e in events])
+        else:
+            await conn.executemany(
+                "INSERT INTO outbox (topic, key, event_id, payload, traceparent) VALUES ($1, $2, $3, $4, $5)",
+                [(e.topic, e.key, e.event_id, e.payload, traceparent) for e in events])
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return len(events)
 
@@ -77,7 +131,9 @@ async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) 
 async def add_packed(conn: asyncpg.Connection, topic: str, count: int, packed: bytes) -> None:
     """Writes `count` events of `topic`, packed (osms_native.outbox_pack), in the caller's transaction."""
     if count:
-        await conn.execute("INSERT INTO outbox (topic, events, payload) VALUES ($1, $2, $3)", topic, count, packed)
+        traceparent = tracing.current_traceparent() if tracing.enabled() else None
+        await conn.execute("INSERT INTO outbox (topic, events, payload, traceparent) VALUES ($1, $2, $3, $4)",
+                           topic, count, packed, traceparent)
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
@@ -97,12 +153,14 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka in transaction order, then deletes them."""
 
-    def __init__(self, settings: Settings, dsn: str):
+    def __init__(self, settings: Settings, dsn: str, service: str = "osms"):
         self.settings = settings
         self.dsn = dsn
+        self.source = ce_source(service)
         self.producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self.has_lock = False
+        self.age_check_seconds = AGE_CHECK_SECONDS
 
     async def close(self) -> None:
         """Stops the producer; bounded, since a flush to an unreachable broker would wait long.
@@ -115,6 +173,33 @@ class OutboxRelay:
                 pass
 
     async def run(self) -> None:
+        watch = asyncio.create_task(self._watch_oldest())
+        try:
+            await self._publish_forever()
+        finally:
+            watch.cancel()
+
+    async def _watch_oldest(self) -> None:
+        """Keeps OLDEST_AGE: from its own connection, so that it grows while Kafka is away."""
+        conn: asyncpg.Connection | None = None
+        while True:
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await asyncpg.connect(self.dsn, timeout=5)
+                OLDEST_AGE.set(await conn.fetchval(
+                    "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox"))
+            except asyncio.CancelledError:
+                if conn is not None:
+                    conn.terminate()
+                raise
+            except Exception as exc:    # the database is away: the relay itself logs that
+                log.debug("outbox age not read", error=repr(exc))
+                if conn is not None:
+                    conn.terminate()
+                    conn = None
+            await asyncio.sleep(self.age_check_seconds)
+
+    async def _publish_forever(self) -> None:
         backoff = 0.2
         while True:
             conn: asyncpg.Connection | None = None
@@ -181,20 +266,29 @@ class OutboxRelay:
                 events = [(key_partition(key, len(known)), key, str(row["event_id"]).encode(), row["payload"])]
             else:
                 events = osms_native.outbox_unpack(row["payload"], len(known))
-            event_type = topic.encode()
+            # The headers every event of this row carries alike.
+            same = (("event_type", topic.encode()), ("ce_specversion", CE_SPECVERSION),
+                    ("ce_type", ce_type(topic)), ("ce_source", self.source))
+            if row["traceparent"] is not None:
+                same += (("traceparent", row["traceparent"].encode()),)
             for p, key, event_id, payload in events:
-                by_partition.setdefault((name, known[p]), []).append((key, event_id, event_type, payload))
+                by_partition.setdefault((name, known[p]), []).append((key, event_id, same, payload))
             per_topic[topic] = per_topic.get(topic, 0) + len(events)
         futures = []
+        stamp, ms = None, 0       # the events of one request share their occurred_at: parsed once
+        now_ms = int(time.time() * 1000)
         for (name, p), items in by_partition.items():
             batch = producer.create_batch()
-            for key, event_id, event_type, payload in items:
-                headers = [("event_id", event_id), ("event_type", event_type)]
-                if batch.append(timestamp=None, key=key, value=payload, headers=headers) is None:
+            for key, event_id, same, payload in items:
+                t = occurred_at(payload)
+                if t != stamp:
+                    stamp, ms = t, record_timestamp(t, now_ms)
+                headers = [("event_id", event_id), ("ce_id", event_id), ("ce_time", t), *same]
+                if batch.append(timestamp=ms, key=key, value=payload, headers=headers) is None:
                     batch.close()     # full: sent, and a new one takes the event (a batch takes its first)
                     futures.append(await producer.send_batch(batch, name, partition=p))
                     batch = producer.create_batch()
-                    batch.append(timestamp=None, key=key, value=payload, headers=headers)
+                    batch.append(timestamp=ms, key=key, value=payload, headers=headers)
             if batch.record_count():
                 batch.close()
                 futures.append(await producer.send_batch(batch, name, partition=p))

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # projection's events rarely share a person or a calendar row; large batches let more of them
     # share the year and month rows (docs/performance.md has the measurements).
     consumer_batch: int = 100000
+    # Traces (OpenTelemetry), exported by OTLP over HTTP to this collector (e.g. http://otel:4318/v1/traces);
+    # unset: no tracing at all (services/common/tracing.py).
+    otlp_endpoint: str | None = None
     # Largest accepted request body, bytes (a 10,000-row payroll is about 1 MB).
     max_body_bytes: int = 8 * 1024 * 1024
 

@@ -11,6 +11,7 @@ import signal
 import sys
 
 from services.common.app import ServiceContext, connect_pool, ensure_topics_forever, start_background, tune_gc
+from services.common import tracing
 from services.common.auth import KeyStore
 from services.common.logs import get_logger, setup_logging
 from services.common.settings import SERVICE_PORTS, get_settings
@@ -22,6 +23,7 @@ async def run(service: str, what: str) -> None:
     settings = get_settings()
     spec = importlib.import_module(f"services.{service}.app").spec
     setup_logging(f"{service}-worker", settings.log_level, settings.log_json)
+    tracing.configure(settings, service)
     db = await connect_pool(settings, spec)
     ctx = ServiceContext(settings=settings, spec=spec, pool=db, keys=KeyStore(db))
     topics_ready = asyncio.create_task(ensure_topics_forever(settings))

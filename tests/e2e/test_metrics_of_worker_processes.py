@@ -33,11 +33,14 @@ def financing_and_a_worker(tmp_path):
     http.stop()
 
 
+def samples(url: str, name: str) -> list:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return [s for family in text_string_to_metric_families(text) for s in family.samples if s.name == name]
+
+
 def applied(url: str) -> float:
     """osms_consumer_events_applied_total as /metrics gives it, over every topic."""
-    text = httpx.get(f"{url}/metrics", timeout=5).text
-    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
-               if s.name == "osms_consumer_events_applied_total")
+    return sum(s.value for s in samples(url, "osms_consumer_events_applied_total"))
 
 
 async def test_the_events_a_worker_applied_are_counted_on_the_services_metrics(financing_and_a_worker):
@@ -49,3 +52,12 @@ async def test_the_events_a_worker_applied_are_counted_on_the_services_metrics(f
     async def counted():
         return applied(url) >= len(events)
     await eventually(counted, timeout=60, interval=0.2)
+
+    # The worker's freshness histogram and lag gauge too (a gauge is shared by its multiprocess_mode).
+    fresh = samples(url, "osms_consumer_event_freshness_seconds_count")
+    assert sum(s.value for s in fresh) >= len(events)
+
+    async def lag_shown():
+        lag = [s for s in samples(url, "osms_consumer_lag_events") if s.labels["topic"] == "visit-recorded"]
+        return lag and all(s.value == 0 and "pid" not in s.labels for s in lag)
+    await eventually(lag_shown, timeout=30, interval=0.5)

@@ -8,7 +8,8 @@ from services.common.settings import get_settings
 
 
 async def read_topic(name: str, timeout_ms: int = 1500) -> list[dict]:
-    """Every event on this run's topic `name`, as dicts with key, partition, offset and value."""
+    """Every event on this run's topic `name`, as dicts with key, partition, offset, timestamp (ms),
+    headers and value."""
     s = get_settings()
     consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None)
@@ -39,7 +40,29 @@ async def read_topic(name: str, timeout_ms: int = 1500) -> list[dict]:
                     if not isinstance(value, dict) or "data" not in value:
                         continue
                     out.append({"key": m.key.decode() if m.key else None, "partition": tp.partition,
-                                "offset": m.offset, "headers": dict(m.headers), "value": value})
+                                "offset": m.offset, "timestamp": m.timestamp, "headers": dict(m.headers),
+                                "value": value})
         return out
     finally:
         await consumer.stop()
+
+
+def consumer_group_describe(group: str) -> list[dict[str, str]]:
+    """`kafka-consumer-groups.sh --describe --group GROUP` as the Kafka distribution the project resolves
+    (deploy/local/kafka.sh) runs it: one dict a row (TOPIC, PARTITION, CURRENT-OFFSET, LAG, ...)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    lib = Path(os.environ.get("OSMS_LOCAL_DIR", root / ".local")) / "kafka" / "lib"
+    assert list(lib.glob("kafka-tools-*.jar")), f"no Kafka tools in {lib}: run `make install`"
+    done = subprocess.run(["java", "-cp", f"{lib}/*", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                           "--bootstrap-server", get_settings().kafka_bootstrap, "--describe", "--group", group],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    lines = [line.split() for line in done.stdout.splitlines() if line.strip()]
+    header = next((line for line in lines if line[:2] == ["GROUP", "TOPIC"]), None)
+    if header is None:
+        return []
+    return [dict(zip(header, line)) for line in lines if line != header and line[0] == group]

@@ -24,6 +24,10 @@ ALTER TABLE outbox
         CHECK (CASE WHEN events IS NULL THEN key IS NOT NULL AND event_id IS NOT NULL ELSE events > 0 END);
 """
 
+OUTBOX_TRACEPARENT = """
+ALTER TABLE outbox ADD COLUMN traceparent text;
+"""
+
 CONSUMER = """
 CREATE TABLE consumer_offsets (
     group_id    text   NOT NULL,

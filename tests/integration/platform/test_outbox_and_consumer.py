@@ -31,7 +31,7 @@ async def scratch(settings: Settings):
     await server.close()
     pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=8)
     async with pool.acquire() as conn:
-        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.CONSUMER + """
+        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.OUTBOX_TRACEPARENT + scratch_schema.CONSUMER + """
             CREATE TABLE applied (event_id uuid NOT NULL, visit_id text NOT NULL, consumer text NOT NULL,
                                   partition int NOT NULL, "offset" bigint NOT NULL);
         """)
@@ -427,7 +427,8 @@ async def test_messages_from_before_the_stored_offset_are_not_applied_again(scra
         await conn.execute("""INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
                               VALUES ($1, 'visit-recorded', 0, 2)""", consumer.group_id)
     consumer._positions[tp] = 2      # as _seek_to_stored leaves it
-    messages = [SimpleNamespace(offset=i, key=b"k", value=visit_event(f"{prefix}-{i}").payload) for i in range(5)]
+    messages = [SimpleNamespace(offset=i, key=b"k", value=visit_event(f"{prefix}-{i}").payload, timestamp=0)
+                for i in range(5)]
     batches, applied_messages = _batch_metric("count"), _batch_metric("sum")
     await consumer.apply_batch({tp: messages})
     # one batch of the 3 messages it applied, in the metric of how full batches are

@@ -221,11 +221,12 @@ async def close_through(pool: asyncpg.Pool, snap: RuleSnapshot, month: date, clo
         if through is not None and month <= through:
             held = await store.closed_month(conn, month)
             return Closing(month, held["closed_at"].astimezone(clock.KZ_TZ), held["closed_by"], [])
+        # From the first open month, skipping those before any data (nothing to freeze there: such a month
+        # is answered as closed by the first closing recorded after it).
+        earliest = await store.earliest_month(conn)
+        first = min(earliest, month) if earliest is not None else month
         if through is not None:
-            first = domain.month_after(through)
-        else:
-            earliest = await store.earliest_month(conn)
-            first = min(earliest, month) if earliest is not None else month
+            first = max(first, domain.month_after(through))
         clinics = await store.clinics(conn, None)
         nos = [c["clinic_no"] for c in clinics]
         months, frozen = [], []

@@ -8,7 +8,9 @@ stay exact; and the rule table's close day closes the open month with its adjust
 Closing is global, so this module runs a financing of its own (its database and consumer group)."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -194,3 +196,64 @@ def _cell_no(cell: dict | None) -> int | None:
         return None
     band = [domain.band_label(b) for b in range(len(domain.AGE_BAND_BOUNDS))].index(cell["age_group"])
     return domain.cell_of(band, cell["sex"], cell["active"], cell["insured"])
+
+
+async def test_a_batch_applied_while_a_month_closes_is_either_in_the_statement_or_an_adjustment(settings):
+    """The closing waits for a batch being applied (it is in the frozen statement), and a batch that
+    starts while a closing is under way waits for it (it becomes an adjustment): never neither, never both."""
+    from services.common.consumer import Event
+    from services.common.rules import load_snapshot
+    from services.financing import store
+    from services.financing.rules import RULE_TABLES
+    from tests.integration.financing.test_financing_consumers import fresh_projection
+
+    _, pool = await fresh_projection(settings, "closerace")
+    try:
+        async with pool.acquire() as conn:
+            snap = await load_snapshot(conn, RULE_TABLES)
+        person, other, place = iin(date(1990, 1, 1)), iin(date(1991, 1, 1)), clinic_id()
+        first = Event("patient-attached", 0, 1, None, attached(person, place, LONG_AGO, 1))
+        second = Event("patient-attached", 0, 2, None, attached(other, place, LONG_AGO, 1))
+        now = clock.now()
+
+        # A batch under way: the closing waits for it, then freezes what it wrote.
+        batch = await pool.acquire()
+        tx = batch.transaction()
+        await tx.start()
+        await store.apply_events(batch, [first])
+        closing = asyncio.create_task(statements.close_through(pool, snap, EARLIER, "test", now))
+        await asyncio.sleep(0.5)
+        assert not closing.done()
+        await tx.commit()
+        await pool.release(batch)
+        await closing
+        async with pool.acquire() as conn:
+            place_row = await store.clinic(conn, place)
+            frozen = json.loads(await statements.statement(conn, snap, place_row, EARLIER, None))
+        assert frozen["people"] == 1 and frozen["adjustments"] == []
+
+        # A closing under way: the batch waits for it, then records an adjustment.
+        closer = await pool.acquire()
+        tx = closer.transaction()
+        await tx.start()
+        await store.statement_state(closer, for_update=True)
+        await closer.execute("UPDATE fin_statement_state SET closed_through = $1", CLOSED)
+        applying = asyncio.create_task(_apply(pool, [second]))
+        await asyncio.sleep(0.5)
+        assert not applying.done()
+        await tx.commit()
+        await pool.release(closer)
+        await applying
+        async with pool.acquire() as conn:
+            rows = await store.adjustments_landing(conn, [place_row["clinic_no"]], OPEN)
+        assert {(r["iin"], r["corrects"]) for r in rows} == {(other, domain.month_after(LONG_AGO, k))
+                                                              for k in range(13)}
+    finally:
+        await pool.close()
+
+
+async def _apply(pool, events) -> None:
+    from services.financing import store
+
+    async with pool.acquire() as conn, conn.transaction():
+        await store.apply_events(conn, events)

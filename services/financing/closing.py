@@ -55,25 +55,21 @@ def touched_early(batch: BatchChanges, added: dict[str, list[int]], removed: dic
     return sure, maybe
 
 
-def _insured_days_up_to(periods: Iterable[tuple[int, int]], cutoff: int) -> list[tuple[int, int]]:
-    """The insured days on or before `cutoff` as merged [from, until + 1) intervals."""
-    out: list[tuple[int, int]] = []
-    for start, end in sorted(periods):
-        end = min(end, cutoff + 1)
-        if end <= start:
-            continue
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
+def _up_to(periods: Iterable[tuple[int, int]], cutoff: int) -> list[tuple[int, int]]:
+    """An insured timeline's [from, until + 1) periods cut at the day after `cutoff`, as given (not merged:
+    two spellings of the same days only cost a closer look)."""
+    return [(start, min(end, cutoff + 1)) for start, end in periods if start <= cutoff]
 
 
-def differs_early(old: PersonState, new: PersonState, cutoff: int) -> bool:
-    """Whether a new insured timeline or birth date changes a day on or before `cutoff`."""
-    if (old.birth, old.sex) != (new.birth, new.sex) and (old.versions or new.versions):
+def may_differ_early(old: PersonState, changes: PersonChanges, cutoff: int) -> bool:
+    """Whether a batch's new insured timeline or birth date may change a day on or before `cutoff` of a
+    person whose history was `old` (its attachment versions on or before the cutoff already made them
+    sure). A yes is looked at closely; a no is certain."""
+    if changes.birth is not None and (changes.birth, changes.sex) != (old.birth, old.sex) \
+            and any(day <= cutoff for _, day in old.versions.values()):
         return True
-    return _insured_days_up_to(old.insured, cutoff) != _insured_days_up_to(new.insured, cutoff)
+    return changes.status_version > old.status_version and \
+        _up_to(old.insured, cutoff) != _up_to(changes.insured, cutoff)
 
 
 def _iin_of(r: tuple, voided: dict[tuple[str, str], tuple[str, int]]) -> str | None:

@@ -139,32 +139,38 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_
             tids, xmins, news)
         if written != count:
             raise ChangedMeanwhile(f"{count - written} of {count} histories changed since they were read")
-    await _add_to_calendars(conn, changes)
+    earliest = await _add_to_calendars(conn, changes, earliest_month=closed_through is not None)
     if closed_through is not None:
-        await _adjust_closed_months(conn, events, batch, closed_through, held, first, created, added, removed,
-                                    voided)
+        await _adjust_closed_months(conn, events, batch, closed_through, earliest, held, first, created, added,
+                                    removed, voided)
 
 
 async def _adjust_closed_months(conn: asyncpg.Connection, events: list[Event], batch, closed_through: date,
-                                held: list, first: dict, created: set, added: dict, removed: dict,
-                                voided: dict) -> None:
+                                earliest: int | None, held: list, first: dict, created: set, added: dict,
+                                removed: dict, voided: dict) -> None:
     """Records as adjustments of the first open month what the batch changed on the counting day of a
     closed month (services.financing.closing). Most batches touch no day that early and cost a test
-    per person."""
+    per person. `earliest`: the first month (ordinal) whose cells the batch changed."""
     cutoff = closed_through.toordinal()
     sure, maybe = closing.touched_early(batch, added, removed, cutoff)
+    if maybe and not sure and (earliest is None or earliest > cutoff):
+        # New insured timelines (most statuses: one more month paid) and births need the history held to
+        # compare with, a cost per person; when the batch changed no closed month's cells, they changed
+        # none (unless two of them cancel exactly, clinic, month and cell: then no money moves either).
+        maybe = set()
     if not sure and not maybe:
         return
     people: dict[str, tuple[PersonState, PersonState]] = {}
     for iin in created:
-        if iin in sure or iin in maybe:
+        if iin in sure:     # a new person's insured timeline alone counts nowhere
             people[iin] = (PersonState(), first[iin])
     for row in held:
         iin = row[0]
         if iin in sure or iin in maybe:
             old = PersonState.loads(row[3])
-            people[iin] = (old, fold(old, iin, batch.persons.get(iin), added.get(iin, []), removed.get(iin, [])))
-    people = {i: p for i, p in people.items() if i in sure or closing.differs_early(p[0], p[1], cutoff)}
+            if iin in sure or closing.may_differ_early(old, batch.persons[iin], cutoff):
+                people[iin] = (old, fold(old, iin, batch.persons.get(iin), added.get(iin, []),
+                                         removed.get(iin, [])))
     lines = closing.adjustments(events, people, cutoff, added, voided) if people else []
     if not lines:
         return
@@ -207,11 +213,12 @@ async def _ensure_clinics(conn: asyncpg.Connection, clinic_ids) -> dict[str, int
     return {r["clinic_id"]: r["clinic_no"] for r in rows}
 
 
-async def _add_to_calendars(conn: asyncpg.Connection, changes) -> None:
-    """Adds a batch's calendar deltas (projection.deltas()), rows sorted by key: the lock order."""
+async def _add_to_calendars(conn: asyncpg.Connection, changes, *, earliest_month: bool = False) -> int | None:
+    """Adds a batch's calendar deltas (projection.deltas()), rows sorted by key: the lock order. With
+    `earliest_month`, returns the first month (its first day's ordinal) whose cells change, if any."""
     ids = changes.clinic_ids()
     if not ids:
-        return
+        return None
     numbers = await _ensure_clinics(conn, ids)
     rows, counts = changes.count_arrays(numbers)    # each column the text of an array literal
     if rows:
@@ -233,6 +240,10 @@ async def _add_to_calendars(conn: asyncpg.Connection, changes) -> None:
                FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[], $4::text::text[]) AS u(c, g, b, p)
                ON CONFLICT (clinic_no, grain, bucket) DO UPDATE SET people = {_ADD_CELLS}""",
             *cells)
+        if earliest_month:      # the month rows' buckets (grain 1), read off the literals sent
+            grains, buckets = cells[1][1:-1].split(","), cells[2][1:-1].split(",")
+            return min((int(b) for g, b in zip(grains, buckets) if g == "1"), default=None)
+    return None
 
 
 # --- reading figures ------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from services.common.consumer import Event
 from services.financing import closing, domain
-from services.financing.projection import ATTACHED, DETACHED, STATUS, VISIT, PersonState, reduce_batch
+from services.financing.projection import (ATTACHED, DETACHED, STATUS, VISIT, PersonChanges, PersonState,
+                                           reduce_batch)
 from services.financing.rules import STATEMENTS, Capitation, StatementRules, close_day_of
 from tests.support.financing_rules import capitation_values
 from tests.support.people import iin
@@ -104,17 +105,31 @@ def test_a_new_insured_timeline_corrects_only_when_it_differs_on_or_before_the_c
     held = PersonState(birth=date(1980, 1, 1).toordinal(), sex="M", versions={1: ("A", date(2025, 1, 1).toordinal())},
                        status_version=1, insured=[(date(2026, 1, 1).toordinal(), date(2026, 12, 1).toordinal())])
     cutoff = date(2026, 10, 1).toordinal()
-    later = held.fold(person, reduce_batch([_event(1, (STATUS, person, 2, [
-        (date(2026, 1, 1).toordinal(), date(2027, 3, 1).toordinal())]))]).persons[person], [], [])
-    assert not closing.differs_early(held, later, cutoff)       # only months after October change
+    extended = reduce_batch([_event(1, (STATUS, person, 2, [
+        (date(2026, 1, 1).toordinal(), date(2027, 3, 1).toordinal())]))]).persons[person]
+    assert not closing.may_differ_early(held, extended, cutoff)       # only months after October change
+    stale = reduce_batch([_event(1, (STATUS, person, 1, []))]).persons[person]
+    assert not closing.may_differ_early(held, stale, cutoff)          # an older version changes nothing
     earlier_events = [_event(2, (STATUS, person, 3, [(date(2025, 6, 1).toordinal(), date(2027, 3, 1).toordinal())]),
                              "contribution-paid")]
     batch = reduce_batch(earlier_events)
     assert closing.touched_early(batch, {}, {}, cutoff) == (set(), {person})
+    assert closing.may_differ_early(held, batch.persons[person], cutoff)
     paid = held.fold(person, batch.persons[person], [], [])
-    assert closing.differs_early(held, paid, cutoff)
     lines = closing.adjustments(earlier_events, {person: (held, paid)}, cutoff, {}, {})
     months = sorted(date.fromordinal(x.corrects) for x in lines)
     assert months == [date(2025, m, 1) for m in range(6, 13)]     # June to December 2025 become insured
     assert all(domain.decode_cell(x.cell_after).insured and not domain.decode_cell(x.cell_before).insured
                for x in lines)
+
+
+def test_a_birth_date_that_differs_matters_only_for_someone_attached_by_the_cutoff():
+    cutoff = date(2026, 10, 1).toordinal()
+    other_birth = PersonChanges(birth=date(1981, 1, 1).toordinal(), sex="M")
+    attached_early = PersonState(birth=date(1980, 1, 1).toordinal(), sex="M",
+                                 versions={1: ("A", date(2025, 1, 1).toordinal())})
+    attached_late = PersonState(birth=date(1980, 1, 1).toordinal(), sex="M",
+                                versions={1: ("A", date(2026, 11, 1).toordinal())})
+    assert closing.may_differ_early(attached_early, other_birth, cutoff)
+    assert not closing.may_differ_early(attached_late, other_birth, cutoff)
+    assert not closing.may_differ_early(attached_early, PersonChanges(birth=attached_early.birth, sex="M"), cutoff)

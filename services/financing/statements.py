@@ -60,7 +60,8 @@ class AdjustmentEvent(BaseModel):
     type: str = Field(description="the event's type (its topic)")
     ref: str = Field(description="where the event is on Kafka: topic/partition/offset")
     date: Day | None = Field(description="the day the event is about: an attachment's effective date, a "
-                                          "detachment's date, a visit's date (also for its void)")
+                                          "detachment's date, a visit's date (also for its void); null for a "
+                                          "payment, and for a visit to another clinic")
     visit_id: str | None = Field(description="the visit, when it was recorded by this clinic")
 
 
@@ -124,11 +125,13 @@ def adjustments_of(snap: RuleSnapshot, rows: list[asyncpg.Record]) -> dict[int, 
         if key not in versions:
             versions[key] = _recorded(snap, r["rules"], r["corrects"])
         values, version = versions[key].version.values, versions[key].version.version
-        own_visit = r["visit_id"] if r["visit_clinic"] == r["clinic_id"] else None
+        # A visit to another clinic is named by neither its id nor its day: that is the other clinic's record.
+        elsewhere = r["visit_clinic"] is not None and r["visit_clinic"] != r["clinic_id"]
         out.setdefault(r["clinic_no"], []).append(Adjustment(
             iin=r["iin"], corrects=r["corrects"].strftime("%Y-%m"),
             event=AdjustmentEvent(type=r["topic"], ref=f"{r['topic']}/{r['partition']}/{r['offset']}",
-                                  date=r["event_day"], visit_id=own_visit),
+                                  date=None if elsewhere else r["event_day"],
+                                  visit_id=None if elsewhere else r["visit_id"]),
             before=_counted_as(r["cell_before"]), after=_counted_as(r["cell_after"]), rules_version=version,
             amount=domain.adjustment_amount(values, r["settlement"], r["cell_before"], r["cell_after"]),
             recorded_at=r["recorded_at"].astimezone(clock.KZ_TZ)))

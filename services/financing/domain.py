@@ -141,7 +141,7 @@ def close_date(month: date, close_day: int) -> date:
 
 
 def has_ended(month: date, today: date) -> bool:
-    return today >= month_after(month)
+    return (today.year, today.month) > (month.year, month.month)     # December 9999 has no month after
 
 
 def latest_due_month(today: date, close_day_of: Callable[[date], int]) -> date:

@@ -75,8 +75,11 @@ async def test_late_events_become_adjustments_of_the_open_month_and_closed_state
     assert r.status_code == 403, r.text
     r = await client.post(f"/v1/statements/{ym(THIS)}/close", headers=operator)
     assert r.status_code == 409 and r.json()["rule"] == "month_not_ended", r.text
-    r = await client.post("/v1/statements/2026-13/close", headers=operator)
-    assert r.status_code == 422, r.text
+    r = await client.post("/v1/statements/9999-12/close", headers=operator)
+    assert r.status_code == 409, r.text
+    for bad in ("2026-13", "2026-1", "26-11", "2026-11-01"):
+        r = await client.post(f"/v1/statements/{bad}/close", headers=operator)
+        assert r.status_code == 422, (bad, r.text)
     r = await client.post(f"/v1/statements/{ym(CLOSED)}/close", headers=operator)
     assert r.status_code == 201, r.text
     closed = r.json()

@@ -30,6 +30,7 @@ def test_a_month_closes_on_the_close_day_of_the_month_after():
     assert domain.latest_due_month(date(2027, 1, 31), _tenth) == date(2026, 12, 1)
     assert not domain.has_ended(date(2026, 12, 1), date(2026, 12, 31))
     assert domain.has_ended(date(2026, 12, 1), date(2027, 1, 1))
+    assert not domain.has_ended(date(9999, 12, 1), date(2026, 12, 7))
 
 
 def test_the_close_day_is_the_one_in_force_in_the_month_the_closing_happens():

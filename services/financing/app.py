@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date
-from decimal import Decimal
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,17 +17,18 @@ from fastapi import APIRouter, Path as PathParam, Query, Response
 from pydantic import BaseModel, Field
 
 from services.common import clock
-from services.common.app import Ctx, Pool, ServiceSpec, create_app
-from services.common.auth import allow
+from services.common.app import Ctx, Pool, ServiceContext, ServiceSpec, create_app
+from services.common.auth import Principal, allow
 from services.common.consumer import group_lag
 from services.common.kafka import client_options
 from services.common.inputs import CLINIC_ID_PATTERN
 from services.common.money import Money
-from services.common.problems import Problem, invalid, not_found
+from services.common.problems import Problem, conflict, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
-from services.financing import domain, store
+from services.financing import domain, statements, store
 from services.financing.consumer import CONSUMER
 from services.financing.rules import RULE_TABLES, Capitation, capitation_on
+from services.financing.statements import Settlement, SignedMoney, Statement
 
 router = APIRouter(prefix="/v1")
 _CLINIC_PATTERN = CLINIC_ID_PATTERN
@@ -36,9 +36,6 @@ ClinicIdPath = Annotated[str, PathParam(min_length=1, max_length=64, pattern=_CL
 DateQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; today when omitted")]
 OrderBy = Literal["active_share", "-active_share", "insured_share", "-insured_share", "attached", "-attached",
                   "active", "-active", "insured", "-insured", "clinic_id", "-clinic_id"]
-
-
-Settlement = Literal["urban", "rural"]
 
 
 
@@ -65,36 +62,23 @@ class RegionFinancing(RulesUsed):
     region: str
     date: date
     clinics: int
-    attached: int
+    attached: int = Field(description="the figures of the date, as they are known now (also for a closed month)")
     active: int
     insured: int
     active_share: float
     insured_share: float
-    monthly_amount: Money = Field(description="the sum of the clinics' amounts")
+    monthly_amount: SignedMoney = Field(description="the sum of the clinics' statements of the date's month, "
+                                                    "adjustments included: as frozen when the month is closed")
+    adjustments_amount: SignedMoney = Field(description="the part of monthly_amount that corrects closed months")
+    closed: bool = Field(description="the date's month is closed: its money is final")
 
 
-class StatementLine(BaseModel):
-    age_group: str
-    sex: Literal["M", "F"]
-    active: bool
-    insured: bool
-    people: int
-    age_sex_coefficient: Decimal
-    activity_coefficient: Decimal
-    insurance_coefficient: Decimal
-    amount: Money = Field(description="people x base_rate x the three coefficients, to the tiyn")
-
-
-class Statement(RulesUsed):
-    clinic_id: str
-    month: str
-    counted_on: date
-    settlement: Settlement | None = Field(description="the clinic's settlement as financing knows it; null: not "
-                                                      "known, paid at the urban base rate")
-    base_rate: Money = Field(description="the base rate of the clinic's settlement")
-    people: int
-    monthly_amount: Money = Field(description="the sum of the lines' amounts")
-    lines: list[StatementLine]
+class Closed(BaseModel):
+    month: str = Field(description="the month asked to close, YYYY-MM")
+    closed_at: datetime
+    closed_by: str
+    months_closed: list[str] = Field(description="the months this request closed (with every open month before "
+                                                 "the one asked); empty when it was closed already")
 
 
 class ClinicIn(BaseModel):
@@ -197,39 +181,64 @@ async def region_financing(region: Annotated[str, PathParam(min_length=1, max_le
         if not found:
             raise not_found("region", f"no clinic is registered in region {region}")
         all_figures = await store.figures(conn, found, on)
+        # Each clinic at the base rate of its own settlement.
+        money = await statements.money_of(conn, snap, found, domain.month_start(on), all_figures, rules)
     attached = sum(f.attached for f in all_figures)
     active = sum(f.active for f in all_figures)
     insured = sum(f.insured for f in all_figures)
-    # Each clinic at the base rate of its own settlement.
-    amount = sum((domain.monthly_amount(rules.values, f.settlement, f.cells or {}) for f in all_figures),
-                 Decimal("0.00"))
     return RegionFinancing(region=region, date=on, clinics=len(all_figures), attached=attached, active=active,
                            insured=insured, active_share=domain.share(active, attached),
-                           insured_share=domain.share(insured, attached), monthly_amount=amount,
-                           **rules_fields(rules))
+                           insured_share=domain.share(insured, attached), monthly_amount=money.amount,
+                           adjustments_amount=money.adjustments, closed=money.closed, **rules_fields(rules))
+
+
+def _month(text: str, loc: list) -> date:
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1900:
+        raise invalid("month must be YYYY-MM", errors=[{"loc": loc, "msg": "expected YYYY-MM"}])
+    return date(int(m.group(1)), int(m.group(2)), 1)
 
 
 @router.get("/clinics/{clinic_id}/statements/{month}", response_model=Statement,
             dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
+            description="The month's statement: its lines (people by cell on the month's first day) and the "
+                        "adjustments landing in it (corrections of closed months). Once the month is closed "
+                        "the statement is the one frozen then, and never changes.",
             responses={404: {"description": "unknown clinic"}, 422: {"description": "not a month, or one more "
                                                                                "than 24 months after today"}})
-async def clinic_statement(clinic_id: ClinicIdPath, month: str, db: Pool, snap: Rules) -> Statement:
-    m = re.fullmatch(r"(\d{4})-(\d{2})", month)
-    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1900:
-        raise invalid("month must be YYYY-MM", errors=[{"loc": ["path", "month"], "msg": "expected YYYY-MM"}])
-    counted_on = date(int(m.group(1)), int(m.group(2)), 1)
+async def clinic_statement(clinic_id: ClinicIdPath, month: str, ctx: Ctx, snap: Rules) -> Statement | Response:
+    counted_on = _month(month, ["path", "month"])
     rules = capitation(snap, counted_on, ["path", "month"])
-    async with db.acquire() as conn:
+    await statements.close_when_due(ctx.pool, snap, clock.today(), clock.now())
+    async with ctx.pool.acquire() as conn:
         found = await store.clinic(conn, clinic_id)
         if found is None:
             raise not_found("clinic", f"financing knows no clinic {clinic_id}")
-        (f,) = await store.figures(conn, [found], counted_on)
-    lines = domain.statement_lines(rules.values, f.settlement, f.cells or {})
-    return Statement(
-        clinic_id=clinic_id, month=month, counted_on=counted_on, settlement=f.settlement,
-        base_rate=domain.base_rate(rules.values, f.settlement), people=sum(x.people for x in lines),
-        monthly_amount=sum((x.amount for x in lines), Decimal("0.00")),
-        lines=[StatementLine.model_validate(x, from_attributes=True) for x in lines], **rules_fields(rules))
+        answer = await statements.statement(conn, snap, found, counted_on, rules)
+    if isinstance(answer, str):     # frozen: the very JSON answered when the month closed
+        return Response(answer, media_type="application/json")
+    return answer
+
+
+@router.post("/statements/{month}/close", response_model=Closed, status_code=201,
+             description="Closes the month's statements of every clinic, and those of every open month before "
+                         "it, before the rule table's close day. 201 when this request closed it, 200 when it "
+                         "was closed already (the same answer as then).",
+             responses={200: {"model": Closed, "description": "closed already"},
+                        409: {"description": "the month has not ended (month_not_ended)"},
+                        422: {"description": "not a month"}})
+async def close_statements(month: str, ctx: Ctx, snap: Rules, response: Response,
+                           principal: Annotated[Principal, allow("operator")]) -> Closed:
+    asked = _month(month, ["path", "month"])
+    today = clock.today()
+    if not domain.has_ended(asked, today):
+        raise conflict("month_not_ended", f"{month} has not ended: a month closes once it is over")
+    done = await statements.close_through(ctx.pool, snap, asked, f"key {principal.key_id} ({principal.role})",
+                                          clock.now())
+    if not done.months_closed:
+        response.status_code = 200
+    return Closed(month=month, closed_at=done.closed_at, closed_by=done.closed_by,
+                  months_closed=[m.strftime("%Y-%m") for m in done.months_closed])
 
 
 @router.put("/clinics/{clinic_id}", response_model=ClinicOut, status_code=200, dependencies=[allow()],
@@ -256,12 +265,15 @@ async def consumer_lag(ctx: Ctx) -> list[PartitionLag]:
                                      request_timeout_ms=5000)
             await asyncio.wait_for(probe.start(), timeout=5)
             ctx.extra["lag_probe"] = probe
-        rows = await asyncio.wait_for(group_lag(ctx.settings, ctx.pool, CONSUMER.group, CONSUMER.topics, probe), 5)
+        (consumer,) = ctx.spec.consumers     # this app's own (a test may give it another group)
+        rows = await asyncio.wait_for(group_lag(ctx.settings, ctx.pool, consumer.group, consumer.topics, probe), 5)
     except (KafkaError, TimeoutError, OSError):
         ctx.extra.pop("lag_probe", None)
         raise Problem(503, "Service unavailable", "Kafka is not reachable", headers={"Retry-After": "2"}) from None
     return [PartitionLag(**x) for x in rows]
 
+async def _close_on_schedule(ctx: ServiceContext) -> None:
+    ctx.tasks.append(asyncio.create_task(statements.close_on_schedule(ctx)))
 
 
 spec = ServiceSpec(
@@ -274,5 +286,6 @@ spec = ServiceSpec(
     consumers=[CONSUMER],
     rule_tables=RULE_TABLES,
     count_records=store.visits_on_or_after,
+    on_startup=_close_on_schedule,
 )
 app = create_app(spec)

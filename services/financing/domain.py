@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from services.common.money import to_money
 
@@ -93,6 +93,15 @@ class StatementLine:
     amount: Decimal   # people x base rate x the three coefficients, to the tiyn
 
 
+def _coefficients(rules: Capitation, cell: Cell) -> tuple[Decimal, Decimal, Decimal]:
+    """(age-sex, activity, insurance) coefficients of a cell."""
+    coefficients = rules.age_sex_coefficients[cell.band]
+    age_sex = coefficients.female if cell.sex == "F" else coefficients.male
+    act = Decimal(1) if cell.active else rules.activity_coefficient
+    ins = Decimal(1) if cell.insured else rules.insurance_coefficient
+    return age_sex, act, ins
+
+
 def statement_lines(rules: Capitation, settlement: str | None, people_by_cell: dict[int, int]
                     ) -> list[StatementLine]:
     """One line per non-empty cell, in band, sex, activity, insurance order."""
@@ -103,10 +112,7 @@ def statement_lines(rules: Capitation, settlement: str | None, people_by_cell: d
         if n == 0:
             continue
         c = decode_cell(cell)
-        coefficients = rules.age_sex_coefficients[c.band]
-        age_sex = coefficients.female if c.sex == "F" else coefficients.male
-        act = Decimal(1) if c.active else rules.activity_coefficient
-        ins = Decimal(1) if c.insured else rules.insurance_coefficient
+        age_sex, act, ins = _coefficients(rules, c)
         lines.append(StatementLine(band_label(c.band), c.sex, c.active, c.insured, n, age_sex, act, ins,
                                    to_money(n * rate * age_sex * act * ins)))
     return lines
@@ -115,3 +121,61 @@ def statement_lines(rules: Capitation, settlement: str | None, people_by_cell: d
 def monthly_amount(rules: Capitation, settlement: str | None, people_by_cell: dict[int, int]) -> Decimal:
     """The clinic's amount for the month: the sum of its statement lines (each rounded to the tiyn)."""
     return sum((line.amount for line in statement_lines(rules, settlement, people_by_cell)), Decimal("0.00"))
+
+
+# --- closed months --------------------------------------------------------------------------------
+# Month M's statement is counted on M's first day and closes on a day of month M+1 that the rule table
+# sets (or earlier, when an operator closes it once M has ended); closing M closes every month before
+# it, so the closed months are always those up to one month. A change to a closed month's counting day
+# becomes an adjustment of the first open month.
+
+def month_after(month: date, months: int = 1) -> date:
+    """The first day of the month `months` after `month`'s (negative: before)."""
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def close_date(month: date, close_day: int) -> date:
+    """The day month `month`'s statement closes on: `close_day` of the month after."""
+    return month_after(month).replace(day=close_day)
+
+
+def has_ended(month: date, today: date) -> bool:
+    return (today.year, today.month) > (month.year, month.month)     # December 9999 has no month after
+
+
+def latest_due_month(today: date, close_day_of: Callable[[date], int]) -> date:
+    """The latest month whose close day has come by `today` (close_day_of: the close day in force in the
+    month the closing happens)."""
+    previous = month_after(month_start(today), -1)
+    if today >= close_date(previous, close_day_of(month_start(today))):
+        return previous
+    return month_after(previous, -1)
+
+
+def automatic_close(today: date, started_on: date, closed_through: date | None,
+                    close_day_of: Callable[[date], int]) -> date | None:
+    """The month to close through on `today` without an operator, or None. Only months whose close day
+    comes after `started_on` (the day financing began keeping statements) close by themselves: a new
+    installation's first events are the past being loaded, not late corrections of paid months; an
+    operator closes those months explicitly."""
+    due = latest_due_month(today, close_day_of)
+    if closed_through is not None and closed_through >= due:
+        return None
+    if close_date(due, close_day_of(month_after(due))) <= started_on:
+        return None
+    return due
+
+
+def person_amount(rules: Capitation, settlement: str | None, cell: int | None) -> Decimal:
+    """What one person in `cell` adds to a month's amount, to the tiyn (None: not counted: zero)."""
+    if cell is None:
+        return Decimal("0.00")
+    age_sex, act, ins = _coefficients(rules, decode_cell(cell))
+    return to_money(base_rate(rules, settlement) * age_sex * act * ins)
+
+
+def adjustment_amount(rules: Capitation, settlement: str | None, before: int | None, after: int | None) -> Decimal:
+    """The correction of a closed month for one person who counted in cell `before` and now counts in
+    `after` (None: not counted by this clinic), under the corrected month's capitation version."""
+    return person_amount(rules, settlement, after) - person_amount(rules, settlement, before)

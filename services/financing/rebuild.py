@@ -138,7 +138,7 @@ async def rebuild(settings: Settings | None = None, *, schema: str | None = None
                         events.append(Event(topic, tp.partition, m.offset, None, data))
                 if events:
                     async with pool.acquire() as conn, conn.transaction():
-                        await store.apply_events(conn, events)
+                        await store.apply_events(conn, events, closed_months=False)
                     report.events += len(events)
                 del events, got    # freed before collections resume
             for tp in list(pending):

@@ -1,13 +1,14 @@
-"""Financing's rule table (published data, services.common.rules): the per-capita norm (КПН).
+"""Financing's rule tables (published data, services.common.rules): the per-capita norm (КПН), and when
+a month's statement closes.
 
-The values live in the `rule_versions` table, seeded by migration 0005 and published by the Fund's
-administrators at POST /v1/rules/capitation; this module says what a version must hold and which
+The values live in the `rule_versions` table, seeded by migrations 0005 and 0006 and published by the
+Fund's administrators at POST /v1/rules/{table}; this module says what a version must hold and which
 version a month is paid under. A version is in force until the next one (no year span).
 """
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from pydantic import Field
 
@@ -15,6 +16,7 @@ from services.common.rules import Dec, InForce, RuleSnapshot, RuleTable, Values
 from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_label
 
 TABLE = "capitation"
+STATEMENTS = "statements"
 
 BaseRate = Annotated[Dec, Field(gt=0, le=1_000_000, decimal_places=2)]
 Coefficient = Annotated[Dec, Field(gt=0, le=10)]
@@ -61,9 +63,18 @@ def _check(v: Capitation, _effective: date) -> list[dict[str, Any]]:
     return errors
 
 
-RULE_TABLES: dict[str, RuleTable] = {TABLE: RuleTable(
-    TABLE, "the per-capita norm (КПН) of PHC clinics: base rate by settlement, age-sex coefficients, the "
-           "inactive and uninsured reductions; in force until replaced", Capitation, check=_check)}
+class StatementRules(Values):
+    close_day: int = Field(ge=1, le=28, description="month M's statement closes on this day of month M+1")
+
+
+RULE_TABLES: dict[str, RuleTable] = {
+    TABLE: RuleTable(
+        TABLE, "the per-capita norm (КПН) of PHC clinics: base rate by settlement, age-sex coefficients, the "
+               "inactive and uninsured reductions; in force until replaced", Capitation, check=_check),
+    STATEMENTS: RuleTable(
+        STATEMENTS, "when a month's per-capita statement closes (its money is final; later changes become "
+                    "adjustments of the first open month); in force until replaced", StatementRules),
+}
 
 
 def capitation_on(snap: RuleSnapshot, day: date) -> InForce[Capitation] | None:
@@ -75,3 +86,17 @@ def capitation_on(snap: RuleSnapshot, day: date) -> InForce[Capitation] | None:
         versions = snap.all(TABLE)
         return InForce(versions[0]) if versions else None
     return found
+
+
+def close_day_of(snap: RuleSnapshot) -> Callable[[date], int]:
+    """The close day a month is closed under: the version in force on the first day of the month after
+    it, the month the closing happens in (before the first version: the first)."""
+    def close_day(closing_month: date) -> int:
+        found = snap.in_force(STATEMENTS, closing_month)
+        if found is None:
+            versions = snap.all(STATEMENTS)
+            if not versions:
+                raise LookupError("no statements version is published")
+            return versions[0].values.close_day
+        return found.version.values.close_day
+    return close_day

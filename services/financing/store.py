@@ -10,6 +10,7 @@ grains.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -18,7 +19,8 @@ import asyncpg
 
 from services.common.consumer import ChangedMeanwhile, Event
 from services.common.native import osms_native
-from services.financing.domain import CELLS
+from services.financing import closing
+from services.financing.domain import CELLS, month_after
 from services.financing.projection import PersonState, deltas, fold, reduce_batch
 
 # Shared by the migration and by the rebuild, which builds the same tables in a fresh schema.
@@ -28,9 +30,12 @@ PROJECTION_TABLES = ("fin_clinics", "fin_persons", "fin_visits", "fin_counts", "
 
 # --- applying a batch -----------------------------------------------------------------------------
 
-async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
-    """Applies one batch inside the consumer's transaction. Lock order (clinics, visits, persons,
-    calendars; each sorted) keeps two instances sharing the partitions from deadlocking.
+async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_months: bool = True) -> None:
+    """Applies one batch inside the consumer's transaction. Lock order (statement state, clinics, visits,
+    persons, calendars; each sorted) keeps two instances sharing the partitions from deadlocking.
+
+    With `closed_months` (not in a rebuild, which has no statements), what the batch changes on a closed
+    month's counting day is recorded as adjustments of the first open month, in the same transaction.
 
     Histories are read without locking them and written back only where they still hold what was
     read (another instance may share a person: after a rebalance, or through an appeal's partition);
@@ -44,6 +49,10 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
     # hashed the table too while it was being loaded.
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_hashjoin = off; "
                        "SET LOCAL enable_mergejoin = off")
+    # Shared with other batches; a closing waits for this batch (and this batch for it): the batch's
+    # changes are either in the statements it freezes or adjustments of the month after.
+    closed_through = await conn.fetchval("SELECT closed_through FROM fin_statement_state FOR KEY SHARE") \
+        if closed_months else None
     batch = reduce_batch(events)
     added: dict[str, list[int]] = defaultdict(list)
     removed: dict[str, list[int]] = defaultdict(list)
@@ -74,17 +83,19 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
         for iin, day, voided in rows:
             if not voided:
                 added[iin].append(day)
+    voided: dict[tuple[str, str], tuple[str, int]] = {}
     if batch.voids:
         keys = sorted(batch.voids)
         rows = await conn.fetch(
             """INSERT INTO fin_visits AS t (clinic_id, visit_id, voided)
                SELECT a, b, true FROM unnest($1::text[], $2::text[]) AS u(a, b)
                ON CONFLICT (clinic_id, visit_id) DO UPDATE SET voided = true WHERE NOT t.voided
-               RETURNING t.iin, t.day""",
+               RETURNING t.iin, t.day, t.clinic_id, t.visit_id""",
             [k[0] for k in keys], [k[1] for k in keys])
-        for iin, day in rows:
+        for iin, day, clinic_id, visit_id in rows:
             if iin is not None:
                 removed[iin].append(day.toordinal())
+                voided[(clinic_id, visit_id)] = (iin, day.toordinal())
     iins = sorted(set(batch.persons) | set(added) | set(removed))
     if not iins:
         return
@@ -107,6 +118,8 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
         raced = [i for i in missing if i not in created]
         if raced:
             held += await _read_persons(conn, raced)
+    else:
+        first, created = {}, set()
     # Each history read is folded, its calendar difference added and its new bytes made, in one native
     # call for the batch (projection.fold and deltas()); a duplicate or a stale status changes nothing,
     # whatever another instance wrote since (versions, the status version and visits only grow; a void's
@@ -126,7 +139,51 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event]) -> None:
             tids, xmins, news)
         if written != count:
             raise ChangedMeanwhile(f"{count - written} of {count} histories changed since they were read")
-    await _add_to_calendars(conn, changes)
+    earliest = await _add_to_calendars(conn, changes, earliest_month=closed_through is not None)
+    if closed_through is not None:
+        await _adjust_closed_months(conn, events, batch, closed_through, earliest, held, first, created, added,
+                                    removed, voided)
+
+
+async def _adjust_closed_months(conn: asyncpg.Connection, events: list[Event], batch, closed_through: date,
+                                earliest: int | None, held: list, first: dict, created: set, added: dict,
+                                removed: dict, voided: dict) -> None:
+    """Records as adjustments of the first open month what the batch changed on the counting day of a
+    closed month (services.financing.closing). Most batches touch no day that early and cost a test
+    per person. `earliest`: the first month (ordinal) whose cells the batch changed."""
+    cutoff = closed_through.toordinal()
+    sure, maybe = closing.touched_early(batch, added, removed, cutoff)
+    if maybe and not sure and (earliest is None or earliest > cutoff):
+        # New insured timelines (most statuses: one more month paid) and births need the history held to
+        # compare with, a cost per person; when the batch changed no closed month's cells, they changed
+        # none (unless two of them cancel exactly, clinic, month and cell: then no money moves either).
+        maybe = set()
+    if not sure and not maybe:
+        return
+    people: dict[str, tuple[PersonState, PersonState]] = {}
+    for iin in created:
+        if iin in sure:     # a new person's insured timeline alone counts nowhere
+            people[iin] = (PersonState(), first[iin])
+    for row in held:
+        iin = row[0]
+        if iin in sure or iin in maybe:
+            old = PersonState.loads(row[3])
+            if iin in sure or closing.may_differ_early(old, batch.persons[iin], cutoff):
+                people[iin] = (old, fold(old, iin, batch.persons.get(iin), added.get(iin, []),
+                                         removed.get(iin, [])))
+    lines = closing.adjustments(events, people, cutoff, added, voided) if people else []
+    if not lines:
+        return
+    numbers = await _ensure_clinics(conn, {x.clinic_id for x in lines})
+    lands_in = month_after(closed_through)
+    # An event applied once is never applied again (the consumer's offsets); the key only makes sure.
+    await conn.executemany(
+        """INSERT INTO fin_adjustments (lands_in, clinic_no, corrects, iin, cell_before, cell_after, topic,
+                                        partition, "offset", event_day, visit_clinic, visit_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING""",
+        [(lands_in, numbers[x.clinic_id], date.fromordinal(x.corrects), x.iin, x.cell_before, x.cell_after, x.topic,
+          x.partition, x.offset, date.fromordinal(x.event_day) if x.event_day else None, x.visit_clinic,
+          x.visit_id) for x in lines])
 
 
 async def _read_persons(conn: asyncpg.Connection, iins: list[str]) -> list[asyncpg.Record]:
@@ -156,11 +213,12 @@ async def _ensure_clinics(conn: asyncpg.Connection, clinic_ids) -> dict[str, int
     return {r["clinic_id"]: r["clinic_no"] for r in rows}
 
 
-async def _add_to_calendars(conn: asyncpg.Connection, changes) -> None:
-    """Adds a batch's calendar deltas (projection.deltas()), rows sorted by key: the lock order."""
+async def _add_to_calendars(conn: asyncpg.Connection, changes, *, earliest_month: bool = False) -> int | None:
+    """Adds a batch's calendar deltas (projection.deltas()), rows sorted by key: the lock order. With
+    `earliest_month`, returns the first month (its first day's ordinal) whose cells change, if any."""
     ids = changes.clinic_ids()
     if not ids:
-        return
+        return None
     numbers = await _ensure_clinics(conn, ids)
     rows, counts = changes.count_arrays(numbers)    # each column the text of an array literal
     if rows:
@@ -182,6 +240,10 @@ async def _add_to_calendars(conn: asyncpg.Connection, changes) -> None:
                FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[], $4::text::text[]) AS u(c, g, b, p)
                ON CONFLICT (clinic_no, grain, bucket) DO UPDATE SET people = {_ADD_CELLS}""",
             *cells)
+        if earliest_month:      # the month rows' buckets (grain 1), read off the literals sent
+            grains, buckets = cells[1][1:-1].split(","), cells[2][1:-1].split(",")
+            return min((int(b) for g, b in zip(grains, buckets) if g == "1"), default=None)
+    return None
 
 
 # --- reading figures ------------------------------------------------------------------------------
@@ -251,14 +313,21 @@ async def figures(conn: asyncpg.Connection, found: list, on: date, *, cells: boo
         f = out[r["clinic_no"]]
         f.attached, f.active, f.insured = r["attached"], r["active"], r["insured"]
     if cells:
-        for f in out.values():
-            f.cells = {}
-        for r in await conn.fetch(_CELLS_SQL, nos, year_start, month_start):
-            own = out[r[0]].cells
-            for cell in range(CELLS):
-                if r[cell + 1]:
-                    own[cell] = r[cell + 1]
+        by_clinic = await cells_on(conn, nos, month_start)
+        for no, f in out.items():
+            f.cells = by_clinic[no]
     return list(out.values())
+
+
+async def cells_on(conn: asyncpg.Connection, nos: list[int], month: date) -> dict[int, dict[int, int]]:
+    """People by cell on the first day of `month`, per clinic number (every one of `nos`)."""
+    out: dict[int, dict[int, int]] = {no: {} for no in nos}
+    for r in await conn.fetch(_CELLS_SQL, nos, date(month.year, 1, 1), month.replace(day=1)):
+        own = out[r[0]]
+        for cell in range(CELLS):
+            if r[cell + 1]:
+                own[cell] = r[cell + 1]
+    return out
 
 
 async def put_clinic(conn: asyncpg.Connection, clinic_id: str, region: str, name: str,
@@ -281,13 +350,85 @@ async def put_clinic(conn: asyncpg.Connection, clinic_id: str, region: str, name
         return old is None or old["region"] is None, held
 
 
+# --- closed months -------------------------------------------------------------------------------
+
+async def statement_state(conn: asyncpg.Connection, *, for_update: bool = False) -> asyncpg.Record:
+    """(closed_through: the latest closed month's first day or None, started_on). FOR UPDATE: a closing
+    waits for the batches being applied, and later batches wait for it."""
+    return await conn.fetchrow("SELECT closed_through, started_on FROM fin_statement_state"
+                               + (" FOR UPDATE" if for_update else ""))
+
+
+async def mark_started(conn: asyncpg.Connection, today: date) -> date:
+    """The day financing began keeping statements: `today` the first time."""
+    return await conn.fetchval("UPDATE fin_statement_state SET started_on = coalesce(started_on, $1) "
+                               "RETURNING started_on", today)
+
+
+async def earliest_month(conn: asyncpg.Connection) -> date | None:
+    """The first month any clinic's calendar holds people in (its year's January: a year row's bucket)."""
+    return await conn.fetchval("SELECT min(bucket) FROM fin_cells")
+
+
+async def record_closed(conn: asyncpg.Connection, months: list[tuple[date, dict]], through: date,
+                        closed_at, closed_by: str, statements: list[tuple[int, date, str | None, str]]) -> None:
+    """Writes a closing: each month with the rules its statements were figured under, the frozen
+    statements (clinic_no, month, settlement, JSON), and the new closed_through."""
+    await conn.executemany("INSERT INTO fin_closed_months (month, closed_at, closed_by, rules) "
+                           "VALUES ($1, $2, $3, $4::text::jsonb)",
+                           [(m, closed_at, closed_by, json.dumps(rules)) for m, rules in months])
+    await conn.executemany("INSERT INTO fin_statements (clinic_no, month, settlement, body) "
+                           "VALUES ($1, $2, $3, $4::text::jsonb)", statements)
+    await conn.execute("UPDATE fin_statement_state SET closed_through = $1", through)
+
+
+async def closed_month(conn: asyncpg.Connection, month: date) -> asyncpg.Record | None:
+    """The closing that closed `month`: its own row, or for a month before the first one recorded (no
+    data then), the first row after it."""
+    return await conn.fetchrow("SELECT month, closed_at, closed_by, rules FROM fin_closed_months WHERE month >= $1 "
+                               "ORDER BY month LIMIT 1", month)
+
+
+async def frozen_statement(conn: asyncpg.Connection, clinic_no: int, month: date) -> str | None:
+    return await conn.fetchval("SELECT body::text FROM fin_statements WHERE clinic_no = $1 AND month = $2",
+                               clinic_no, month)
+
+
+async def frozen_totals(conn: asyncpg.Connection, nos: list[int], month: date) -> asyncpg.Record:
+    """The sums of the frozen statements' amounts and adjustments of these clinics for a closed month."""
+    return await conn.fetchrow(
+        """SELECT coalesce(sum((body->>'monthly_amount')::numeric), 0) AS amount,
+                  coalesce(sum((body->>'adjustments_amount')::numeric), 0) AS adjustments
+           FROM fin_statements WHERE month = $2 AND clinic_no = ANY($1::int[])""", nos, month)
+
+
+async def adjustments_landing(conn: asyncpg.Connection, nos: list[int], month: date) -> list[asyncpg.Record]:
+    """The adjustment lines landing in `month` for these clinics, each with what its amount is figured
+    from: the corrected month's rules (NULL: no closing recorded for it) and the settlement its frozen
+    statement had (or the clinic's own, when it had none)."""
+    return await conn.fetch(
+        """SELECT a.clinic_no, a.corrects, a.iin, a.cell_before, a.cell_after, a.topic, a.partition, a."offset",
+                  a.event_day, a.visit_clinic, a.visit_id, a.recorded_at, c.clinic_id,
+                  CASE WHEN s.clinic_no IS NULL THEN c.settlement ELSE s.settlement END AS settlement,
+                  m.rules::text AS rules
+           FROM fin_adjustments a JOIN fin_clinics c USING (clinic_no)
+           LEFT JOIN fin_statements s ON s.clinic_no = a.clinic_no AND s.month = a.corrects
+           LEFT JOIN fin_closed_months m ON m.month = a.corrects
+           WHERE a.lands_in = $2 AND a.clinic_no = ANY($1::int[])
+           ORDER BY a.clinic_no, a.corrects, a.recorded_at, a.topic, a.partition, a."offset", a.iin""",
+        nos, month)
+
+
 # --- rules ---------------------------------------------------------------------------------------
 
 async def visits_on_or_after(conn: asyncpg.Connection, table: str, day: date) -> int:
-    """The answer to a capitation publication effective `day`: the visits financing knows dated on or
+    """The answer to a statements publication effective `day`: the months closed on or after it (they stay
+    closed as they were). The answer to a capitation publication: the visits financing knows dated on or
     after it (voided ones too). Nothing financing computes from the rules is stored: the amounts of
     every month, earlier statements included, are computed when asked, under the version in force on
     the month's first day, so a new version changes the amounts of the months whose first day is on or
     after its date and no other. A scan: no index on the visit day, which every consumed visit would
     have to maintain."""
+    if table == "statements":
+        return await conn.fetchval("SELECT count(*) FROM fin_closed_months WHERE month >= $1", day)
     return await conn.fetchval("SELECT count(*) FROM fin_visits WHERE day >= $1", day)

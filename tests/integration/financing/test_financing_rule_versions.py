@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from services.common import clock
+from services.financing import domain
 from services.financing.app import app
 from services.financing.rules import RULE_TABLES, Capitation
 from tests.support import financing_oracle as oracle
@@ -34,11 +35,6 @@ SEED_VALUES = {
 async def client():
     async with running(app) as c:
         yield c
-
-
-def _month_after(day: date, months: int = 1) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 async def test_the_seed_is_the_kpn_of_october_2025_with_its_legal_basis(client):
@@ -84,8 +80,8 @@ async def test_a_published_version_changes_the_months_from_its_date_on_and_no_ea
     clinics = list(settlement)
 
     today = clock.today()
-    this_month, first = today.replace(day=1), _month_after(today)
-    second, third = _month_after(today, 2), _month_after(today, 3)
+    this_month, first = today.replace(day=1), domain.month_after(today)
+    second, third = domain.month_after(today, 2), domain.month_after(today, 3)
     before = {m: await _amounts(client, clinics, m) for m in (this_month, first, second, third)}
     a = capitation_values(urban="1300.00", rural="1700.00")
     b = capitation_values(urban="900.00", rural="950.00", activity_coefficient="0.5")

@@ -6,7 +6,7 @@ import os
 
 import orjson
 
-from tests.support.processes import LOGS
+from bench.processes import LOGS
 
 
 def test_every_log_line_of_this_run_is_json_with_its_service():

@@ -7,7 +7,7 @@ import sys
 
 import orjson
 
-from tests.support.processes import ROOT
+from bench.processes import ROOT
 
 _SCRIPT = r"""
 import logging, warnings

@@ -35,6 +35,9 @@ Day = Annotated[date, BeforeValidator(parse_day),
 YearMonth = Annotated[str, BeforeValidator(_month),
                       WithJsonSchema({"type": "string", "pattern": _MONTH_RE.pattern, "examples": ["2026-10"]})]
 
+# Free text stored in PostgreSQL: no control characters (a NUL cannot be stored in text at all).
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
 # A clinic's code: ASCII letters, digits and . _ : -, not dots alone (a dot segment would change a
 # URL's path), so that it stands in a URL as it is.
 CLINIC_ID_PATTERN = r"^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"

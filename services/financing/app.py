@@ -21,7 +21,7 @@ from services.common.app import Ctx, Pool, ServiceContext, ServiceSpec, create_a
 from services.common.auth import Principal, allow
 from services.common.consumer import group_lag
 from services.common.kafka import client_options
-from services.common.inputs import CLINIC_ID_PATTERN
+from services.common.inputs import CLINIC_ID_PATTERN, TEXT_PATTERN, Day
 from services.common.money import Money
 from services.common.problems import Problem, conflict, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
@@ -33,7 +33,7 @@ from services.financing.statements import Settlement, SignedMoney, Statement
 router = APIRouter(prefix="/v1")
 _CLINIC_PATTERN = CLINIC_ID_PATTERN
 ClinicIdPath = Annotated[str, PathParam(min_length=1, max_length=64, pattern=_CLINIC_PATTERN)]
-DateQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; today when omitted")]
+DateQuery = Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; today when omitted")]
 OrderBy = Literal["active_share", "-active_share", "insured_share", "-insured_share", "attached", "-attached",
                   "active", "-active", "insured", "-insured", "clinic_id", "-clinic_id"]
 
@@ -82,8 +82,8 @@ class Closed(BaseModel):
 
 
 class ClinicIn(BaseModel):
-    region: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=300)
+    region: str = Field(min_length=1, max_length=100, pattern=TEXT_PATTERN)
+    name: str = Field(min_length=1, max_length=300, pattern=TEXT_PATTERN)
     settlement: Settlement | None = Field(default=None, description="picks the base rate; when omitted, the "
                                                                     "settlement already known stays")
 
@@ -242,7 +242,8 @@ async def close_statements(month: str, ctx: Ctx, snap: Rules, response: Response
 
 
 @router.put("/clinics/{clinic_id}", response_model=ClinicOut, status_code=200, dependencies=[allow()],
-            responses={201: {"model": ClinicOut, "description": "the region given for the first time"}},
+            responses={201: {"model": ClinicOut, "description": "the region given for the first time"},
+                       409: {"description": "the clinic's data came from the registry (clinic_from_registry)"}},
             description="Reference data: the clinic's region, name and settlement (the registry's clinic-registered "
                         "event gives them too; person events carry none). 201 when the region is given for the "
                         "first time, 200 otherwise; the same body again changes nothing.")

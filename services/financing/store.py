@@ -19,6 +19,7 @@ import asyncpg
 
 from services.common.consumer import ChangedMeanwhile, Event
 from services.common.native import osms_native
+from services.common.problems import conflict
 from services.financing import closing
 from services.financing.domain import CELLS, month_after
 from services.financing.projection import PersonState, deltas, fold, reduce_batch
@@ -336,11 +337,15 @@ async def put_clinic(conn: asyncpg.Connection, clinic_id: str, region: str, name
     settlement already known stays). Returns (True when the clinic's region is given for the first
     time, the settlement now held). The same body again changes nothing."""
     async with conn.transaction():
-        old = await conn.fetchrow("SELECT region, name, settlement FROM fin_clinics WHERE clinic_id = $1 FOR UPDATE",
-                                  clinic_id)
+        old = await conn.fetchrow("SELECT region, name, settlement, ref_version FROM fin_clinics "
+                                  "WHERE clinic_id = $1 FOR UPDATE", clinic_id)
         if old is not None and (old["region"], old["name"]) == (region, name) \
                 and settlement in (None, old["settlement"]):
             return False, old["settlement"]
+        if old is not None and old["ref_version"] > 0:
+            # The registry is the source of a clinic's data: once its event has come, it is not overridden here.
+            raise conflict("clinic_from_registry", "this clinic's region, name and settlement come from the "
+                                                   "registry: change them there (PUT /v1/clinics/{id} on the registry)")
         held = await conn.fetchval(
             """INSERT INTO fin_clinics (clinic_id, region, name, settlement) VALUES ($1, $2, $3, $4)
                ON CONFLICT (clinic_id) DO UPDATE SET region = excluded.region, name = excluded.name,

@@ -121,3 +121,28 @@ async def test_a_visit_or_an_attachment_dated_in_another_form_is_refused(day):
         assert attach.status_code == 422, attach.text
         volumes = await c.get("/v1/clinics/C1/practitioner-volumes", params={"date": day})
         assert volumes.status_code == 422, volumes.text
+
+
+async def test_financing_keeps_the_registry_s_clinic_data_and_refuses_control_characters(settings):
+    """A clinic the registry has sent is not overridden by financing's own PUT; text takes no control characters."""
+    from services.financing.app import app as financing
+    from tests.support.financing_events import clinic as clinic_registered
+    from tests.support.financing_events import publish
+    from tests.support.inproc import eventually
+    from tests.support.people import clinic_id
+
+    clinic = clinic_id()
+    async with running(financing) as c:
+        bad = await c.put(f"/v1/clinics/{clinic}", json={"region": "Kyzy\x00lorda", "name": "X"})
+        assert bad.status_code == 422, bad.text
+        dots = await c.put("/v1/clinics/..", json={"region": "Kyzylorda", "name": "X"})
+        assert dots.status_code in (404, 422), dots.text
+        await publish([clinic_registered(clinic, "Kyzylorda", "urban")])
+
+        async def known():
+            r = await c.get(f"/v1/clinics/{clinic}/financing")
+            return r.status_code == 200
+
+        await eventually(known, timeout=30)
+        r = await c.put(f"/v1/clinics/{clinic}", json={"region": "Almaty", "name": "Other"})
+        assert r.status_code == 409 and r.json()["rule"] == "clinic_from_registry", r.text

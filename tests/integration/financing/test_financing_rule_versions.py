@@ -73,9 +73,9 @@ async def test_a_published_version_changes_the_months_from_its_date_on_and_no_ea
     assert r.status_code == 201 and r.json()["settlement"] == "urban"
     r = await client.put(f"/v1/clinics/{unknown}", json={"region": region, "name": "Unknown"})
     assert r.status_code == 201 and r.json()["settlement"] is None
-    # A PUT without a settlement keeps the one the registry's event gave.
-    r = await client.put(f"/v1/clinics/{rural}", json={"region": region, "name": "Rural"})
-    assert r.status_code == 200 and r.json()["settlement"] == "rural"
+    # The registry's event gave this clinic's data: financing's own PUT does not override it.
+    r = await client.put(f"/v1/clinics/{rural}", json={"region": region, "name": "Rural", "settlement": "urban"})
+    assert r.status_code == 409 and r.json()["rule"] == "clinic_from_registry", r.text
     settlement = {rural: "rural", urban: "urban", unknown: None}
     clinics = list(settlement)
 

@@ -28,9 +28,10 @@ import asyncpg  # noqa: E402
 
 from bench.bench_financing import STRESS_MIX, event_mix, load, parse_mix, read_cover  # noqa: E402
 from bench.population import Population, Scale  # noqa: E402
-from services.common.app import tune_gc  # noqa: E402
+from services.common.collector import tune_gc  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
-from services.common.consumer import Event, collector_paused  # noqa: E402
+from services.common.collector import collector_paused  # noqa: E402
+from services.common.consumer import Event  # noqa: E402
 from services.common.db import prepare_database  # noqa: E402
 from services.common.events import decode  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402

@@ -13,11 +13,10 @@ moved for `consumer_stall_seconds`, and logs where the consuming loop was stuck.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.common.collector import collector_paused
 from services.common.events import EventData, Envelope, decode
 from services.common.kafka import client_options
 from services.common.logs import get_logger
@@ -56,28 +56,6 @@ KAFKA_COMMIT_FAILURES = Counter("osms_consumer_kafka_commit_failures_total",
                                 "Offsets not committed to Kafka after a batch (the database keeps them)")
 
 
-_gc_pauses = 0
-_gc_was_enabled = True
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a batch is decoded and applied. A batch's hundreds of
-    thousands of objects (messages, events, rows read back) stay alive until it ends, and reference
-    counting frees them then; a collection in between only walks them again and again (11.6% of a
-    financing consumer's CPU in a national batch, py-spy). Collections run as before between batches,
-    and catch any cycle a batch left. Counted, so that consumers sharing a process pause it together."""
-    global _gc_pauses, _gc_was_enabled
-    if _gc_pauses == 0:
-        _gc_was_enabled = gc.isenabled()
-        gc.disable()
-    _gc_pauses += 1
-    try:
-        yield
-    finally:
-        _gc_pauses -= 1
-        if _gc_pauses == 0 and _gc_was_enabled:
-            gc.enable()
 
 
 def observe_ages(histogram, stamps_ms: list[int], now_ms: float) -> None:

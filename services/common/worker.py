@@ -10,7 +10,8 @@ import importlib
 import signal
 import sys
 
-from services.common.app import ServiceContext, connect_pool, ensure_topics_forever, start_background, tune_gc
+from services.common.app import ServiceContext, connect_pool, ensure_topics_forever, start_background
+from services.common.collector import tune_gc
 from services.common import tracing
 from services.common.auth import KeyStore
 from services.common.logs import get_logger, setup_logging

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.common.consumer import Event, collector_paused
+from services.common.collector import collector_paused
+from services.common.consumer import Event
 from services.common.kafka import client_options
 from services.common.settings import Settings, get_settings
 from services.financing import store

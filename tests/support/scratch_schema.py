@@ -49,3 +49,20 @@ CREATE TABLE dead_letters (
     UNIQUE (topic, partition, "offset")
 );
 """
+
+
+async def scratch_pool(settings, service: str, ddl: str, max_size: int = 8):
+    """A fresh database `service` of this run, with these tables, and a pool on it."""
+    import asyncpg
+
+    server = await asyncpg.connect(settings.server_dsn())
+    name = settings.database_name(service)
+    try:
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await server.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await server.close()
+    pool = await asyncpg.create_pool(settings.database_dsn(service), min_size=1, max_size=max_size)
+    async with pool.acquire() as conn:
+        await conn.execute(ddl)
+    return pool

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from services.common.consumer import collector_paused
+from services.common.collector import collector_paused
 
 
 @pytest.fixture(autouse=True)

@@ -24,17 +24,11 @@ SCRATCH = "platform"
 @pytest.fixture(scope="module")
 async def scratch(settings: Settings):
     """A database of the shape every service has: outbox, consumer offsets, and an applied-log table."""
-    server = await asyncpg.connect(settings.server_dsn())
-    name = settings.database_name(SCRATCH)
-    await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await server.execute(f'CREATE DATABASE "{name}"')
-    await server.close()
-    pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=8)
-    async with pool.acquire() as conn:
-        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.OUTBOX_TRACEPARENT + scratch_schema.CONSUMER + """
-            CREATE TABLE applied (event_id uuid NOT NULL, visit_id text NOT NULL, consumer text NOT NULL,
-                                  partition int NOT NULL, "offset" bigint NOT NULL);
-        """)
+    pool = await scratch_schema.scratch_pool(settings, SCRATCH, scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING
+                                             + scratch_schema.OUTBOX_TRACEPARENT + scratch_schema.CONSUMER + """
+        CREATE TABLE applied (event_id uuid NOT NULL, visit_id text NOT NULL, consumer text NOT NULL,
+                              partition int NOT NULL, "offset" bigint NOT NULL);
+    """)
     yield pool
     await pool.close()
 

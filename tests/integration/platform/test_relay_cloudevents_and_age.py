@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-import asyncpg
 import orjson
 import pytest
 
@@ -23,14 +22,8 @@ SCRATCH = "platform_obs"
 
 @pytest.fixture(scope="module")
 async def scratch(settings: Settings):
-    server = await asyncpg.connect(settings.server_dsn())
-    name = settings.database_name(SCRATCH)
-    await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await server.execute(f'CREATE DATABASE "{name}"')
-    await server.close()
-    pool = await asyncpg.create_pool(settings.database_dsn(SCRATCH), min_size=1, max_size=4)
-    async with pool.acquire() as conn:
-        await conn.execute(scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING + scratch_schema.OUTBOX_TRACEPARENT)
+    pool = await scratch_schema.scratch_pool(settings, SCRATCH, scratch_schema.OUTBOX + scratch_schema.OUTBOX_PACKING
+                                             + scratch_schema.OUTBOX_TRACEPARENT, max_size=4)
     yield pool
     await pool.close()
 

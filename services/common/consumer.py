@@ -189,7 +189,7 @@ class BatchConsumer:
                 try:
                     await consumer.start()
                 except BaseException:
-                    await _close(consumer, self.group_id)
+                    await close_consumer(consumer, self.group_id)
                     raise
                 self.consumer = consumer      # only once started: lag() asks it for end offsets
                 self.consumer.subscribe([self.settings.topic(t) for t in self.topics],
@@ -208,7 +208,7 @@ class BatchConsumer:
                     self._committing = None
                 self._to_commit.clear()
                 if self.consumer is not None:
-                    await _close(self.consumer, self.group_id)
+                    await close_consumer(self.consumer, self.group_id)
                     self.consumer = None
                 self._positions.clear()
 
@@ -267,7 +267,7 @@ class BatchConsumer:
                     # Kafka or the database is down: the consuming loop copes with that; this cannot judge.
                     log.info("progress not checked", group=self.group_id, error=repr(exc))
                     if probe is not None:
-                        await _close(probe, None)
+                        await close_consumer(probe, None)
                         probe = None
                     seen.clear()
                     continue
@@ -286,7 +286,7 @@ class BatchConsumer:
                     return stalled
         finally:
             if probe is not None:
-                await _close(probe, None)
+                await close_consumer(probe, None)
 
     async def _seek_unpositioned(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
         """Partitions assigned whose stored offsets could not be read then are sought now (a failure
@@ -431,7 +431,7 @@ class BatchConsumer:
         return await group_lag(self.settings, self.pool, self.group_id, self.topics, self.consumer, prefixed=True)
 
 
-async def _close(consumer: AIOKafkaConsumer, group: str | None, timeout: float = 15) -> None:
+async def close_consumer(consumer: AIOKafkaConsumer, group: str | None, timeout: float = 15) -> None:
     """Stops a client for good. aiokafka's `stop()` waits for the group coordination task and can
     fail or hang part way; then its heartbeat would go on, and the broker would keep a member that
     holds partitions no one fetches. So after a failed stop its background tasks are cancelled."""

@@ -46,7 +46,7 @@ def _with_service(service: str):
 current_trace_id = None
 
 
-def _with_trace_id(_logger, _name, event_dict):
+def with_trace_id(_logger, _name, event_dict):
     if current_trace_id is not None and "trace_id" not in event_dict:
         trace_id = current_trace_id()
         if trace_id:
@@ -61,7 +61,7 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
         _with_service(service),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _with_trace_id,
+        with_trace_id,
     ]
     # The list is changed in place: loggers cached by an earlier call (cache_logger_on_first_use) keep
     # a reference to it, and follow.

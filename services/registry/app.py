@@ -262,7 +262,7 @@ def _inline_schema(model: type[BaseModel]) -> dict:
     return resolve(schema)
 
 
-def _visits_of(raw: bytes) -> list[VisitIn]:
+def visits_of(raw: bytes) -> list[VisitIn]:
     """The request's visits. A body in the native reader's strict subset of the schema is read there
     (osms_native.visits_body: the same values in half the time, tuples made included); any other is
     validated by the model, which answers the 422."""
@@ -291,7 +291,7 @@ async def post_visits(request: Request, db: Pool, principal: Auth, snap: Rules) 
     The hot path of the service (clinic systems push all day), so the body is validated straight
     from bytes and the answer serialized with orjson, without a model per visit."""
     principal.require("clinic")
-    visits = _visits_of(await request.body())
+    visits = visits_of(await request.body())
     if principal.role == "clinic":  # a clinic pushes its own visits only: a request naming another is refused
         foreign = sorted({v.clinic_id for v in visits} - {principal.scope})
         if foreign:

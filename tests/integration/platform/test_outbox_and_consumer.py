@@ -366,7 +366,7 @@ async def test_a_client_whose_stop_fails_leaves_its_partitions_to_the_other_inst
     must not stay in the group holding partitions that nobody fetches."""
     from aiokafka import AIOKafkaConsumer
 
-    from services.common.consumer import _close
+    from services.common.consumer import close_consumer
 
     topic = settings.topic("visit-recorded")
 
@@ -394,7 +394,7 @@ async def test_a_client_whose_stop_fails_leaves_its_partitions_to_the_other_inst
             raise RuntimeError("stop failed part way")
 
         first.stop = stop_fails
-        await _close(first, "g-stopfail")
+        await close_consumer(first, "g-stopfail")
 
         async def second_owns_all():
             await second.getmany(timeout_ms=100)

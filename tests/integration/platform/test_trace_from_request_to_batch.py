@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind
 
 from services.common import tracing
 from services.common.app import create_app
-from services.common.logs import _with_trace_id
+from services.common.logs import with_trace_id
 from services.common.settings import get_settings
 from services.financing.app import spec as financing_spec
 from services.registry.app import spec as registry_spec
@@ -38,7 +38,7 @@ async def test_one_trace_from_the_registry_s_request_to_financing_s_batch(spans)
     registry, financing = create_app(registry_spec, get_settings()), create_app(financing_spec, get_settings())
     clinic = clinic_id()
     async with running(registry) as reg, running(financing) as fin:
-        with structlog.testing.capture_logs([structlog.contextvars.merge_contextvars, _with_trace_id]) as lines:
+        with structlog.testing.capture_logs([structlog.contextvars.merge_contextvars, with_trace_id]) as lines:
             r = await reg.put(f"/v1/clinics/{clinic}", json={"name": "Traced", "region": "Kyzylorda",
                                                              "settlement": "urban"})
         assert r.status_code in (200, 201), r.text

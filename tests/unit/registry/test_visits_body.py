@@ -17,7 +17,7 @@ from services.common.events import event_ids
 from services.common.native import osms_native
 from services.common.outbox import key_partition
 from services.common.problems import Problem
-from services.registry.app import VisitsIn, _visits_of
+from services.registry.app import VisitsIn, visits_of
 from services.registry.domain import VisitIn
 from tests.support.mutants import field_mutants
 from tests.support.people import iins
@@ -90,10 +90,10 @@ def test_what_the_fast_path_takes_the_model_takes_and_reads_the_same(seed):
         if expected is None:
             rejected += 1
             with pytest.raises(Problem) as caught:
-                _visits_of(mutant)
+                visits_of(mutant)
             assert caught.value.status == 422
         else:
-            assert _visits_of(mutant) == [VisitIn(*row[:5], row[5] or None) for row in expected], mutant
+            assert visits_of(mutant) == [VisitIn(*row[:5], row[5] or None) for row in expected], mutant
     assert taken > 50 and rejected > 50        # both sides of the rule were exercised
 
 

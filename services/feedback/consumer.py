@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from services.common.app import ConsumerSpec, ServiceContext
 from services.common.consumer import ApplyBatch
+from services.common.events import decode
+from services.common.native import osms_native
 from services.feedback import store
 
 TOPICS = ["visit-recorded"]
+
+
+def read_visit(payload: bytes, topic: str) -> tuple[None, tuple[str, str, str]]:
+    """(clinic_id, visit_id, iin) of a visit-recorded message: the native decoder takes canonical
+    events (every visit passes here, so the models' cost a message would be felt end to end); what
+    it does not take, the models read or find malformed (ValueError)."""
+    fast = osms_native.financing_event(topic, payload)
+    if fast is not None:
+        return None, (fast[1], fast[2], fast[3])
+    _, data = decode(payload, topic)
+    return None, (data.clinic_id, data.visit_id, data.iin)
 
 
 def make_apply(_ctx: ServiceContext | None = None) -> ApplyBatch:
     return store.learn_visits
 
 
-CONSUMER = ConsumerSpec(group="feedback", topics=TOPICS, make_apply=make_apply)
+CONSUMER = ConsumerSpec(group="feedback", topics=TOPICS, make_apply=make_apply, decode=read_visit)

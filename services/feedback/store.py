@@ -165,12 +165,12 @@ async def transition(conn: asyncpg.Connection, appeal_id: uuid.UUID, t: Transiti
 async def learn_visits(conn: asyncpg.Connection, events: list[Event]) -> None:
     """The consumer's batch of visit-recorded events: each visit's clinic, id and person, once (a replay,
     or a visit seen again, leaves the row as the first event made it)."""
-    visits = [e.data for e in events]
+    clinics, visits, iins = zip(*(e.data for e in events)) if events else ((), (), ())
     await conn.execute(
         """INSERT INTO recorded_visits (clinic_id, visit_id, iin)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
            ON CONFLICT DO NOTHING""",
-        [v.clinic_id for v in visits], [v.visit_id for v in visits], [v.iin for v in visits])
+        list(clinics), list(visits), list(iins))
 
 
 @dataclass(frozen=True)

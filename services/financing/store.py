@@ -44,10 +44,8 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_
     read (SELECT ... FOR UPDATE) cost a WAL record and a dirtied page per person."""
     # Plans for these statements' actual arrays, not a generic one cached while the tables were small
     # (a rebuild fills a fresh schema; a young system has few people). And people are found by key,
-    # one by one (the primary key, or the row version's address): with hash joins allowed, batches of
-    # 17,000-40,000 people read and rewrote their histories by hashing the whole of fin_persons
-    # (817,000 rows, region benchmark: 260-830 ms a statement, in auto_explain's log), and smaller ones
-    # hashed the table too while it was being loaded.
+    # one by one (the primary key, or the row version's address): with hash joins allowed, large
+    # batches hashed the whole of fin_persons for a few thousand people (docs/performance.md).
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_hashjoin = off; "
                        "SET LOCAL enable_mergejoin = off")
     # Shared with other batches; a closing waits for this batch (and this batch for it): the batch's

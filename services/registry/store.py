@@ -265,8 +265,8 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
         inserted: set[tuple[str, str]] = set()
         if candidates:
             # The columns as array literals, made natively: asyncpg's encoding of six 1,000-element lists
-            # was 12% of the service's busy time (py-spy, region benchmark). PostgreSQL reads the literals
-            # for what it read asyncpg's arrays for (6.2-6.4 µs a row either way, measured alone).
+            # was a large share of the service's time, and PostgreSQL reads literals as cheaply
+            # (docs/performance.md).
             rows = await conn.fetch(
                 """INSERT INTO visits (visit_id, clinic_id, iin, date, kind, practitioner_id)
                    SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::date[],

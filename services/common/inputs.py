@@ -6,7 +6,8 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from fastapi import Path
+from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
 
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _MONTH_RE = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
@@ -42,8 +43,10 @@ TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 # URL's path), so that it stands in a URL as it is.
 CLINIC_ID_PATTERN = r"^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
 CLINIC_ID_MAX = 64
-ClinicId = Annotated[str, Field(min_length=1, max_length=CLINIC_ID_MAX, pattern=CLINIC_ID_PATTERN,
-                                description="the Fund's clinic code")]
+# In a body or a query (constraints only), and in a path.
+ClinicId = Annotated[str, StringConstraints(min_length=1, max_length=CLINIC_ID_MAX, pattern=CLINIC_ID_PATTERN)]
+ClinicIdPath = Annotated[str, Path(min_length=1, max_length=CLINIC_ID_MAX, pattern=CLINIC_ID_PATTERN,
+                                   description="the Fund's clinic code")]
 
 
 # --- request bodies -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Principal, allow
 from services.common.ids import IIN
-from services.common.inputs import CLINIC_ID_PATTERN
+from services.common.inputs import ClinicId
 from services.common.logs import get_logger
 from services.common.problems import Problem, invalid, not_found
 from services.common.inputs import Day
@@ -35,7 +35,6 @@ Status = Literal["registered", "in_review", "extended", "resolved_on_spot", "wit
                  "answered"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ClinicId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=CLINIC_ID_PATTERN)]
 VisitId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Operator = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

@@ -21,7 +21,7 @@ from services.common.app import Ctx, Pool, ServiceContext, ServiceSpec, create_a
 from services.common.auth import Principal, allow
 from services.common.consumer import group_lag
 from services.common.kafka import client_options
-from services.common.inputs import CLINIC_ID_PATTERN, TEXT_PATTERN, Day
+from services.common.inputs import TEXT_PATTERN, ClinicIdPath, Day
 from services.common.money import Money
 from services.common.problems import Problem, conflict, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
@@ -31,8 +31,6 @@ from services.financing.rules import RULE_TABLES, Capitation, capitation_on
 from services.financing.statements import Settlement, SignedMoney, Statement
 
 router = APIRouter(prefix="/v1")
-_CLINIC_PATTERN = CLINIC_ID_PATTERN
-ClinicIdPath = Annotated[str, PathParam(min_length=1, max_length=64, pattern=_CLINIC_PATTERN)]
 DateQuery = Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; today when omitted")]
 OrderBy = Literal["active_share", "-active_share", "insured_share", "-insured_share", "attached", "-attached",
                   "active", "-active", "insured", "-insured", "clinic_id", "-clinic_id"]

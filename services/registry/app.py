@@ -13,7 +13,7 @@ from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Auth, allow
 from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN
-from services.common.inputs import CLINIC_ID_PATTERN, TEXT_PATTERN, Day
+from services.common.inputs import TEXT_PATTERN, ClinicId, ClinicIdPath, Day
 from services.common.native import osms_native
 from services.common.problems import Problem, invalid, not_found
 from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields, RulesUsed
@@ -25,11 +25,7 @@ log = get_logger(__name__)
 visits_body = osms_native.visits_body
 router = APIRouter(prefix="/v1")
 
-_CLINIC_PATTERN = CLINIC_ID_PATTERN
 _TEXT = TEXT_PATTERN
-_CLINIC_ID = Field(min_length=1, max_length=64, pattern=_CLINIC_PATTERN)
-ClinicIdPath = Annotated[str, PathParam(min_length=1, max_length=64, pattern=_CLINIC_PATTERN,
-                                        description="the Fund's clinic code")]
 IinPath = Annotated[IIN, PathParam(description="the person's IIN (12 digits, check digit verified)")]
 
 
@@ -51,7 +47,7 @@ class ClinicPage(BaseModel):
 
 class AttachmentIn(BaseModel):
     iin: IIN
-    clinic_id: str = _CLINIC_ID
+    clinic_id: ClinicId
     reason: Literal["choice", "address_change", "newborn", "campaign"]
     effective_date: Day
     backdate_reason: str | None = Field(

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright import sync_api as playwright_api
 
 from bench.processes import ServiceProcess
 from services.common import clock
@@ -24,7 +25,6 @@ from tests.support.registry_helpers import BACKDATED
 from tests.support.keys import headers
 from tests.support.people import bin_, clinic_id, iins
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.e2e
 

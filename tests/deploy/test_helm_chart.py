@@ -1,7 +1,7 @@
 """deploy/helm/osms rendered by helm: the processes it runs are the ones the services define, with
 settings they read, probes, budgets and policies around each; wrong values are refused.
 
-Needs helm (deploy/check.sh installs it and sets HELM); elsewhere the tests skip without one."""
+Needs helm: `make check-deploy` installs it, sets HELM and runs tests/deploy (`make test` leaves it out)."""
 from __future__ import annotations
 
 import importlib
@@ -30,9 +30,8 @@ def find_helm() -> str | None:
 
 
 HELM = find_helm()
-if HELM is None and os.environ.get("OSMS_REQUIRE_HELM"):
-    raise RuntimeError("helm not found (set HELM)")
-pytestmark = pytest.mark.skipif(HELM is None, reason="helm not installed (make check-deploy installs it)")
+if HELM is None:
+    raise RuntimeError("helm not found: run these tests with `make check-deploy`, which installs it")
 
 
 def render(*args: str) -> subprocess.CompletedProcess:

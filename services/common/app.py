@@ -20,10 +20,11 @@ from services.common.db import create_pool, prepare_database
 from services.common.collector import tune_gc
 from services.common.docs import add_docs
 from services.common.edge import Edge
-from services.common.errors import UNAVAILABLE, install_error_handlers, openapi_with_problems
+from services.common.errors import UNAVAILABLE, install_error_handlers
 from services.common.events import decode
 from services.common.health import health_router, watch_kafka
 from services.common.logs import get_logger, setup_logging
+from services.common.openapi import integrator_openapi, operation_id
 from services.common.outbox import OutboxRelay
 from services.common.rules import CountRecords, RuleStore, RuleTable, check_horizon, rules_router, watch_horizon
 from services.common.settings import Settings, get_settings
@@ -188,13 +189,14 @@ async def _after(first: asyncio.Task, then: Callable[[], Awaitable[None]]) -> No
 
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    # /docs from the service's own copy of Swagger UI (services/common/docs.py), not a CDN; no ReDoc.
+    # /docs and /redoc from the service's own copies of Swagger UI and ReDoc (services/common/docs.py), not a CDN.
     app = FastAPI(title=spec.title or f"osms {spec.name}", description=spec.description,
-                  version="1", lifespan=_lifespan(spec, settings), docs_url=None, redoc_url=None)
+                  version="1", lifespan=_lifespan(spec, settings), docs_url=None, redoc_url=None,
+                  generate_unique_id_function=operation_id)
     add_docs(app)
 
     install_error_handlers(app)
-    app.openapi = lambda: openapi_with_problems(app)  # type: ignore[method-assign]
+    app.openapi = lambda: integrator_openapi(app, spec.name)  # type: ignore[method-assign]
     app.add_middleware(Edge, max_body=settings.max_body_bytes)
     if tracing.configure(settings, spec.name):
         tracing.instrument_app(app)     # outside Edge: its access line carries the request's trace id

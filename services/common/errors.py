@@ -43,11 +43,9 @@ _COMMON_ERRORS = {
     "422": "invalid input (problem+json with errors[])",
     "503": "a dependency is unavailable; retry after Retry-After seconds",
 }
-_OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
-
-
-def openapi_with_problems(app: FastAPI) -> dict:
-    """The OpenAPI document with every error documented as application/problem+json."""
+def openapi_with_problems(app: FastAPI, open_operations: set[tuple[str, str]], key_scheme: str) -> dict:
+    """The OpenAPI document with every error documented as application/problem+json; every operation
+    but the `open_operations` (path, method) needs a key (401, 403)."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
@@ -58,13 +56,15 @@ def openapi_with_problems(app: FastAPI) -> dict:
     schemas["Problem"] = _PROBLEM_SCHEMA
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
-    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
-                                                "description": "an osms API key: osms_<key_id>_<secret>"}}
+    components["securitySchemes"] = {key_scheme: {
+        "type": "http", "scheme": "bearer",
+        "description": "an osms API key, `Authorization: Bearer osms_<key_id>_<secret>`; its role and scope "
+                       "(an employer's BIN, a clinic's code) decide what it may do"}}
     for path, ops in schema.get("paths", {}).items():
-        for op in ops.values():
+        for method, op in ops.items():
             responses = op.setdefault("responses", {})
-            if path not in _OPEN_PATHS:
-                op["security"] = [{"bearer": []}]
+            if (path, method) not in open_operations:
+                op["security"] = [{key_scheme: []}]
                 for code, text in _COMMON_ERRORS.items():
                     if code in ("413", "415") and "requestBody" not in op:
                         continue

@@ -83,7 +83,7 @@ def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="The process is alive; Kafka, the relay and the consumers in details")
-    async def healthz(ctx: Ctx) -> dict[str, Any]:
+    async def check_liveness(ctx: Ctx) -> dict[str, Any]:
         """Always 200 while the process serves (a liveness probe). `checks` tells whether Kafka
         answered the last check, and whether this process's relay and consumers run."""
         kafka = ctx.extra.get("kafka_up")
@@ -96,7 +96,7 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", summary="The service can serve: its database answers",
                 responses={503: {"description": "the database is unavailable"}})
-    async def readyz(ctx: Ctx):
+    async def check_readiness(ctx: Ctx):
         """Ready when PostgreSQL answers: writes need only the database (events wait in the outbox
         while Kafka is away; /healthz shows Kafka's state)."""
         checks: dict[str, str] = {}
@@ -112,7 +112,9 @@ def health_router() -> APIRouter:
                                 headers={"Retry-After": "2"})
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-    async def metrics():
+    async def get_metrics():
+        """The service's metrics in Prometheus' text format, for a scraper (all its processes' in
+        multiprocess mode): HTTP, outbox, consumers, lag, freshness, rules horizon."""
         return PlainTextResponse(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 from services.common.native import osms_native
 
@@ -84,8 +84,16 @@ def _bin(value: str) -> str:
     return value
 
 
-IIN = Annotated[str, AfterValidator(_iin)]
-BIN = Annotated[str, AfterValidator(_bin)]
+# What an integrator's schema says (the check digit it cannot say: a wrong one is a 422).
+ID_PATTERN = "^[0-9]{12}$"
+IIN_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "examples": ["900315400017"],
+              "description": "IIN: 12 digits, the last a check digit"}
+BIN_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "examples": ["150440000013"],
+              "description": "BIN: 12 digits, the last a check digit"}
+IIN = Annotated[str, AfterValidator(_iin), WithJsonSchema(IIN_SCHEMA)]
+BIN = Annotated[str, AfterValidator(_bin), WithJsonSchema(BIN_SCHEMA)]
+# Checked by the route, item by item (a bad one rejects its item alone): the schema only.
+IinItem = Annotated[str, WithJsonSchema(IIN_SCHEMA)]
 
 
 def make_iin(birth: date, sex: Literal["M", "F"], serial: int) -> str | None:

@@ -46,6 +46,12 @@ def not_found(what: str, detail: str | None = None) -> Problem:
     return Problem(404, "Not found", detail or f"{what} not found", type_="https://osms.kz/problems/not-found")
 
 
+def conflicts(*rules: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """A route's documented 409, with the codes its `rule` may carry: `responses={**conflicts(...)}`
+    (the OpenAPI document lists them, services/common/openapi.py)."""
+    return {409: {"description": description, "x-rules": sorted(rules)}}
+
+
 def conflict(rule: str, detail: str, **extra: Any) -> Problem:
     """409 for a rule that forbids the request; `rule` is a machine-readable code."""
     return Problem(409, "Conflict", detail, type_=f"https://osms.kz/problems/{rule}", rule=rule, **extra)

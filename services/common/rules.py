@@ -30,7 +30,7 @@ from services.common import clock
 from services.common.auth import Auth, allow
 from services.common.inputs import Day
 from services.common.logs import get_logger
-from services.common.problems import conflict, invalid, not_found
+from services.common.problems import conflict, conflicts, invalid, not_found
 
 log = get_logger(__name__)
 
@@ -86,13 +86,16 @@ class RulesUsed(BaseModel):
 
 
 class PublishIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     effective_from: Day
     values: dict[str, Any]
     legal_basis: LegalBasis
     note: str = Field(default="", max_length=4000,
                       description="why this version; where the law is unclear, the project's decision")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "effective_from": "2027-01-01", "values": {"amount": "85000.00"}, "note": "МЗП for 2027",
+        "legal_basis": {"act": "Закон РК «О республиканском бюджете на 2027–2029 годы»", "number": "…",
+                        "date": "2026-12-05", "url": "https://adilet.zan.kz/rus/docs/Z2600000001"}}]})
 
 
 @dataclass(frozen=True)
@@ -403,7 +406,7 @@ def rules_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["rules"])
 
     @router.get("/rules", response_model=TablesOut, summary="Rule tables and their versions")
-    async def list_rules(request: Request) -> dict:
+    async def list_rule_tables(request: Request) -> dict:
         """Every rule table of this service with its versions and legal bases (values: one table at a time)."""
         store = _store(request)
         snap = await store.snapshot()
@@ -414,7 +417,7 @@ def rules_router() -> APIRouter:
 
     @router.get("/rules/{table}", response_model=VersionOut, summary="The version of a rule table in force",
                 responses={404: {"description": "unknown table, or no version in force on that date"}})
-    async def get_rules(request: Request, table: TableName,
+    async def get_rule_version(request: Request, table: TableName,
                         on: Annotated[Day | None, Query(description="YYYY-MM-DD; defaults to today")] = None
                         ) -> dict:
         """The version in force on a date, with its values; provisional past the last published year."""
@@ -430,8 +433,8 @@ def rules_router() -> APIRouter:
     @router.post("/rules/{table}", response_model=VersionOut, status_code=201, dependencies=[allow("admin")],
                  summary="Publish a new version of a rule table (admin)",
                  responses={404: {"description": "unknown table"},
-                            409: {"description": "a version with this effective date exists (rule_version_exists)"}})
-    async def publish_rules(request: Request, table: TableName, body: PublishIn, principal: Auth) -> dict:
+                            **conflicts("rule_version_exists", description="a version with this effective date exists")})
+    async def publish_rule_version(request: Request, table: TableName, body: PublishIn, principal: Auth) -> dict:
         """Validated whole before anything is written. The answer says how many records already
         accepted fall on or after the effective date: they keep the amounts they were given."""
         store = _store(request)

@@ -10,16 +10,16 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Path as PathParam, Query, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common import clock
 from services.common.app import Pool, ServiceContext, ServiceSpec, create_app
 from services.common.auth import Auth, Principal, allow
-from services.common.ids import BIN, IIN, bin_problem, born_by_problem, iin_problem
+from services.common.ids import BIN, BIN_SCHEMA, IIN, IIN_SCHEMA, IinItem, bin_problem, born_by_problem, iin_problem
 from services.common.inputs import Day, YearMonth
 from services.common.logs import get_logger
 from services.common.money import Money, money_str
-from services.common.problems import Problem, conflict, invalid, not_found
+from services.common.problems import Problem, conflict, conflicts, invalid, not_found
 from services.contributions import domain, store
 from services.contributions.domain import PaymentNotAllowed
 from services.common.rules import Rules, RuleSnapshot, RulesUsed, refuse_far_ahead
@@ -36,7 +36,7 @@ _FIRST = domain.month_str(FIRST_MONTH)
 
 
 class PayrollRowIn(BaseModel):
-    iin: str = Field(description="the employee's IIN (checked per row)")
+    iin: IinItem = Field(description="the employee's IIN (checked per row)")
     income: Money
     kind: Literal["employee", "civil_contract"]
 
@@ -46,6 +46,11 @@ class PayrollIn(BaseModel):
     period: YearMonth
     reference: str = _REFERENCE
     rows: list[PayrollRowIn] = Field(min_length=1, max_length=MAX_PAYROLL_ROWS)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"employer_bin": "150440000013", "period": "2026-11", "reference": "payroll-2026-11",
+         "rows": [{"iin": "900315400017", "income": "450000.00", "kind": "employee"},
+                  {"iin": "850722300011", "income": "380000.00", "kind": "civil_contract"}]}]})
 
 
 class _PayrollHeader(BaseModel):
@@ -68,6 +73,10 @@ class PaymentIn(BaseModel):
     paid_on: Day
     reference: str = _REFERENCE
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"iin": "900315400017", "payer_kind": "self", "amount": "4250.00", "paid_on": "2026-12-07",
+         "reference": "gw-2026-12-07-000123"}]})
+
 
 class PaymentOut(RulesUsed):
     payment_id: str
@@ -79,7 +88,11 @@ class StateContributionIn(BaseModel):
     category: str = Field(min_length=1, max_length=64)
     period: YearMonth
     reference: str = _REFERENCE
-    iins: list[str] = Field(min_length=1, max_length=MAX_STATE_PERSONS)
+    iins: list[IinItem] = Field(min_length=1, max_length=MAX_STATE_PERSONS)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"budget": "republican", "category": "pensioner", "period": "2026-11", "reference": "rb-2026-11-pensioners",
+         "iins": ["900315400017", "850722300011"]}]})
 
 
 class StateContributionOut(RulesUsed):
@@ -174,16 +187,19 @@ def _inline_schema(model: type[BaseModel]) -> dict:
     return resolve(schema)
 
 
-IinPath = Annotated[str, PathParam(description="the person's IIN")]
+IinPath = Annotated[str, PathParam(description="the person's IIN", json_schema_extra=IIN_SCHEMA)]
+BinPath = Annotated[str, PathParam(description="the employer's BIN", json_schema_extra=BIN_SCHEMA)]
 
 
 @router.post("/payrolls", status_code=201, response_model=PayrollOut,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _inline_schema(PayrollIn)}}}},
-             responses={409: {"description": "the reference was used for a different payroll"},
+             responses={**conflicts("reference_reused", description="the reference was used for a different payroll"),
                         422: {"description": "invalid; every bad row is named by index"}})
-async def post_payroll(request: Request, db: Pool, principal: Auth, snap: Rules) -> dict:
-    """One employer's monthly payroll: all rows accepted, or none (every bad row named by index).
+async def create_payroll(request: Request, db: Pool, principal: Auth, snap: Rules) -> dict:
+    """Submits an employer's monthly payroll (a declaration), priced by the rules of its period.
+
+    One employer's monthly payroll: all rows accepted, or none (every bad row named by index).
     The body is parsed here rather than by a model: a 10,000-row payroll is the common case, and the
     rejection must name every bad row, including an IIN that repeats."""
     principal.require("employer")  # its own payrolls only: the BIN is checked below
@@ -240,9 +256,16 @@ class PayrollBatchOut(BaseModel):
 
 @router.post("/payroll-batches", response_model=PayrollBatchOut, response_model_exclude_none=True,
              dependencies=[allow("payment_gateway")],
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object", "required": ["payrolls"], "properties": {"payrolls": {
+                     "type": "array", "minItems": 1, "maxItems": MAX_BATCH_PAYROLLS,
+                     "items": _inline_schema(PayrollIn)}}},
+                 "example": {"payrolls": [PayrollIn.model_json_schema()["examples"][0]]}}}}},
              responses={422: {"description": "not a list of payrolls, or more rows than a batch takes"}})
-async def post_payroll_batch(request: Request, db: Pool, snap: Rules) -> dict:
-    """Many employers' payrolls in one request, as a payroll gateway forwards small employers' payrolls:
+async def create_payroll_batch(request: Request, db: Pool, snap: Rules) -> dict:
+    """Submits many employers' payrolls at once, each accepted or refused alone (a payroll gateway).
+
+    Many employers' payrolls in one request, as a payroll gateway forwards small employers' payrolls:
     `{"payrolls": [payroll, ...]}`, each as POST /v1/payrolls takes it, each accepted or refused alone
     (one result each, in order: 201 with its answer, or its problem's status, rule, detail and errors)."""
     body = await _json_object(request)
@@ -322,6 +345,9 @@ class CorrectionIn(BaseModel):
     reference: str = _REFERENCE
     rows: list[PayrollRowIn] = Field(max_length=MAX_PAYROLL_ROWS, description="the corrected rows; none: a reversal")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reference": "payroll-2026-11-fix-1", "rows": [{"iin": "900315400017", "income": "470000.00", "kind": "employee"}]}]})
+
 
 class PersonDifferenceOut(BaseModel):
     iin: str
@@ -348,11 +374,13 @@ class CorrectionOut(RulesUsed):
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _inline_schema(CorrectionIn)}}}},
              responses={403: {"description": "another employer's payroll"}, 404: {"description": "no such payroll"},
-                        409: {"description": "the reference was used for a different correction"},
+                        **conflicts("reference_reused", description="the reference was used for a different correction"),
                         422: {"description": "invalid; every bad row is named by index"}})
-async def post_correction(payroll_id: Annotated[str, PathParam(description="the payroll's id")], request: Request,
+async def correct_payroll(payroll_id: Annotated[str, PathParam(description="the payroll's id")], request: Request,
                           db: Pool, principal: Auth, snap: Rules) -> dict:
-    """A new version of the payroll with its rows corrected (no rows: a reversal), for the same employer
+    """Corrects a payroll: a new version of its rows, or a reversal.
+
+    A new version of the payroll with its rows corrected (no rows: a reversal), for the same employer
     and period. Each person's month with the employer is recounted on the new total (caps across all
     the month's payrolls); the difference per person is in the answer; the people's statuses are
     recomputed and published."""
@@ -420,9 +448,10 @@ async def get_payroll(payroll_id: Annotated[str, PathParam(description="the payr
 
 
 @router.post("/payments", status_code=201, response_model=PaymentOut, dependencies=[allow("payment_gateway")],
-             responses={409: {"description": "the reference was used for a different payment, or the months "
-                                             "cannot be covered"}})
-async def post_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
+             responses={**conflicts("months_not_payable", "reference_reused",
+                                    description="the reference was used for a different payment, or the months "
+                                                "cannot be covered")})
+async def create_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
     """A self-payer's, entrepreneur's or platform worker's payment, or a single payment (ЕП) for a
     worker. Self-payers and entrepreneurs pay whole months (arrears first, then the current month, then
     ahead); a platform contribution covers the month it is paid in, and so does a single payment whose
@@ -453,9 +482,12 @@ async def post_payment(body: PaymentIn, db: Pool, snap: Rules) -> dict:
 
 @router.post("/state-contributions", status_code=201, response_model=StateContributionOut,
              dependencies=[allow("state_budget")],
-             responses={409: {"description": "the reference was used for a different request"}})
-async def post_state_contribution(body: StateContributionIn, db: Pool, snap: Rules) -> dict:
-    """The republican or a local budget pays for a category of people for one month."""
+             responses={**conflicts("reference_reused", description="the reference was used for a different request")})
+async def create_state_contribution(body: StateContributionIn, db: Pool, snap: Rules) -> dict:
+    """Records what the republican or a local budget pays for a category of people for one month.
+
+    The amount per person is the rule table's for the category and period (the average wage two years
+    earlier); every IIN is checked, and a bad one rejects the request naming it by index."""
     errors: list[dict[str, Any]] = []
     period = domain.parse_month(body.period)
     categories = state_categories(snap, domain.first_day(period)) if period >= FIRST_MONTH else None
@@ -489,7 +521,7 @@ async def post_state_contribution(body: StateContributionIn, db: Pool, snap: Rul
 
 
 @router.get("/persons/{iin}/status", response_model=StatusOut, dependencies=[allow("operator")])
-async def get_status(iin: IinPath, db: Pool,
+async def get_person_status(iin: IinPath, db: Pool,
                      on: Annotated[Day | None, Query(alias="date", description="YYYY-MM-DD; defaults to today")] = None
                      ) -> dict:
     """Insured, grace or not insured on a date, why, and until when if nothing more is paid."""
@@ -517,8 +549,9 @@ class QuoteOut(RulesUsed):
 
 
 @router.get("/persons/{iin}/quote", response_model=QuoteOut, dependencies=[allow("operator", "payment_gateway")],
-            responses={409: {"description": "no payment made today makes the person insured on that date"}})
-async def get_quote(iin: IinPath, db: Pool, snap: Rules,
+            responses={**conflicts("months_not_payable",
+                                   description="no payment made today makes the person insured on that date")})
+async def get_person_quote(iin: IinPath, db: Pool, snap: Rules,
                     on: Annotated[Day, Query(description="the date to be insured on, YYYY-MM-DD, today or later")]
                     ) -> dict:
     """What a self-payer must pay today, and for which months, to be insured (or in grace) on a date:
@@ -551,9 +584,11 @@ MAX_STATUS_CHECKS = 1000
 
 
 class StatusChecksIn(BaseModel):
-    iins: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_STATUS_CHECKS,
+    iins: list[Annotated[IinItem, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_STATUS_CHECKS,
                                                              description="the people to check, each judged alone")
     date: Day | None = Field(default=None, description="YYYY-MM-DD; defaults to today")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"iins": ["900315400017", "850722300011"]}]})
 
 
 class StatusCheck(BaseModel):
@@ -570,7 +605,7 @@ class StatusChecksOut(BaseModel):
 
 @router.post("/status-checks", response_model=StatusChecksOut, dependencies=[allow("operator", "clinic")],
              summary="Point-of-care eligibility: insured status and until when, for up to 1,000 people")
-async def post_status_checks(body: StatusChecksIn, db: Pool) -> dict:
+async def check_statuses(body: StatusChecksIn, db: Pool) -> dict:
     """For a clinic's desk: each person's status and the last day it holds if nothing more is paid;
     nothing of the contributions behind it (no reason, no months, no payer). An invalid IIN, or a
     person not yet born on the date, is answered alone with `errors`."""
@@ -602,7 +637,7 @@ async def get_person_contributions(iin: IinPath, db: Pool) -> dict:
 
 @router.get("/employers/{employer_bin}/payrolls", response_model=EmployerPayrollsOut,
             dependencies=[allow("operator", "employer", scope_param="employer_bin")])
-async def get_employer_payrolls(employer_bin: Annotated[str, PathParam(description="the employer's BIN")],
+async def get_employer_payrolls(employer_bin: BinPath,
                                 db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
     """The employer's payrolls, newest period first (for operators)."""
     problem = bin_problem(employer_bin)
@@ -625,6 +660,10 @@ class BankRecordIn(BaseModel):
 class BankStatementIn(BaseModel):
     records: list[BankRecordIn] = Field(min_length=1, max_length=10_000)
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"records": [
+        {"payer_bin": "150440000013", "date": "2026-12-05", "amount": "41500.00",
+         "purpose": "ОСМС за 2026-11", "reference": "bank-2026-12-05-0001"}]}]})
+
 
 class BankRecordResult(BaseModel):
     reference: str
@@ -639,9 +678,11 @@ class BankStatementOut(BaseModel):
 
 
 @router.post("/bank-statements", response_model=BankStatementOut, dependencies=[allow("payment_gateway")],
-             responses={409: {"description": "a record's reference was used for a different record"}})
-async def post_bank_statement(body: BankStatementIn, db: Pool) -> dict:
-    """The bank's records of employers' payments. Each is matched to a declaration of its payer: the month
+             responses={**conflicts("reference_reused", description="a record's reference was used for a different record")})
+async def import_bank_statement(body: BankStatementIn, db: Pool) -> dict:
+    """Imports a bank statement: employers' payments matched to their declarations.
+
+    The bank's records of employers' payments. Each is matched to a declaration of its payer: the month
     "YYYY-MM" its purpose names, when declared; without one, the payer's oldest month not paid in full.
     A record matching nothing is kept as unmatched (GET /v1/bank-statements/unmatched). A lapsed month
     paid in full counts again and its people's statuses are republished. One result a record, in order."""
@@ -678,7 +719,7 @@ class UnmatchedOut(BaseModel):
 
 
 @router.get("/bank-statements/unmatched", response_model=UnmatchedOut, dependencies=[allow("operator")])
-async def get_unmatched(db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+async def list_unmatched_bank_records(db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
     """Bank records that matched no declaration, oldest first (for the Fund's accountants)."""
     async with db.acquire() as conn:
         return {"records": await store.unmatched_bank_records(conn, limit)}
@@ -706,9 +747,11 @@ class AccountOut(BaseModel):
 
 @router.get("/employers/{employer_bin}/account", response_model=AccountOut,
             dependencies=[allow("operator", "employer", scope_param="employer_bin")])
-async def get_account(employer_bin: Annotated[str, PathParam(description="the employer's BIN")], db: Pool,
+async def get_employer_account(employer_bin: BinPath, db: Pool,
                       snap: Rules) -> dict:
-    """Per declared month, newest first: declared, paid, the balance, and the penalty for paying late."""
+    """An employer's account: per declared month, what was declared and paid, and the penalty.
+
+    Per declared month, newest first: declared, paid, the balance, and the penalty for paying late."""
     problem = bin_problem(employer_bin)
     if problem:
         raise invalid("invalid BIN", errors=[{"loc": ["path", "employer_bin"], "msg": problem}])
@@ -736,9 +779,15 @@ class RefundIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why the money goes back")
     reference: str = _REFERENCE
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"amount": "4250.00", "reason": "paid twice", "reference": "refund-2026-12-0002"}]})
+
 
 class DeclarationRefundIn(RefundIn):
     period: YearMonth
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"period": "2026-11", "amount": "1000.00", "reason": "overpaid", "reference": "refund-2026-12-0001"}]})
 
 
 class RefundOut(BaseModel):
@@ -756,12 +805,13 @@ def _positive(amount: Decimal) -> None:
 
 
 _REFUND_RESPONSES = {404: {"description": "nothing paid to refund"},
-                     409: {"description": "more than was paid, or the reference was used for another refund"}}
+                     **conflicts("refund_exceeds_paid", "reference_reused",
+                                 description="more than was paid, or the reference was used for another refund")}
 
 
 @router.post("/employers/{employer_bin}/refunds", status_code=201, response_model=RefundOut,
              dependencies=[allow("payment_gateway")], responses=_REFUND_RESPONSES)
-async def post_employer_refund(employer_bin: Annotated[str, PathParam(description="the employer's BIN")],
+async def refund_declaration(employer_bin: BinPath,
                                body: DeclarationRefundIn, db: Pool) -> dict:
     """Money an employer paid for a month given back (an overpayment, or after a reversal), with the reason.
     What it leaves unpaid is owed again, and past the month's grace the month stops counting at once."""
@@ -780,7 +830,7 @@ async def post_employer_refund(employer_bin: Annotated[str, PathParam(descriptio
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut,
              dependencies=[allow("payment_gateway")], responses=_REFUND_RESPONSES)
-async def post_payment_refund(payment_id: Annotated[str, PathParam(description="the payment's id")],
+async def refund_payment(payment_id: Annotated[str, PathParam(description="the payment's id")],
                               body: RefundIn, db: Pool) -> dict:
     """A person's payment given back in part or whole, with the reason: a self-payer's or entrepreneur's
     in whole months (its latest months first); a platform contribution's or single payment's month is

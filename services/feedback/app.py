@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
@@ -17,7 +17,7 @@ from services.common.auth import Principal, allow
 from services.common.ids import IIN
 from services.common.inputs import ClinicId
 from services.common.logs import get_logger
-from services.common.problems import Problem, invalid, not_found
+from services.common.problems import Problem, conflicts, invalid, not_found
 from services.common.inputs import Day
 from services.common.rules import Rules
 from services.feedback import domain, store
@@ -57,6 +57,11 @@ class AppealBody(BaseModel):
     text: Text
     reference: Key | None = Field(default=None, description="idempotency reference (or the Idempotency-Key header)")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"channel": "call_center", "kind": "complaint", "category": "service_not_provided", "region": "Kyzylorda",
+         "iin": "900315400017", "clinic_id": "KZO-0001", "visit_id": "V-0001",
+         "text": "The clinic recorded a visit I never made", "reference": "1414-2026-12-07-0042"}]})
+
 
 class RulesUsed(BaseModel):
     rules_version: str = Field(description="the calendar versions and the deadline rule the due date was counted "
@@ -80,6 +85,8 @@ class TransitionBody(BaseModel):
     by: Operator | None = Field(default=None, description="the operator (or the X-Operator header)")
     due_date: Day | None = Field(default=None, description="`extended` only; default and maximum: two months "
                                                                "from registration")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"to": "in_review", "note": "taken by the regional office"}]})
 
 
 class Transition(BaseModel):
@@ -145,10 +152,14 @@ def _view(row: dict, today: date) -> dict:
 
 
 @router.post("/appeals", status_code=201, response_model=Registered,
-             responses={409: {"description": "the idempotency key was used for another appeal"},
+             responses={**conflicts("idempotency_key_reused", description="the idempotency key was used for another appeal"),
                         422: {"description": "invalid appeal"}})
-async def post_appeal(body: AppealBody, db: Pool, response: Response, principal: OperatorKey, snap: Rules,
+async def register_appeal(body: AppealBody, db: Pool, response: Response, principal: OperatorKey, snap: Rules,
                       idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
+    """Registers a citizen's appeal (a consultation or a complaint) with its registration number.
+
+    The due date is 15 working days after registration by the published calendar. The same reference (or
+    Idempotency-Key) again answers the same appeal (operators)."""
     a = domain.AppealIn(body.channel, body.kind, body.category, body.region, body.iin, body.clinic_id,
                         body.visit_id, body.text)
     now = clock.now()
@@ -184,6 +195,9 @@ async def post_appeal(body: AppealBody, db: Pool, response: Response, principal:
 @router.get("/appeals/{appeal_id}", response_model=Appeal, response_model_by_alias=True,
             responses={404: {"description": "unknown appeal"}})
 async def get_appeal(appeal_id: uuid.UUID, db: Pool, _: OperatorKey) -> dict:
+    """An appeal: its status, due date, whether it is overdue, and every transition.
+
+    Operators only: an appeal's text and IIN are personal data."""
     async with db.acquire() as conn:
         row = await store.get_appeal(conn, appeal_id)
     if row is None:
@@ -193,11 +207,20 @@ async def get_appeal(appeal_id: uuid.UUID, db: Pool, _: OperatorKey) -> dict:
 
 @router.post("/appeals/{appeal_id}/transitions", response_model=Appeal, response_model_by_alias=True,
              responses={404: {"description": "unknown appeal"},
-                        409: {"description": "the lifecycle does not allow it, or an upheld service_not_provided "
-                                              "complaint names no visit the registry recorded at that clinic for "
-                                              "the complainant (`rule` says which)"}})
-async def post_transition(appeal_id: uuid.UUID, body: TransitionBody, db: Pool, principal: OperatorKey,
+                        **conflicts("appeal_closed", "deadline_passed", "disputed_visit_not_known",
+                                    "disputed_visit_not_the_complainants", "due_date_only_on_extension",
+                                    "extension_beyond_limit", "extension_needs_notice", "extension_not_later",
+                                    "idempotency_key_reused", "status_not_for_kind", "transition_not_allowed",
+                                    "unknown_status",
+                                    description="the lifecycle does not allow it, or an upheld service_not_provided "
+                                                "complaint names no visit the registry recorded at that clinic for "
+                                                "the complainant (`rule` says which)")})
+async def transition_appeal(appeal_id: uuid.UUID, body: TransitionBody, db: Pool, principal: OperatorKey,
                           idempotency_key: IdempotencyKey = None, operator: OperatorHeader = None) -> dict:
+    """Moves an appeal along its lifecycle: review, extension, and the outcome.
+
+    A transition the lifecycle does not allow is a 409 naming the rule; an upheld `service_not_provided`
+    complaint voids the disputed visit (`appeal-resolved`)."""
     now = clock.now()
     t = store.TransitionIn(to=body.to, note=body.note, by=body.by or operator or f"key:{principal.key_id}",
                            due_date=body.due_date, idempotency_key=idempotency_key,
@@ -234,6 +257,9 @@ async def list_appeals(db: Pool, _: OperatorKey, region: Region | None = None, c
                        channel: Channel | None = None, kind: Kind | None = None,
                        overdue_first: bool = True, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                        after: Annotated[str | None, Query(max_length=100)] = None) -> dict:
+    """Appeals by region, clinic, status, category, channel or kind, a page at a time.
+
+    Overdue first by default, then by due date; pass the answer's `next` as `after` for the next page."""
     today = clock.today()
     cursor = _parse_cursor(after, overdue_first) if after else None
     f = store.ListFilter(region=region, clinic_id=clinic_id, status=status, category=category,
@@ -247,9 +273,13 @@ async def list_appeals(db: Pool, _: OperatorKey, region: Region | None = None, c
 
 
 @router.get("/stats", response_model=Stats)
-async def stats(db: Pool, _: OperatorKey, region: Region | None = None,
+async def get_appeal_stats(db: Pool, _: OperatorKey, region: Region | None = None,
                 from_: Annotated[Day | None, Query(alias="from", description="YYYY-MM-DD")] = None,
                 to: Annotated[Day | None, Query(description="YYYY-MM-DD")] = None) -> dict:
+    """Appeal statistics as the Fund publishes them, for a region and a period of registration.
+
+    Counts by kind, category and status, the share of complaints resolved on the spot or withdrawn, and
+    how many are overdue."""
     if from_ and to and from_ > to:
         raise invalid("`from` is after `to`", [{"loc": ["query", "from"], "msg": "after `to`"}])
     async with db.acquire() as conn:

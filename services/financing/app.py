@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Path as PathParam, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import clock
 from services.common.app import Ctx, Pool, ServiceContext, ServiceSpec, create_app
@@ -23,7 +23,7 @@ from services.common.consumer import group_lag
 from services.common.kafka import client_options
 from services.common.inputs import TEXT_PATTERN, ClinicIdPath, Day
 from services.common.money import Money
-from services.common.problems import Problem, conflict, invalid, not_found
+from services.common.problems import Problem, conflict, conflicts, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
 from services.financing import domain, statements, store
 from services.financing.consumer import CONSUMER
@@ -85,6 +85,9 @@ class ClinicIn(BaseModel):
     settlement: Settlement | None = Field(default=None, description="picks the base rate; when omitted, the "
                                                                     "settlement already known stays")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"region": "Kyzylorda", "name": "Polyclinic No. 1", "settlement": "urban"}]})
+
 
 class ClinicOut(ClinicIn):
     clinic_id: str
@@ -125,7 +128,11 @@ _FAR_AHEAD = {422: {"description": "invalid, or a date more than 24 months after
 @router.get("/clinics/{clinic_id}/financing", response_model=ClinicFinancing,
             dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
             responses={404: {"description": "no event and no reference data names this clinic"}, **_FAR_AHEAD})
-async def clinic_financing(clinic_id: ClinicIdPath, db: Pool, snap: Rules, on: DateQuery = None) -> ClinicFinancing:
+async def get_clinic_financing(clinic_id: ClinicIdPath, db: Pool, snap: Rules, on: DateQuery = None) -> ClinicFinancing:
+    """A clinic's live figures on a date: attached, active, insured, the two shares and the monthly amount.
+
+    Any date, past or future (up to 24 months ahead); the amount is counted on the month's first day by
+    the capitation rules of that month, named in `rules_version`. A clinic's key reads its own clinic."""
     on = on or clock.today()
     rules = capitation(snap, on, _DATE_LOC)
     async with db.acquire() as conn:
@@ -139,7 +146,7 @@ async def clinic_financing(clinic_id: ClinicIdPath, db: Pool, snap: Rules, on: D
 @router.get("/clinics", response_model=ClinicList, dependencies=[allow("operator")], responses=_FAR_AHEAD,
             description="Clinics with their figures; by default the lowest active share first, the "
                         "operators' call list. A leading '-' in order_by sorts descending.")
-async def list_clinics(db: Pool, snap: Rules, on: DateQuery = None,
+async def list_clinic_financing(db: Pool, snap: Rules, on: DateQuery = None,
                        region: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
                        order_by: OrderBy = "active_share",
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ClinicList:
@@ -170,8 +177,12 @@ async def list_clinics(db: Pool, snap: Rules, on: DateQuery = None,
 
 @router.get("/regions/{region}/financing", response_model=RegionFinancing, dependencies=[allow("operator")],
             responses={404: {"description": "no clinic has this region in the reference data"}, **_FAR_AHEAD})
-async def region_financing(region: Annotated[str, PathParam(min_length=1, max_length=100)], db: Pool,
+async def get_region_financing(region: Annotated[str, PathParam(min_length=1, max_length=100)], db: Pool,
                            snap: Rules, on: DateQuery = None) -> RegionFinancing:
+    """A region's totals on a date: its clinics' attached, active and insured people, shares and amount.
+
+    Each clinic at the base rate of its own settlement; closed months give the frozen amounts, with the
+    adjustments landing in the month (operators)."""
     on = on or clock.today()
     rules = capitation(snap, on, _DATE_LOC)
     async with db.acquire() as conn:
@@ -204,7 +215,7 @@ def _month(text: str, loc: list) -> date:
                         "the statement is the one frozen then, and never changes.",
             responses={404: {"description": "unknown clinic"}, 422: {"description": "not a month, or one more "
                                                                                "than 24 months after today"}})
-async def clinic_statement(clinic_id: ClinicIdPath, month: str, ctx: Ctx, snap: Rules) -> Statement | Response:
+async def get_clinic_statement(clinic_id: ClinicIdPath, month: str, ctx: Ctx, snap: Rules) -> Statement | Response:
     counted_on = _month(month, ["path", "month"])
     rules = capitation(snap, counted_on, ["path", "month"])
     await statements.close_when_due(ctx.pool, snap, clock.today(), clock.now())
@@ -223,7 +234,7 @@ async def clinic_statement(clinic_id: ClinicIdPath, month: str, ctx: Ctx, snap: 
                          "it, before the rule table's close day. 201 when this request closed it, 200 when it "
                          "was closed already (the same answer as then).",
              responses={200: {"model": Closed, "description": "closed already"},
-                        409: {"description": "the month has not ended (month_not_ended)"},
+                        **conflicts("month_not_ended", description="the month has not ended"),
                         422: {"description": "not a month"}})
 async def close_statements(month: str, ctx: Ctx, snap: Rules, response: Response,
                            principal: Annotated[Principal, allow("operator")]) -> Closed:
@@ -241,11 +252,12 @@ async def close_statements(month: str, ctx: Ctx, snap: Rules, response: Response
 
 @router.put("/clinics/{clinic_id}", response_model=ClinicOut, status_code=200, dependencies=[allow()],
             responses={201: {"model": ClinicOut, "description": "the region given for the first time"},
-                       409: {"description": "the clinic's data came from the registry (clinic_from_registry)"}},
+                       **conflicts("clinic_from_registry", description="the clinic's data came from the registry")},
+            summary="Sets a clinic's region, name and settlement where the registry gave none (admin)",
             description="Reference data: the clinic's region, name and settlement (the registry's clinic-registered "
                         "event gives them too; person events carry none). 201 when the region is given for the "
                         "first time, 200 otherwise; the same body again changes nothing.")
-async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response: Response) -> ClinicOut:
+async def register_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response: Response) -> ClinicOut:
     async with db.acquire() as conn:
         created, settlement = await store.put_clinic(conn, clinic_id, body.region, body.name, body.settlement)
     if created:
@@ -254,7 +266,7 @@ async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response
 
 
 @router.get("/consumer-lag", response_model=list[PartitionLag], dependencies=[allow("operator")])
-async def consumer_lag(ctx: Ctx) -> list[PartitionLag]:
+async def get_consumer_lag(ctx: Ctx) -> list[PartitionLag]:
     """Per topic and partition, the events on the broker not yet applied to the projection. Works
     whether the consumer runs in this process or in a worker process."""
     probe = ctx.extra.get("lag_probe")

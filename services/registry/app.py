@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path as PathParam, Query, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
 from services.common.auth import Auth, allow
 from services.common.logs import get_logger, mask_iin
-from services.common.ids import IIN
+from services.common.ids import IIN, IinItem
 from services.common.inputs import TEXT_PATTERN, ClinicId, ClinicIdPath, Day
 from services.common.native import osms_native
-from services.common.problems import Problem, invalid, not_found
+from services.common.problems import Problem, conflicts, invalid, not_found
 from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields, RulesUsed
 from services.registry import store
 from services.registry.domain import AttachmentRequest, Backdating, VisitIn
@@ -33,6 +33,9 @@ class ClinicIn(BaseModel):
     name: str = Field(min_length=1, max_length=300, pattern=_TEXT)
     region: str = Field(min_length=1, max_length=100, pattern=_TEXT)
     settlement: Literal["urban", "rural"]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "Polyclinic No. 1", "region": "Kyzylorda", "settlement": "urban"}]})
 
 
 class Clinic(ClinicIn):
@@ -54,6 +57,9 @@ class AttachmentIn(BaseModel):
         default=None, min_length=3, max_length=1000, pattern=_TEXT,
         description="why an admin's attachment takes effect further back than a clinic's may (the "
                     "attachment rules' `clinic_backdate_days`); required then, and recorded with the attachment")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"iin": "900315400017", "clinic_id": "KZO-0001", "reason": "choice", "effective_date": "2026-12-07"}]})
 
 
 class Attachment(RulesUsed):
@@ -90,12 +96,14 @@ class Person(BaseModel):
 class DeathIn(BaseModel):
     date: Day
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"date": "2026-12-01"}]})
+
 
 class VisitItem(BaseModel):
     visit_id: str = Field(min_length=1, max_length=64, pattern=_TEXT)
     clinic_id: str = Field(min_length=1, max_length=64, pattern=_TEXT,
                            description="an unregistered clinic rejects that visit only")
-    iin: str = Field(max_length=32, description="checked per visit: a bad IIN rejects that visit only")
+    iin: IinItem = Field(max_length=32, description="checked per visit: a bad IIN rejects that visit only")
     date: Day
     kind: str = Field(min_length=1, max_length=64, pattern=_TEXT,
                       description="one of the visit kinds of the rule table; another rejects that visit only")
@@ -104,6 +112,10 @@ class VisitItem(BaseModel):
 
 class VisitsIn(BaseModel):
     visits: list[VisitItem] = Field(min_length=1, max_length=1000)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"visits": [
+        {"visit_id": "V-0001", "clinic_id": "KZO-0001", "iin": "900315400017", "date": "2026-12-03",
+         "kind": "consultation", "practitioner_id": "DOC-17"}]}]})
 
 
 class VisitResult(BaseModel):
@@ -141,7 +153,11 @@ def _published(found: InForce | None, table: str) -> InForce:
 
 @router.put("/clinics/{clinic_id}", response_model=Clinic, status_code=200, dependencies=[allow()],
             responses={201: {"model": Clinic, "description": "created"}})
-async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response: Response) -> Clinic:
+async def register_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response: Response) -> Clinic:
+    """Registers a clinic under the Fund's code, or changes its name, region or settlement (admin).
+
+    201 when the code is new, 200 when it was known; financing learns the clinic from
+    `clinic-registered`."""
     async with db.acquire() as conn:
         clinic, created = await store.upsert_clinic(conn, clinic_id, body.name, body.region, body.settlement)
     response.status_code = 201 if created else 200
@@ -151,6 +167,9 @@ async def put_clinic(clinic_id: ClinicIdPath, body: ClinicIn, db: Pool, response
 @router.get("/clinics/{clinic_id}", response_model=Clinic,
             dependencies=[allow("operator", "clinic", scope_param="clinic_id")], responses={404: {"description": "unknown clinic"}})
 async def get_clinic(clinic_id: ClinicIdPath, db: Pool) -> Clinic:
+    """A registered clinic: its name, region and settlement.
+
+    A clinic's key reads its own clinic only."""
     async with db.acquire() as conn:
         clinic = await store.get_clinic(conn, clinic_id)
     if clinic is None:
@@ -162,6 +181,9 @@ async def get_clinic(clinic_id: ClinicIdPath, db: Pool) -> Clinic:
 async def list_clinics(db: Pool, region: Annotated[str | None, Query(max_length=100, pattern=_TEXT)] = None,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                        after: Annotated[str | None, Query(max_length=64, pattern=_TEXT)] = None) -> ClinicPage:
+    """Registered clinics, by code, a page at a time (operators).
+
+    Filter by region; pass the answer's `next_after` as `after` for the next page."""
     async with db.acquire() as conn:
         rows = await store.list_clinics(conn, region, after, limit)
     return ClinicPage(clinics=[Clinic(**r) for r in rows],
@@ -174,7 +196,8 @@ async def list_clinics(db: Pool, region: Annotated[str | None, Query(max_length=
             summary="Visits and patients per practitioner on a day (padded-records checks)")
 async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool, snap: Rules,
                                    on: Annotated[Day | None, Query(alias="date")] = None) -> PractitionerVolumes:
-    """Over the norm: more patients than the practitioner's daily norm of the visit rules in force that day."""
+    """Over the norm: more patients than the practitioner's daily norm of the visit rules in force that day.
+    A clinic's key reads its own clinic only."""
     today = clock.today()
     on = on or today
     refuse_far_ahead(on, today, ["query", "date"])
@@ -191,14 +214,18 @@ async def get_practitioner_volumes(clinic_id: ClinicIdPath, db: Pool, snap: Rule
 # ---------------------------------------------------------------- people
 
 @router.post("/attachments", response_model=Attachment, status_code=201,
-             responses={409: {"description": "a rule forbids it; `rule` names the rule. To a clinic's key the "
-                                             "words and fields tell nothing of another clinic or of the "
-                                             "person's death or other attachments; an admin's also gets "
-                                             "those facts"},
+             responses={**conflicts("already_attached", "campaign_closed", "campaign_effective_date",
+                                    "clinic_backdate_limit", "effective_date_before_current",
+                                    "effective_date_in_future", "newborn_not_first_attachment", "newborn_too_old",
+                                    "person_deceased", "unknown_clinic", "voluntary_change_limit",
+                                    description="a rule forbids it; `rule` names the rule. To a clinic's key the "
+                                                "words and fields tell nothing of another clinic or of the "
+                                                "person's death or other attachments; an admin's also gets "
+                                                "those facts"),
                         422: {"description": "invalid input, among it an IIN born after the effective date and an "
                                              "admin's attachment further back than a clinic's may be without a "
                                              "`backdate_reason`"}})
-async def post_attachment(body: AttachmentIn, db: Pool, principal: Auth, snap: Rules) -> Attachment:
+async def attach_person(body: AttachmentIn, db: Pool, principal: Auth, snap: Rules) -> Attachment:
     """Attaches a person by the attachment rules in force on the effective date; a repeat of an
     accepted request answers the same attachment again. A clinic's attachment takes effect at most
     `clinic_backdate_days` before today (the rules in force today); further back is an admin's
@@ -221,6 +248,9 @@ async def post_attachment(body: AttachmentIn, db: Pool, principal: Auth, snap: R
 
 @router.get("/persons/{iin}", response_model=Person, dependencies=[allow("operator")], responses={404: {"description": "unknown person"}})
 async def get_person(iin: IinPath, db: Pool) -> Person:
+    """A person: birth date and sex (from the IIN), the clinic in force today, the date of death.
+
+    With every attachment, oldest first (operators)."""
     async with db.acquire() as conn:
         person = await store.get_person(conn, iin, clock.today())
     if person is None:
@@ -229,9 +259,9 @@ async def get_person(iin: IinPath, db: Pool) -> Person:
 
 
 @router.post("/persons/{iin}/death", response_model=Person, dependencies=[allow()],
-             responses={409: {"description": "another date of death is recorded"},
+             responses={**conflicts("death_already_recorded", description="another date of death is recorded"),
                         422: {"description": "a date in the future or before birth"}})
-async def post_death(iin: IinPath, body: DeathIn, db: Pool) -> Person:
+async def record_death(iin: IinPath, body: DeathIn, db: Pool) -> Person:
     """Records a death: detaches the person on that date. The same date again answers the same."""
     async with db.acquire() as conn:
         person = await store.record_death(conn, iin, body.date, clock.today())
@@ -277,8 +307,10 @@ def visits_of(raw: bytes) -> list[VisitIn]:
              responses={422: {"description": "the body does not match the schema"}},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _inline_schema(VisitsIn)}}}})
-async def post_visits(request: Request, db: Pool, principal: Auth, snap: Rules) -> Response:
-    """Up to 1,000 visits; each is judged alone and answered in order, its kind by the visit rules in
+async def record_visits(request: Request, db: Pool, principal: Auth, snap: Rules) -> Response:
+    """Records a clinic's visits, each judged alone: recorded, duplicate or rejected.
+
+    Up to 1,000 visits; each is judged alone and answered in order, its kind by the visit rules in
     force on its date. The answer names the versions used. A clinic reports visits at most
     `clinic_report_days` old (`report_window_passed`); an admin's request is a correction, not bound
     by it. A visit after the person's death is rejected as `visit_after_death`, without a date, and

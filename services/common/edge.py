@@ -8,7 +8,7 @@ import uuid
 
 from prometheus_client import Counter, Histogram
 
-from services.common.inputs import body_problem, has_body
+from services.common.inputs import FHIR_BODY_TYPES, body_problem, has_body
 from services.common.logs import get_logger, request_context
 from services.common.problems import problem_response
 
@@ -74,6 +74,8 @@ class Edge:
                         return await resp(scope, receive, send_wrapper)
             if has_body(scope):
                 unreadable = body_problem(scope.get("headers", ()))
+                if unreadable and scope["path"].startswith("/fhir/"):  # checked only then: no cost to /v1
+                    unreadable = body_problem(scope.get("headers", ()), FHIR_BODY_TYPES)
                 if unreadable:
                     resp = problem_response(415, "Unsupported media type", unreadable,
                                             type_="https://osms.kz/problems/unsupported-media-type")

@@ -52,6 +52,8 @@ ClinicIdPath = Annotated[str, Path(min_length=1, max_length=CLINIC_ID_MAX, patte
 # --- request bodies -------------------------------------------------------------------------------
 
 JSON_TYPES = ("application/json",)
+# HL7 FHIR routes (/fhir/...) take FHIR's own media type as well.
+FHIR_BODY_TYPES = ("application/fhir+json", "application/json")
 
 
 def body_problem(headers: list[tuple[bytes, bytes]], json_types: tuple[str, ...] = JSON_TYPES) -> str | None:

@@ -10,16 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common import clock
 from services.common.app import Pool, ServiceSpec, create_app
-from services.common.auth import Auth, allow
+from services.common.auth import Auth, Principal, allow
 from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN, IinItem
 from services.common.inputs import TEXT_PATTERN, ClinicId, ClinicIdPath, Day
 from services.common.native import osms_native
 from services.common.problems import Problem, conflicts, invalid, not_found
-from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields, RulesUsed
-from services.registry import store
+from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
+from services.registry import fhir, store
 from services.registry.domain import AttachmentRequest, Backdating, VisitIn
-from services.registry.rules import RULE_TABLES, attachment_rules, visit_rules, visit_rules_for
+from services.registry.rules import RULE_TABLES, VisitRules, attachment_rules, visit_rules, visit_rules_for
 
 log = get_logger(__name__)
 visits_body = osms_native.visits_body
@@ -319,7 +319,14 @@ async def record_visits(request: Request, db: Pool, principal: Auth, snap: Rules
     The hot path of the service (clinic systems push all day), so the body is validated straight
     from bytes and the answer serialized with orjson, without a model per visit."""
     principal.require("clinic")
-    visits = visits_of(await request.body())
+    results, rules = await intake(visits_of(await request.body()), db, principal, snap)
+    return Response(store.encode_results(results, rules), media_type="application/json")
+
+
+async def intake(visits: list[VisitIn], db: Pool, principal: Principal, snap: RuleSnapshot
+                 ) -> tuple[list[dict], VisitRules]:
+    """Judges and records visits, one result each in order: the one way in for /v1/visits and FHIR
+    Encounters."""
     if principal.role == "clinic":  # a clinic pushes its own visits only: a request naming another is refused
         foreign = sorted({v.clinic_id for v in visits} - {principal.scope})
         if foreign:
@@ -328,14 +335,20 @@ async def record_visits(request: Request, db: Pool, principal: Auth, snap: Rules
     rules = visit_rules_for(snap, today, {v.date for v in visits})
     async with db.acquire() as conn:
         results = await store.record_visits(conn, visits, rules, today, correction=principal.role == "admin")
-    return Response(store.encode_results(results, rules), media_type="application/json")
+    return results, rules
+
+
+def visit_of(item: dict) -> VisitIn:
+    """One visit as /v1/visits takes it (the same constraints); pydantic's ValidationError otherwise."""
+    v = VisitItem.model_validate(item)
+    return VisitIn(v.visit_id, v.clinic_id, v.iin, v.date, v.kind, v.practitioner_id or None)
 
 
 spec = ServiceSpec(
     name="registry",
     title="osms registry",
     description="Clinics, attachment of people to PHC clinics, deaths, and visits pushed by clinic systems.",
-    routers=[router],
+    routers=[router, fhir.bundle_router(intake, visit_of)],
     migrations=Path(__file__).parent / "migrations",
     rule_tables=RULE_TABLES,
     count_records=store.records_on_or_after,

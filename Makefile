@@ -108,6 +108,16 @@ check-deploy: install
 check-observability: install
 	@deploy/observability/check.sh
 
+# The four OpenAPI documents: docs/openapi/ equal to what the services serve, openapi-spec-validator and
+# Redocly's CLI (`recommended` rules, npm) with no error. See deploy/local/check-openapi.sh.
+.PHONY: check-openapi openapi
+check-openapi: install
+	@deploy/local/check-openapi.sh
+
+# Regenerates docs/openapi/<service>.json from the services (services/common/openapi.py); a test holds them equal.
+openapi:
+	@$(PY) -m services.common.openapi docs/openapi
+
 # Regenerates docs/asyncapi.json from the event models (services/common/asyncapi.py); a test holds them equal.
 asyncapi:
 	@$(PY) -m services.common.asyncapi > docs/asyncapi.json

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from services.common.auth import authenticate
 from services.common.errors import openapi_with_problems
+from services.common.fhir import MEDIA_TYPE, OUTCOME_SCHEMA
 from services.common.settings import CONSOLE_PORT, SERVICE_PORTS
 
 # What each resource (the first segment of a path after /v1/) is, for the document's tag list.
@@ -115,6 +116,12 @@ def integrator_openapi(app: FastAPI, service: str) -> dict:
                     _example_of(media.get("schema", {}), components)
                 if example is not None:
                     media["example"] = example
+            if path.startswith("/fhir/"):  # FhirRoute answers its errors as OperationOutcome
+                schemas = schema["components"]["schemas"]
+                schemas.setdefault("OperationOutcome", OUTCOME_SCHEMA)
+                for code, resp in op.get("responses", {}).items():
+                    if code.startswith(("4", "5")):
+                        resp["content"] = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}
             conflict = op.get("responses", {}).get("409")
             if conflict and conflict.get("x-rules"):
                 rules = conflict["x-rules"]

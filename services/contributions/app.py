@@ -20,7 +20,7 @@ from services.common.inputs import Day, YearMonth
 from services.common.logs import get_logger
 from services.common.money import Money, money_str
 from services.common.problems import Problem, conflict, conflicts, invalid, not_found
-from services.contributions import domain, store
+from services.contributions import domain, fhir, store
 from services.contributions.domain import PaymentNotAllowed
 from services.common.rules import Rules, RuleSnapshot, RulesUsed, refuse_far_ahead
 from services.contributions.rules import (FIRST_MONTH, RULE_TABLES, PaymentTerms, PeriodRules, payment_terms, rules_on,
@@ -610,17 +610,23 @@ async def check_statuses(body: StatusChecksIn, db: Pool) -> dict:
     nothing of the contributions behind it (no reason, no months, no payer). An invalid IIN, or a
     person not yet born on the date, is answered alone with `errors`."""
     on = body.date or clock.today()
-    problems = {iin: iin_problem(iin) or born_by_problem(iin, on) for iin in set(body.iins)}
+    return {"date": on, "results": await statuses_on(db, body.iins, on)}
+
+
+async def statuses_on(db: Pool, iins: list[str], on: date) -> list[dict]:
+    """Each person's status on a date and until when, in order; an invalid IIN, or one not yet born
+    then, answered alone with `errors`. For status checks and FHIR eligibility requests alike."""
+    problems = {iin: iin_problem(iin) or born_by_problem(iin, on) for iin in set(iins)}
     async with db.acquire() as conn:
         found = await store.coverages(conn, [iin for iin, problem in problems.items() if problem is None])
     results = []
-    for iin in body.iins:
+    for iin in iins:
         if problems[iin]:
             results.append({"iin": iin, "status": None, "insured_until": None, "errors": [problems[iin]]})
             continue
         st = domain.status_on(*found.get(iin, (0, 0)), on)
         results.append({"iin": iin, "status": st.status, "insured_until": st.insured_until})
-    return {"date": on, "results": results}
+    return results
 
 
 @router.get("/persons/{iin}/contributions", response_model=PersonContributionsOut, dependencies=[allow("operator")])
@@ -867,7 +873,7 @@ spec = ServiceSpec(
     title="osms contributions",
     description="Payrolls, payments and state contributions; decides each person's insured status and "
                 "publishes contribution-paid.",
-    routers=[router],
+    routers=[router, fhir.eligibility_router(statuses_on)],
     migrations=Path(__file__).parent / "migrations",
     rule_tables=RULE_TABLES,
     count_records=store.records_on_or_after,

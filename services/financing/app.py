@@ -91,6 +91,9 @@ class ClinicIn(BaseModel):
 
 class ClinicOut(ClinicIn):
     clinic_id: str
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"clinic_id": "KZO-0001", "region": "Kyzylorda", "name": "Polyclinic No. 1", "settlement": "urban"}]})
     settlement: Settlement | None = Field(description="the settlement held; null: not known (paid at the urban "
                                                       "base rate)")
 

@@ -41,6 +41,9 @@ class ClinicIn(BaseModel):
 class Clinic(ClinicIn):
     clinic_id: str
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"clinic_id": "KZO-0001", "name": "Polyclinic No. 1", "region": "Kyzylorda", "settlement": "urban"}]})
+
 
 class ClinicPage(BaseModel):
     clinics: list[Clinic]

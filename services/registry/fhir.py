@@ -43,6 +43,7 @@ EXAMPLE = {"resourceType": "Bundle", "type": "batch", "entry": [{
         "period": {"start": "2026-12-03T10:30:00+05:00"}}}]}
 _BODY_SCHEMA = {"type": "object", "required": ["resourceType", "type", "entry"],
                 "description": "FHIR R4 Bundle of type batch; each entry a POST of an Encounter",
+                "additionalProperties": True,
                 "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]},
                                "type": {"type": "string", "enum": ["batch"]},
                                "entry": {"type": "array", "minItems": 1, "maxItems": MAX_ENTRIES,

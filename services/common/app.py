@@ -193,7 +193,6 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=spec.title or f"osms {spec.name}", description=spec.description,
                   version="1", lifespan=_lifespan(spec, settings), docs_url=None, redoc_url=None,
                   generate_unique_id_function=operation_id)
-    add_docs(app)
 
     install_error_handlers(app)
     app.openapi = lambda: integrator_openapi(app, spec.name)  # type: ignore[method-assign]
@@ -205,4 +204,5 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     for router in routers:
         # Every route of a service needs a valid key; each route then checks role and scope.
         app.include_router(router, dependencies=[Depends(authenticate)])
+    add_docs(app)  # after the API's routes, which are matched first: the pages cost them nothing
     return app

@@ -84,12 +84,28 @@ def validate_resource(data: object, model: type[BaseModel], loc: tuple = ()):
     if not isinstance(data, dict) or data.get("resourceType") != name:
         raise invalid(f"a {name} resource is expected",
                       errors=[{"loc": ["body", *loc, "resourceType"], "msg": f"must be {name}"}])
+    nulls = list(_nulls(data, ("body", *loc)))
+    if nulls:  # FHIR's JSON has no nulls; fhir.resources would take one for a required element
+        raise invalid(f"not a valid FHIR R4 {name}: null is not a value in FHIR",
+                      errors=[{"loc": list(at), "msg": "null is not allowed"} for at in nulls[:20]])
     try:
         return model.model_validate(data)
     except (ValidationError, ValueError, TypeError) as exc:
         errors = exc.errors() if isinstance(exc, ValidationError) else [{"loc": (), "msg": str(exc)}]
         raise invalid(f"not a valid FHIR R4 {name}", errors=[
             {"loc": ["body", *loc, *e["loc"]], "msg": e["msg"]} for e in errors]) from None
+
+
+def _nulls(node: object, loc: tuple):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if value is None:
+                yield (*loc, key)
+            else:
+                yield from _nulls(value, (*loc, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _nulls(value, (*loc, i))
 
 
 def problem_outcome(status: int, problem: dict) -> dict:

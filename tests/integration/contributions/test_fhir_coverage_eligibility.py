@@ -95,7 +95,8 @@ async def test_a_malformed_request_gets_an_operation_outcome_never_a_500(client)
     bad_iin = person[:11] + str((int(person[11]) + 1) % 10)
     cases = [b"{nope", b"17", orjson.dumps({"resourceType": "Patient"}), orjson.dumps(no_patient),
              orjson.dumps(other_system), request(bad_iin), request(person, servicedDate="07.12.2026"),
-             request(person, purpose=["nonsense"]), request(person, status="draft")]
+             request(person, purpose=["nonsense"]), request(person, status="draft"),
+             request(person, insurer=None), request(person, patient=None)]  # a required element as null
     for body in cases:
         r = await client.post("/fhir/CoverageEligibilityRequest", content=body, headers=FHIR)
         assert r.status_code == 422, (body[:60], r.status_code, r.text)

@@ -149,6 +149,7 @@ async def test_a_malformed_bundle_gets_an_operation_outcome_never_a_500(client, 
         orjson.dumps({"resourceType": "Bundle", "type": "batch", "entry": [one] * 1001}),
         orjson.dumps({"resourceType": "Bundle", "type": "batch", "entry": [one], "timestamp": "yesterday"}),
         orjson.dumps({"resourceType": "Bundle", "type": "batch", "entry": ["x"]}),
+        orjson.dumps({"resourceType": "Bundle", "type": None, "entry": [one]}),
     ]
     for body in cases:
         r = await client.post("/fhir/Bundle", content=body, headers=FHIR)

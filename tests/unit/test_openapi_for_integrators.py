@@ -111,3 +111,14 @@ def test_iins_and_bins_carry_their_pattern(docs, service):
 def test_docs_openapi_equals_what_the_service_serves(docs, service):
     written = json.loads((DOCS / f"{service}.json").read_text(encoding="utf-8"))
     assert written == json.loads(json.dumps(docs[service])), "run `make openapi` and commit docs/openapi/"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_rule_code_a_service_raises_as_a_409_is_documented(docs, service):
+    """The codes written out in `conflict("...")` in a service's modules (and the rule tables' shared
+    one) each appear on some operation's 409 of that service."""
+    root = Path(__file__).resolve().parents[2] / "services"
+    sources = [*(root / service).glob("*.py"), root / "common" / "rules.py"]
+    raised = {code for path in sources for code in re.findall(r'conflict\(\s*"([a-z_]+)"', path.read_text())}
+    documented = {r for _, _, op in _operations(docs[service]) for r in op["responses"].get("409", {}).get("x-rules", [])}
+    assert raised and raised <= documented, raised - documented

@@ -55,6 +55,9 @@ class PatientDetached(EventData):
     person_version: int
 
 
+Integrity = Literal["clear", "held"]
+
+
 class VisitRecorded(EventData):
     clinic_id: str
     visit_id: str
@@ -62,6 +65,35 @@ class VisitRecorded(EventData):
     date: date
     kind: str
     practitioner_id: str | None = None
+    # The intake's padded-records checks: a held visit does not count towards activity until a
+    # visit-cleared says so. Absent (events before 2026-12): clear.
+    integrity: Integrity = "clear"
+    reasons: list[str] = []
+
+
+class VisitHeld(EventData):
+    """A recorded visit held after intake (a death registered later, a practitioner's day grown far
+    beyond the norm, a patient's denial), or voided for good by an operator (`voided`): either way it
+    no longer counts towards activity. Consumers keep the state of the highest `integrity_version`."""
+
+    clinic_id: str
+    visit_id: str
+    iin: IIN
+    date: date
+    reasons: list[str]
+    # Per visit, increases with every change of its integrity state (the intake's state is 0).
+    integrity_version: int
+    voided: bool = False
+
+
+class VisitCleared(EventData):
+    """A held visit cleared (an operator's decision, a patient's confirmation): it counts again."""
+
+    clinic_id: str
+    visit_id: str
+    iin: IIN
+    date: date
+    integrity_version: int
 
 
 class ClinicRegistered(EventData):
@@ -128,6 +160,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "patient-attached": PatientAttached,
     "patient-detached": PatientDetached,
     "visit-recorded": VisitRecorded,
+    "visit-held": VisitHeld,
+    "visit-cleared": VisitCleared,
     "appeal-filed": AppealFiled,
     "appeal-resolved": AppealResolved,
     "clinic-registered": ClinicRegistered,

@@ -22,7 +22,7 @@ from typing import Any
 
 from services.common.consumer import Event
 from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, EventData, PatientAttached,
-                                    PatientDetached, VisitRecorded, decode)
+                                    PatientDetached, VisitCleared, VisitHeld, VisitRecorded, decode)
 from services.common.native import osms_native
 from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_of
 
@@ -38,13 +38,15 @@ PersonState = osms_native.PersonState
 
 # --- reading events --------------------------------------------------------------------------------
 # What the projection reads of an event, as a tuple whose first item names its kind (days as ordinals):
-#   (VISIT, clinic_id, visit_id, iin, day)
+#   (VISIT, clinic_id, visit_id, iin, day, held at intake)
 #   (ATTACHED, iin, person_version, clinic_id, effective day, birth day, sex)
 #   (DETACHED, iin, person_version, day)
 #   (STATUS, iin, status_version, [(from, until + 1)] of insured_periods)
 #   (RESOLVED, status, category, clinic_id, visit_id)
 #   (CLINIC, clinic_id, clinic_version, region, name, settlement)
-VISIT, ATTACHED, DETACHED, STATUS, RESOLVED, CLINIC = range(6)
+#   (INTEGRITY, clinic_id, visit_id, iin, day, integrity_version, held): visit-held (held, or voided for
+#   good) and visit-cleared
+VISIT, ATTACHED, DETACHED, STATUS, RESOLVED, CLINIC, INTEGRITY = range(7)
 
 
 
@@ -75,7 +77,11 @@ def reading_of(d: EventData) -> tuple:
         if getattr(d, name, 0) not in _INT64:
             raise ValueError(f"{name} is beyond 64 bits")
     if t is VisitRecorded:
-        return (VISIT, d.clinic_id, d.visit_id, d.iin, d.date.toordinal())
+        return (VISIT, d.clinic_id, d.visit_id, d.iin, d.date.toordinal(), d.integrity == "held")
+    if t is VisitHeld or t is VisitCleared:
+        if d.integrity_version not in _INT64:
+            raise ValueError("integrity_version is beyond 64 bits")
+        return (INTEGRITY, d.clinic_id, d.visit_id, d.iin, d.date.toordinal(), d.integrity_version, t is VisitHeld)
     if t is PatientAttached:
         return (ATTACHED, d.iin, d.person_version, d.clinic_id, d.effective_date.toordinal(),
                 d.birth_date.toordinal(), d.sex)

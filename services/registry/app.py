@@ -110,6 +110,11 @@ class VisitResult(BaseModel):
     visit_id: str
     status: Literal["recorded", "duplicate", "rejected"]
     errors: list[str]
+    integrity: Literal["clear", "held"] | None = Field(
+        default=None, description="of a recorded visit (and a duplicate's, as it stands now): a held visit "
+                                  "does not count towards activity until an operator clears it")
+    reasons: list[str] | None = Field(default=None, description="why it is held: kind_sex, kind_age, "
+                                                                "practitioner_volume, after_death, repeated_visit")
 
 
 class VisitsOut(RulesUsed):
@@ -231,10 +236,12 @@ async def get_person(iin: IinPath, db: Pool) -> Person:
 @router.post("/persons/{iin}/death", response_model=Person, dependencies=[allow()],
              responses={409: {"description": "another date of death is recorded"},
                         422: {"description": "a date in the future or before birth"}})
-async def post_death(iin: IinPath, body: DeathIn, db: Pool) -> Person:
-    """Records a death: detaches the person on that date. The same date again answers the same."""
+async def post_death(iin: IinPath, body: DeathIn, db: Pool, principal: Auth) -> Person:
+    """Records a death: detaches the person on that date, and holds the visits already recorded after
+    it (`after_death`). The same date again answers the same."""
     async with db.acquire() as conn:
-        person = await store.record_death(conn, iin, body.date, clock.today())
+        person = await store.record_death(conn, iin, body.date, clock.today(),
+                                          actor=f"{principal.role}:{principal.key_id}")
     log.info("death recorded", iin=mask_iin(iin), date=str(body.date))
     return Person(**person)
 
@@ -295,7 +302,8 @@ async def post_visits(request: Request, db: Pool, principal: Auth, snap: Rules) 
     today = clock.today()
     rules = visit_rules_for(snap, today, {v.date for v in visits})
     async with db.acquire() as conn:
-        results = await store.record_visits(conn, visits, rules, today, correction=principal.role == "admin")
+        results = await store.record_visits(conn, visits, rules, today, correction=principal.role == "admin",
+                                            actor=f"{principal.role}:{principal.key_id}")
     return Response(store.encode_results(results, rules), media_type="application/json")
 
 

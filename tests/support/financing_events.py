@@ -8,14 +8,16 @@ from datetime import date, timedelta
 from aiokafka import AIOKafkaProducer
 
 from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, EventData, InsuredPeriod,
-                                    PatientAttached, PatientDetached, VisitRecorded, new_event)
+                                    PatientAttached, PatientDetached, VisitCleared, VisitHeld, VisitRecorded,
+                                    new_event)
 from services.common.ids import iin_birth_date_sex
 from services.common.settings import get_settings
 from tests.support.inproc import eventually
 
 TOPIC_OF = {PatientAttached: "patient-attached", PatientDetached: "patient-detached",
             VisitRecorded: "visit-recorded", ContributionPaid: "contribution-paid",
-            AppealResolved: "appeal-resolved", ClinicRegistered: "clinic-registered"}
+            AppealResolved: "appeal-resolved", ClinicRegistered: "clinic-registered",
+            VisitHeld: "visit-held", VisitCleared: "visit-cleared"}
 
 
 def attached(iin: str, clinic: str, on: date, version: int, reason: str = "choice") -> PatientAttached:
@@ -30,6 +32,15 @@ def detached(iin: str, clinic: str, on: date, version: int) -> PatientDetached:
 
 def visit(iin: str, clinic: str, visit_id: str, on: date) -> VisitRecorded:
     return VisitRecorded(clinic_id=clinic, visit_id=visit_id, iin=iin, date=on, kind="consultation")
+
+
+def held(iin: str, clinic: str, visit_id: str, on: date, version: int, voided: bool = False) -> VisitHeld:
+    return VisitHeld(clinic_id=clinic, visit_id=visit_id, iin=iin, date=on, reasons=["kind_sex"],
+                     integrity_version=version, voided=voided)
+
+
+def cleared(iin: str, clinic: str, visit_id: str, on: date, version: int) -> VisitCleared:
+    return VisitCleared(clinic_id=clinic, visit_id=visit_id, iin=iin, date=on, integrity_version=version)
 
 
 def paid(iin: str, version: int, periods: list[tuple[date, date]]) -> ContributionPaid:

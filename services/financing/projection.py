@@ -117,6 +117,9 @@ class BatchChanges:
     clinics: set[str]                          # every clinic the batch names
     # clinic_id -> (clinic_version, region, name, settlement): the newest clinic-registered in the batch
     references: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
+    held_at_intake: set[tuple[str, str]] = field(default_factory=set)   # visits recorded `integrity: held`
+    # (clinic_id, visit_id) -> (iin, day, integrity_version, held): the newest visit-held / visit-cleared
+    integrity: dict[tuple[str, str], tuple[str, int, int, bool]] = field(default_factory=dict)
 
 
 def reduce_batch(events: list[Event]) -> BatchChanges:
@@ -125,6 +128,8 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
     voids: set[tuple[str, str]] = set()
     clinics: set[str] = set()
     references: dict[str, tuple[int, str, str, str]] = {}
+    held_at_intake: set[tuple[str, str]] = set()
+    integrity: dict[tuple[str, str], tuple[str, int, int, bool]] = {}
 
     def person(iin: str) -> PersonChanges:
         p = persons.get(iin)
@@ -136,8 +141,16 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
         r: Any = e.data if type(e.data) is tuple else reading_of(e.data)
         kind = r[0]
         if kind == VISIT:
-            _, clinic_id, visit_id, iin, day = r
+            _, clinic_id, visit_id, iin, day, held_now = r
             visits.setdefault((clinic_id, visit_id), (iin, day))
+            if held_now:
+                held_at_intake.add((clinic_id, visit_id))
+            clinics.add(clinic_id)
+        elif kind == INTEGRITY:
+            _, clinic_id, visit_id, iin, day, version, held_now = r
+            seen = integrity.get((clinic_id, visit_id))
+            if seen is None or version > seen[2]:
+                integrity[(clinic_id, visit_id)] = (iin, day, version, held_now)
             clinics.add(clinic_id)
         elif kind == ATTACHED:
             _, iin, version, clinic_id, effective, birth, sex = r
@@ -160,7 +173,7 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
             held = references.get(clinic_id)
             if held is None or version > held[0]:
                 references[clinic_id] = (version, region, name, settlement)
-    return BatchChanges(persons, visits, voids, clinics, references)
+    return BatchChanges(persons, visits, voids, clinics, references, held_at_intake, integrity)
 
 
 def fold(state: PersonState, iin: str, changes: PersonChanges | None,

@@ -70,8 +70,10 @@ def key_of(e: EventData) -> str:
 
 
 def random_population(rng: random.Random, iins: list[str], clinics: list[str]) -> list[EventData]:
-    """A small population with moves, deaths, visits (some voided, some voided before they arrive),
-    and contribution timelines with stale versions: the awkward cases, mixed."""
+    """A small population with moves, deaths, visits (some voided, some voided before they arrive, some
+    held at intake or later, cleared, held again or voided for good: any order of those arriving gives
+    the newest integrity version's state), and contribution timelines with stale versions: the awkward
+    cases, mixed."""
     out: list[EventData] = []
     base = date(2025, 1, 1)
     for n, iin in enumerate(iins):
@@ -89,7 +91,16 @@ def random_population(rng: random.Random, iins: list[str], clinics: list[str]) -
             out.append(detached(iin, clinic, day + timedelta(days=rng.randint(1, 200)), version))
         for k in range(rng.choice((0, 1, 2, 4))):
             vid = f"V-{n}-{k}"
-            out.append(visit(iin, clinic, vid, base + timedelta(days=rng.randint(0, 900))))
+            on = base + timedelta(days=rng.randint(0, 900))
+            held_at_intake = rng.random() < 0.15
+            recorded = visit(iin, clinic, vid, on)
+            out.append(recorded.model_copy(update={"integrity": "held", "reasons": ["kind_sex"]})
+                       if held_at_intake else recorded)
+            for version in range(1, rng.choice((0, 0, 0, 1, 2, 3)) + 1):
+                if (version % 2 == 1) == held_at_intake:     # alternates from the intake's state
+                    out.append(cleared(iin, clinic, vid, on, version))
+                else:
+                    out.append(held(iin, clinic, vid, on, version, voided=rng.random() < 0.3))
             if rng.random() < 0.2:
                 out.append(upheld(clinic, vid, appeal_id=f"AP-{n}-{k}"))
             elif rng.random() < 0.1:

@@ -64,9 +64,11 @@ def openapi_with_problems(app: FastAPI) -> dict:
         for op in ops.values():
             responses = op.setdefault("responses", {})
             if path not in _OPEN_PATHS:
-                op["security"] = [{"bearer": []}]
+                keyless = op.get("security") == []     # a route that declares it needs no key
+                if not keyless:
+                    op["security"] = [{"bearer": []}]
                 for code, text in _COMMON_ERRORS.items():
-                    if code in ("413", "415") and "requestBody" not in op:
+                    if code in ("413", "415") and "requestBody" not in op or keyless and code in ("401", "403"):
                         continue
                     responses.setdefault(code, {"description": text})
             else:

@@ -74,7 +74,9 @@ class VisitRecorded(EventData):
 class VisitHeld(EventData):
     """A recorded visit held after intake (a death registered later, a practitioner's day grown far
     beyond the norm, a patient's denial), or voided for good by an operator (`voided`): either way it
-    no longer counts towards activity. Consumers keep the state of the highest `integrity_version`."""
+    no longer counts towards activity. Consumers keep the state of the highest `integrity_version`.
+    The hold of a patient's denial (reason `patient_denied`) also carries `region`, the clinic's: feedback
+    files the patient's service_not_provided complaint from it (an extra field; the other holds have none)."""
 
     clinic_id: str
     visit_id: str
@@ -94,6 +96,21 @@ class VisitCleared(EventData):
     iin: IIN
     date: date
     integrity_version: int
+
+
+class VisitConfirmationRequested(EventData):
+    """A recorded visit its patient is asked to confirm (a sample of visits, larger where records look
+    padded), for a notifier (SMS, the Qoldau 24/7 app) to deliver. `code` is the one-time credential of
+    POST /v1/visit-confirmations/{code}: it travels only in this event (the registry keeps its SHA-256),
+    and is good through `expires_on` (Kazakhstan time), once."""
+
+    iin: IIN
+    clinic_id: str
+    visit_id: str
+    date: date
+    kind: str
+    code: str
+    expires_on: date
 
 
 class ClinicRegistered(EventData):
@@ -162,6 +179,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "visit-recorded": VisitRecorded,
     "visit-held": VisitHeld,
     "visit-cleared": VisitCleared,
+    "visit-confirmation-requested": VisitConfirmationRequested,
     "appeal-filed": AppealFiled,
     "appeal-resolved": AppealResolved,
     "clinic-registered": ClinicRegistered,

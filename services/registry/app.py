@@ -17,9 +17,10 @@ from services.common.inputs import TEXT_PATTERN, ClinicId, ClinicIdPath, Day
 from services.common.native import osms_native
 from services.common.problems import Problem, invalid, not_found
 from services.common.rules import InForce, Rules, refuse_far_ahead, rules_fields, RulesUsed
-from services.registry import store
+from services.registry import confirmations_api, store
+from services.registry.consumer import CONSUMER
 from services.registry.domain import AttachmentRequest, Backdating, VisitIn
-from services.registry.rules import RULE_TABLES, attachment_rules, visit_rules, visit_rules_for
+from services.registry.rules import RULE_TABLES, attachment_rules, confirmation_rules, visit_rules, visit_rules_for
 
 log = get_logger(__name__)
 visits_body = osms_native.visits_body
@@ -303,7 +304,8 @@ async def post_visits(request: Request, db: Pool, principal: Auth, snap: Rules) 
     rules = visit_rules_for(snap, today, {v.date for v in visits})
     async with db.acquire() as conn:
         results = await store.record_visits(conn, visits, rules, today, correction=principal.role == "admin",
-                                            actor=f"{principal.role}:{principal.key_id}")
+                                            actor=f"{principal.role}:{principal.key_id}",
+                                            confirm=confirmation_rules(snap, today))
     return Response(store.encode_results(results, rules), media_type="application/json")
 
 
@@ -315,5 +317,7 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     rule_tables=RULE_TABLES,
     count_records=store.records_on_or_after,
+    consumers=[CONSUMER],
 )
 app = create_app(spec)
+app.include_router(confirmations_api.router)   # without the key check: the code is the credential

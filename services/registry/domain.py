@@ -273,7 +273,10 @@ KIND_AGE = "kind_age"                      # a kind outside its ages (an adult's
 PRACTITIONER_VOLUME = "practitioner_volume"  # beyond the practitioner's daily norm × tolerance
 AFTER_DEATH = "after_death"                # dated after a death registered later
 REPEATED_VISIT = "repeated_visit"          # the same person, clinic, kind and day under another visit id
-HOLD_REASONS = (KIND_SEX, KIND_AGE, PRACTITIONER_VOLUME, AFTER_DEATH, REPEATED_VISIT)
+PATIENT_DENIED = "patient_denied"          # the patient denied it, answering a confirmation request
+COMPLAINT_UPHELD = "complaint_upheld"      # a service_not_provided complaint upheld (then voided)
+HOLD_REASONS = (KIND_SEX, KIND_AGE, PRACTITIONER_VOLUME, AFTER_DEATH, REPEATED_VISIT, PATIENT_DENIED,
+                COMPLAINT_UPHELD)
 
 
 def age_on(birth: date, on: date) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import asyncpg
 
@@ -86,9 +87,9 @@ async def _write(conn: asyncpg.Connection, changes: list[IntegrityState], actor:
         cols[0], cols[1], cols[6], cols[4], cols[5], actor, note)
 
 
-def _held_event(s: IntegrityState):
+def _held_event(s: IntegrityState, detail: dict[str, Any] | None = None):
     data = VisitHeld(clinic_id=s.clinic_id, visit_id=s.visit_id, iin=s.iin, date=s.date, reasons=list(s.reasons),
-                     integrity_version=s.version, voided=s.state == VOID)
+                     integrity_version=s.version, voided=s.state == VOID, **(detail or {}))
     return new_event("visit-held", data, producer=PRODUCER, key=s.iin)
 
 
@@ -100,10 +101,11 @@ async def record_intake(conn: asyncpg.Connection, held: list[tuple[str, str, str
 
 
 async def hold(conn: asyncpg.Connection, keys: list[tuple[str, str]], reasons: list[str], actor: str,
-               note: str | None = None) -> list[IntegrityState]:
+               note: str | None = None, detail: dict[str, Any] | None = None) -> list[IntegrityState]:
     """Holds these recorded visits for `reasons`: a clear one becomes held, a held one gains the
     reasons it lacked (published again, with all of them); a voided one and one already held for all of
-    them are left as they are. Returns the changes made."""
+    them are left as they are. Returns the changes made. `detail`: extra fields of these visit-held
+    events (a patient's denial carries the clinic's region for feedback's complaint)."""
     changes = []
     for s in (await _lock(conn, keys)).values():
         if s.state == VOID:
@@ -114,7 +116,7 @@ async def hold(conn: asyncpg.Connection, keys: list[tuple[str, str]], reasons: l
         changes.append(IntegrityState(s.clinic_id, s.visit_id, s.iin, s.date, HELD, merged, s.version + 1))
     await _write(conn, changes, actor, note)
     if changes:
-        await add_events(conn, [_held_event(c) for c in changes])
+        await add_events(conn, [_held_event(c, detail) for c in changes])
     return changes
 
 

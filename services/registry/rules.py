@@ -206,3 +206,50 @@ def volume_limits(v: VisitsValues) -> tuple[int | None, int | None]:
     norm = v.practitioner_daily_norm
     return (None if v.practitioner_tolerance is None else int(norm * v.practitioner_tolerance),
             None if v.practitioner_far_beyond is None else int(norm * v.practitioner_far_beyond))
+
+
+# ---------------------------------------------------------------- confirmations
+
+CONFIRMATIONS = "confirmations"
+Share = Annotated[Dec, Field(ge=0, le=1)]
+
+
+class ConfirmationValues(Values):
+    """Patients confirm a sample of their visits (services/registry/confirmations.py): the share of
+    recorded visits asked, by what is known of the clinic, the practitioner and the visit at intake."""
+    base_rate: Share
+    # A clinic (a practitioner) is flagged when a visit of theirs dated in the `flag_window_days` before
+    # the day of intake is held or voided (cleared ones do not count: they were false alarms).
+    flagged_clinic_rate: Share
+    flagged_practitioner_rate: Share
+    held_rate: Share                  # a visit held at intake
+    flag_window_days: Annotated[int, Field(strict=True, ge=1, le=366)]
+    code_valid_days: Annotated[int, Field(strict=True, ge=1, le=90)]
+    # The hold reasons a patient's confirmation clears (what the patient can witness); a visit held for
+    # any other reason stays held for an operator, the confirmation recorded.
+    confirmation_clears: list[Annotated[str, Field(pattern=r"^[a-z][a-z_]{1,40}$")]] = Field(max_length=20)
+    # Wrong codes one client address may try in a window before its answers are refused (429) until the
+    # window ends: a code has 128 random bits, this keeps guessing from loading the service.
+    wrong_codes_allowed: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+    wrong_codes_window_minutes: Annotated[int, Field(strict=True, ge=1, le=1440)]
+
+
+def _confirmations_check(v: ConfirmationValues, _effective: date) -> list[dict[str, Any]]:
+    errors = []
+    if v.flagged_clinic_rate < v.base_rate:
+        errors.append({"loc": ["flagged_clinic_rate"], "msg": "below the base rate"})
+    if v.flagged_practitioner_rate < v.flagged_clinic_rate:
+        errors.append({"loc": ["flagged_practitioner_rate"], "msg": "below the flagged clinic's rate"})
+    return errors
+
+
+RULE_TABLES[CONFIRMATIONS] = RuleTable(
+    CONFIRMATIONS, "patients confirming visits: the share of recorded visits asked (base, at a flagged clinic, of a "
+                   "flagged practitioner, held at intake), the window that flags, how long a code is good, the "
+                   "hold reasons a confirmation clears, the wrong codes a client may try", ConfirmationValues, check=_confirmations_check)
+
+
+def confirmation_rules(snap: RuleSnapshot, on: date) -> InForce[ConfirmationValues] | None:
+    """The confirmations rules in force on the day of intake; None before the table's first version
+    (then no visit is asked)."""
+    return snap.in_force(CONFIRMATIONS, on)

@@ -17,7 +17,8 @@ from services.common.problems import Problem, conflict
 from services.common.rules import InForce, rules_fields
 from services.registry import domain, integrity
 from services.registry.domain import AttachmentRecord, AttachmentRequest, VisitIn, visit_errors
-from services.registry.rules import ATTACHMENT, VISITS, AttachmentValues, VisitRules
+from services.registry.confirmations_store import request_confirmations
+from services.registry.rules import ATTACHMENT, CONFIRMATIONS, VISITS, AttachmentValues, ConfirmationValues, VisitRules
 
 PRODUCER = "registry"
 
@@ -235,7 +236,8 @@ def _clear_result(visit_id: str) -> dict:
 
 
 async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: VisitRules,
-                        today: date, *, correction: bool = False, actor: str = "intake") -> list[dict]:
+                        today: date, *, correction: bool = False, actor: str = "intake",
+                        confirm: InForce[ConfirmationValues] | None = None) -> list[dict]:
     """Judges each visit alone and records the good ones, in one transaction of a few set-based
     queries: clinics, deaths, one INSERT ... unnest, one packed outbox row (and one more read
     only when some visit ids were already taken or some visit is after a death).
@@ -249,7 +251,10 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
     and published with `integrity: held` and its reasons, and a practitioner's day gone far beyond the
     norm holds that day's earlier visits too (visit-held, `actor` recorded as who held them). Two
     requests of one practitioner's day at the same moment each count the other's visits only once
-    committed: the volume hold may then come a request late."""
+    committed: the volume hold may then come a request late.
+
+    `confirm`: the confirmations rules in force today; a sample of the visits recorded is sent to their
+    patients to confirm (confirmations_store.request_confirmations), in the same transaction."""
     clinic_ids = list({v.clinic_id for v in visits})
     # Only well-formed IINs are looked up: any other string is rejected by visit_errors anyway.
     iins = list({v.iin for v in visits if v.iin.isascii() and v.iin.isdigit()})
@@ -318,6 +323,7 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
                 await _hold_whole_days(conn, whole_days, inserted, actor)
             await add_packed(conn, "visit-recorded", len(new),
                              visit_events_packed(new, datetime.now(timezone.utc), held or None))
+            await request_confirmations(conn, new, held, confirm, today)
         for i, j in echoes:   # a repeat in the request answers as its first does now
             if results[i]["status"] == "duplicate" and "integrity" in results[j]:
                 results[i] = {**results[i], "integrity": results[j]["integrity"], "reasons": results[j]["reasons"]}
@@ -405,6 +411,8 @@ _RECORDS_ON_OR_AFTER = {
     ATTACHMENT: "SELECT count(*) FROM attachments WHERE effective_date >= $1",
     # No index on the date alone (each would cost every visits insert): a publication, rare, scans.
     VISITS: "SELECT count(*) FROM visits WHERE date >= $1",
+    # The requests drawn on or after the day (their rates and expiry were the version in force then).
+    CONFIRMATIONS: "SELECT count(*) FROM visit_confirmations WHERE requested_on >= $1",
 }
 
 

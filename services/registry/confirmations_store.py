@@ -1,0 +1,159 @@
+"""registry SQL of patients' confirmations: the requests drawn at intake (in the visits' transaction), the
+answers (with the visit's hold or clear in the same transaction), and the wrong-code limiter.
+
+The denial rate among confirmations, per clinic and practitioner, is read from `visit_confirmations`:
+    SELECT clinic_id, practitioner_id, count(*) FILTER (WHERE answer = 'denied') AS denied,
+           count(answer) AS answered, count(*) AS asked
+    FROM visit_confirmations WHERE requested_on BETWEEN $1 AND $2 GROUP BY clinic_id, practitioner_id
+"""
+from __future__ import annotations
+
+import hmac
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import asyncpg
+
+from services.common.events import VisitConfirmationRequested, new_event
+from services.common.outbox import add_events
+from services.common.rules import InForce
+from services.registry import confirmations, integrity
+from services.registry.confirmations import Answer
+from services.registry.domain import PATIENT_DENIED, VisitIn
+from services.registry.rules import ConfirmationValues
+
+PRODUCER = "registry"
+PATIENT = "patient"
+
+
+async def _flags(conn: asyncpg.Connection, pairs: set[tuple[str, str | None]],
+                 since: date) -> dict[tuple[str, str | None], tuple[bool, bool]]:
+    """(clinic flagged, practitioner flagged) of these (clinic, practitioner) pairs: a visit of theirs dated
+    from `since` on is held or voided. Asked for the few visits drawn whose fate depends on it."""
+    keys = sorted(pairs, key=lambda p: (p[0], p[1] or ""))
+    rows = await conn.fetch(
+        """SELECT k.c, k.p, f.clinic,
+                  f.clinic AND k.p IS NOT NULL AND EXISTS (
+                      SELECT 1 FROM visit_integrity i JOIN visits v USING (clinic_id, visit_id)
+                      WHERE i.clinic_id = k.c AND i.date >= $3 AND i.state <> 'clear' AND v.practitioner_id = k.p)
+           FROM unnest($1::text[], $2::text[]) AS k(c, p),
+                LATERAL (SELECT EXISTS (SELECT 1 FROM visit_integrity i
+                                        WHERE i.clinic_id = k.c AND i.date >= $3 AND i.state <> 'clear')) AS f(clinic)""",
+        [k[0] for k in keys], [k[1] for k in keys], since)
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+async def request_confirmations(conn: asyncpg.Connection, visits: list[VisitIn], held: dict[int, list[str]],
+                                rules: InForce[ConfirmationValues] | None, today: date) -> int:
+    """Draws the sample among visits recorded in this transaction (`held`: those the intake held, by
+    index) and asks each sampled patient: a confirmation row (the code's hash) and its
+    visit-confirmation-requested event (the code). Returns how many were asked."""
+    if rules is None or not visits:
+        return 0
+    v = rules.values
+    rates = confirmations.rates_of(v)
+    chosen: list[tuple[int, str]] = []
+    undecided: list[tuple[int, float]] = []
+    for k, u in confirmations.draws(len(visits), rates.ceiling):
+        if confirmations.needs_flags(rates, u, held=k in held):
+            undecided.append((k, u))
+        elif (why := confirmations.sampled(rates, u, held=k in held)) is not None:
+            chosen.append((k, why))
+    if undecided:
+        flags = await _flags(conn, {(visits[k].clinic_id, visits[k].practitioner_id) for k, _ in undecided},
+                             today - timedelta(days=v.flag_window_days))
+        for k, u in undecided:
+            clinic, practitioner = flags[(visits[k].clinic_id, visits[k].practitioner_id)]
+            why = confirmations.sampled(rates, u, held=k in held, clinic_flagged=clinic,
+                                        practitioner_flagged=practitioner)
+            if why is not None:
+                chosen.append((k, why))
+    if not chosen:
+        return 0
+    expires = today + timedelta(days=v.code_valid_days)
+    codes = [confirmations.new_code() for _ in chosen]
+    asked = [visits[k] for k, _ in chosen]
+    await conn.execute(
+        """INSERT INTO visit_confirmations (code_sha256, clinic_id, visit_id, practitioner_id, date, requested_on,
+                                           expires_on, sampled_as, rules_version)
+           SELECT h, c, v, p, d, $6, $7, s, $8
+           FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::date[], $9::text[]) AS u(h, c, v, p, d, s)""",
+        [confirmations.code_hash(c) for c in codes], [a.clinic_id for a in asked], [a.visit_id for a in asked],
+        [a.practitioner_id for a in asked], [a.date for a in asked], today, expires, rules.version.version,
+        [why for _, why in chosen])
+    await add_events(conn, [new_event(
+        "visit-confirmation-requested",
+        VisitConfirmationRequested(iin=a.iin, clinic_id=a.clinic_id, visit_id=a.visit_id, date=a.date, kind=a.kind,
+                                   code=code, expires_on=expires),
+        producer=PRODUCER, key=a.iin) for a, code in zip(asked, codes)])
+    return len(chosen)
+
+
+# ---------------------------------------------------------------- answers
+
+@dataclass(frozen=True)
+class Answered:
+    clinic_id: str
+    visit_id: str
+    date: date
+    answer: str
+    integrity: str          # the visit's state after the answer: clear, held or void
+
+
+async def answer(conn: asyncpg.Connection, code: str, given: Answer, rules: ConfirmationValues,
+                 today: date) -> Answered | None:
+    """Records a patient's answer under a code good today, once, and holds or clears the visit in the same
+    transaction; None for a code unknown, used or expired alike (one statement decides all three)."""
+    digest = confirmations.code_hash(code)
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            """UPDATE visit_confirmations SET answer = $2, answered_at = now()
+               WHERE code_sha256 = $1 AND answer IS NULL AND expires_on >= $3
+               RETURNING code_sha256, clinic_id, visit_id, date""", digest, given, today)
+        # The index found it by the digest; compared again in constant time, as the house compares secrets.
+        if row is None or not hmac.compare_digest(bytes(row["code_sha256"]), digest):
+            return None
+        clinic_id, visit_id = row["clinic_id"], row["visit_id"]
+        state = await integrity.state_of(conn, clinic_id, visit_id)
+        assert state is not None   # a confirmation refers to its recorded visit (foreign key)
+        action = confirmations.action_for(given, state.state, state.reasons, rules)
+        after = state.state
+        if action == "hold":
+            region = await conn.fetchval("SELECT region FROM clinics WHERE clinic_id = $1", clinic_id)
+            changed = await integrity.hold(conn, [(clinic_id, visit_id)], [PATIENT_DENIED], PATIENT,
+                                           "denied in answer to a confirmation request", detail={"region": region})
+            after = changed[0].state if changed else after
+        elif action == "clear":
+            after = (await integrity.clear(conn, clinic_id, visit_id, PATIENT,
+                                           "confirmed in answer to a confirmation request")).state
+    return Answered(clinic_id, visit_id, row["date"], given, after)
+
+
+# ---------------------------------------------------------------- the wrong-code limiter
+
+async def refused_for(conn: asyncpg.Connection, client: str, rules: ConfirmationValues) -> int | None:
+    """Seconds until this client address may answer again, when it has tried the rules' number of wrong
+    codes in the current window; None when it may answer now. Kept in PostgreSQL, so every registry
+    process counts the same tries."""
+    row = await conn.fetchrow(
+        """SELECT failures, extract(epoch FROM window_start + make_interval(mins => $2) - now())
+           FROM confirmation_failures WHERE client = $1 AND window_start > now() - make_interval(mins => $2)""",
+        client, rules.wrong_codes_window_minutes)
+    if row is None or row[0] < rules.wrong_codes_allowed:
+        return None
+    return max(1, math.ceil(row[1]))
+
+
+async def record_failure(conn: asyncpg.Connection, client: str, rules: ConfirmationValues) -> None:
+    """Counts a wrong code of this client in its window (a new window once the last one ended); rows of
+    windows that ended go at the same time, so the table holds only the clients trying now."""
+    await conn.execute(
+        """WITH ended AS (DELETE FROM confirmation_failures
+                          WHERE window_start <= now() - make_interval(mins => $2) AND client <> $1)
+           INSERT INTO confirmation_failures AS f (client, window_start, failures) VALUES ($1, now(), 1)
+           ON CONFLICT (client) DO UPDATE SET
+             failures = CASE WHEN f.window_start > now() - make_interval(mins => $2) THEN f.failures + 1 ELSE 1 END,
+             window_start = CASE WHEN f.window_start > now() - make_interval(mins => $2) THEN f.window_start
+                                 ELSE now() END""",
+        client, rules.wrong_codes_window_minutes)

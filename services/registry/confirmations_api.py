@@ -3,9 +3,9 @@ credential (the registry's app includes this router without the key check every 
 from __future__ import annotations
 
 import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,7 +46,9 @@ def _unknown_code() -> JSONResponse:
              responses={404: {"description": "the code is unknown, used or expired (one answer for all three)"},
                         429: {"description": "too many wrong codes from this client address; retry after "
                                              "Retry-After seconds (`too_many_wrong_codes`)"}})
-async def answer_visit_confirmation(code: str, body: ConfirmationAnswerIn, request: Request, db: Pool,
+async def answer_visit_confirmation(code: Annotated[str, Path(description="the one-time code of the confirmation "
+                                                                    "request (any other string is answered as an "
+                                                                    "unknown code)")], body: ConfirmationAnswerIn, request: Request, db: Pool,
                                     snap: Rules) -> ConfirmationAnswer | JSONResponse:
     """A patient confirms or denies a visit with the one-time code of its confirmation request.
 

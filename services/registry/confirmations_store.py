@@ -53,18 +53,13 @@ async def request_confirmations(conn: asyncpg.Connection, visits: list[VisitIn],
         return 0
     v = rules.values
     rates = confirmations.rates_of(v)
-    chosen: list[tuple[int, str]] = []
-    undecided: list[tuple[int, float]] = []
-    for k, u in confirmations.draws(len(visits), rates.ceiling):
-        if confirmations.needs_flags(rates, u, held=k in held):
-            undecided.append((k, u))
-        elif (why := confirmations.sampled(rates, u, held=k in held)) is not None:
-            chosen.append((k, why))
+    chosen, undecided = confirmations.split(rates, confirmations.draws(rates, len(visits), held), held)
     if undecided:
         flags = await _flags(conn, {(visits[k].clinic_id, visits[k].practitioner_id) for k, _ in undecided},
                              today - timedelta(days=v.flag_window_days))
-        for k, u in undecided:
-            clinic, practitioner = flags[(visits[k].clinic_id, visits[k].practitioner_id)]
+        flagged = {pair: f for pair, f in flags.items() if f[0]}    # usually none
+        for k, u in undecided if flagged else ():
+            clinic, practitioner = flagged.get((visits[k].clinic_id, visits[k].practitioner_id), (False, False))
             why = confirmations.sampled(rates, u, held=k in held, clinic_flagged=clinic,
                                         practitioner_flagged=practitioner)
             if why is not None:

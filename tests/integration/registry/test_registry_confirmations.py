@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from services.common import clock
+from tests.support.feedback_visits import caught_up
 from tests.support.financing_events import publish, upheld
 from tests.support.people import iin
 from tests.support.registry_confirmations import accept_publication, codes_for, publication
@@ -181,21 +182,28 @@ async def test_an_upheld_complaint_voids_the_visit_and_a_rejected_one_clears_a_d
                     visit("deny-rej", clinic, other, practitioner="doc-u"), visit("clear-up", clinic, other, back=5))
     codes = await codes_for(clinic, 3)
     async with patient("10.0.0.7") as p:
-        for visit_id in ("deny-up", "deny-rej"):
+        for visit_id in ("deny-up", "deny-rej", "h-u"):
             r = await p.post(f"/v1/visit-confirmations/{codes[visit_id]['code']}", json={"answer": "denied"})
             assert r.status_code == 200
-    # Feedback's decisions, twice each (a relay publishes at least once): applied once.
-    decisions = [upheld(clinic, "deny-up", appeal_id="A-up"), upheld(clinic, "deny-rej", status="rejected",
-                                                                      appeal_id="A-rej"),
-                 upheld(clinic, "clear-up", appeal_id="A-clear"), upheld(clinic, "h-u", category="quality_of_care")]
-    await publish(decisions, duplicate_every=1)
+    # Feedback's decisions: a complaint about a clear visit once; the others twice each (a relay publishes
+    # at least once), applied once.
+    await publish([upheld(clinic, "clear-up", appeal_id="A-clear")])
+    await publish([upheld(clinic, "deny-up", appeal_id="A-up"),
+                   upheld(clinic, "deny-rej", status="rejected", appeal_id="A-rej"),
+                   upheld(clinic, "h-u", status="rejected", appeal_id="A-hu"),
+                   upheld(clinic, "deny-up", category="quality_of_care")], duplicate_every=1)
     voided = await events_for("visit-held", {"clinic_id": clinic, "voided": True}, 2)
     assert sorted(e["data"]["visit_id"] for e in voided) == ["clear-up", "deny-up"]
     (cleared,) = await events_for("visit-cleared", {"clinic_id": clinic, "visit_id": "deny-rej"}, 1)
-    states = await _db("SELECT visit_id, state, version, changed_by FROM visit_integrity WHERE clinic_id = $1 "
-                       "ORDER BY 1", clinic)
-    assert [tuple(s[:3]) for s in states] == [("clear-up", "void", 2), ("deny-rej", "clear", 2),
-                                              ("deny-up", "void", 2), ("h-u", "held", 0)]  # another category: nothing
-    assert [s[3] for s in states][:3] == ["appeal R-A-clear", "appeal R-A-rej", "appeal R-A-up"]
+    await caught_up(_app())    # every decision applied
+    states = await _db("SELECT visit_id, state, version, reasons, changed_by FROM visit_integrity "
+                       "WHERE clinic_id = $1 ORDER BY 1", clinic)
+    # A rejected complaint leaves a visit held for more than the denial to an operator; another category of
+    # complaint changes nothing.
+    assert [tuple(s[:4]) for s in states] == [("clear-up", "void", 2, ["complaint_upheld"]),
+                                              ("deny-rej", "clear", 2, ["patient_denied"]),
+                                              ("deny-up", "void", 2, ["patient_denied"]),
+                                              ("h-u", "held", 1, ["kind_sex", "patient_denied"])]
+    assert [s[4] for s in states] == ["appeal R-A-clear", "appeal R-A-rej", "appeal R-A-up", "patient"]
     # Nothing applied twice: one void per visit, one clear.
     assert len(await events_for("visit-held", {"clinic_id": clinic, "voided": True}, 2)) == 2

@@ -44,23 +44,31 @@ def test_a_draw_is_sampled_below_its_rate_only(u, held, clinic, practitioner, ex
 
 
 def test_the_flags_are_looked_up_only_for_draws_they_can_decide():
-    assert not c.needs_flags(RATES, 0.005, held=False)     # taken at the base rate whatever the flags
-    assert c.needs_flags(RATES, 0.01, held=False)
-    assert c.needs_flags(RATES, 0.19999, held=False)
-    assert not c.needs_flags(RATES, 0.2, held=False)       # above every flagged rate: never taken
-    assert not c.needs_flags(RATES, 0.5, held=True)        # held: taken at the held rate
+    drawn = [(0, 0.005), (1, 0.01), (2, 0.19999), (3, 0.2), (4, 0.5), (5, 0.999)]
+    # 0 is taken at the base rate whatever the flags; 3 and above are above every flagged rate.
+    assert c.split(RATES, drawn) == ([(0, "base")], [(1, 0.01), (2, 0.19999)])
+    assert c.split(RATES, drawn, held={1, 4, 5}) == ([(0, "base"), (1, "held"), (4, "held"), (5, "held")],
+                                                     [(2, 0.19999)])
+    low_held = c.Rates(base=0.01, clinic=0.05, practitioner=0.2, held=0.1)
+    assert c.split(low_held, drawn, held={2, 4}) == ([(0, "base")], [(1, 0.01), (2, 0.19999)])
+    # Whatever is split off as undecided, the flags then decide as `sampled` does.
+    for _, u in c.split(RATES, drawn)[1]:
+        assert c.sampled(RATES, u, held=False, clinic_flagged=True, practitioner_flagged=True) is not None
+        assert c.sampled(RATES, u, held=False) is None
 
 
-def test_only_draws_below_the_highest_rate_are_candidates():
-    seq = iter([0.3, 0.0, 0.19, 0.2, 0.999])
-    assert c.draws(5, 0.2, draw=lambda: next(seq)) == [(1, 0.0), (2, 0.19)]
-    assert c.draws(1000, 0.0) == []
+def test_only_draws_below_the_highest_rate_that_may_apply_are_candidates():
+    seq = iter([0.3, 0.0, 0.19, 0.2, 0.999, 0.5])
+    assert c.draws(RATES, 6, draw=lambda: next(seq)) == [(1, 0.0), (2, 0.19)]
+    seq = iter([0.3, 0.0, 0.19, 0.2, 0.999, 0.5])
+    assert c.draws(RATES, 6, held={0, 4}, draw=lambda: next(seq)) == [(0, 0.3), (1, 0.0), (2, 0.19), (4, 0.999)]
+    assert c.draws(c.Rates(0, 0, 0, 0), 1000, held={3}) == []
 
 
 def test_the_sample_share_follows_the_rate():
     rng = random.Random(7)
     n = 100_000
-    taken = [k for k, u in c.draws(n, RATES.ceiling, draw=rng.random) if c.sampled(RATES, u, held=False)]
+    taken = [k for k, u in c.draws(RATES, n, draw=rng.random) if c.sampled(RATES, u, held=False)]
     assert 0.008 * n < len(taken) < 0.012 * n
 
 

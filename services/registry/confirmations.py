@@ -11,7 +11,8 @@ import hashlib
 import random
 import re
 import secrets
-from collections.abc import Container
+import math
+from collections.abc import Collection, Container
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,14 +54,27 @@ def rates_of(v: ConfirmationValues) -> Rates:
                  float(v.held_rate))
 
 
-def draws(rates: Rates, n: int, held: Container[int] = (), draw=_draw) -> list[tuple[int, float]]:
+def draws(rates: Rates, n: int, held: Collection[int] = (), draw=_draw) -> list[tuple[int, float]]:
     """(index, draw) of the visits whose draw falls below the highest rate that may apply to them (`held`:
     the indexes of visits held at intake): the only ones that may be sampled, a few in a hundred. Each
-    visit's draw is uniform in [0, 1)."""
+    visit's draw is uniform in [0, 1) and independent; only those below the highest rate are made, by
+    geometric skips between them, so a request costs a draw per candidate, not per visit."""
     top = rates.unheld
-    if not held:
-        return [(k, u) for k in range(n) if (u := draw()) < top]
-    return [(k, u) for k in range(n) if (u := draw()) < (rates.ceiling if k in held else top)]
+    out: list[tuple[int, float]] = []
+    if top >= 1:
+        out = [(k, draw()) for k in range(n)]
+    elif top > 0:
+        log_miss = math.log1p(-top)        # log of the chance that a visit's draw is not below `top`
+        k = int(math.log(1.0 - draw()) / log_miss)
+        while k < n:
+            out.append((k, draw() * top))   # below `top`, uniform there
+            k += 1 + int(math.log(1.0 - draw()) / log_miss)
+    if held and rates.ceiling > top:
+        below = {k for k, _ in out}
+        for k in held:
+            if k not in below and (u := top + draw() * (1 - top)) < rates.ceiling:   # at or above `top`
+                out.append((k, u))
+    return out
 
 
 def rate_for(rates: Rates, *, held: bool, clinic_flagged: bool, practitioner_flagged: bool) -> tuple[float, SampledAs]:

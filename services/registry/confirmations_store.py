@@ -15,8 +15,10 @@ from datetime import date, timedelta
 
 import asyncpg
 
-from services.common.events import VisitConfirmationRequested, new_event
-from services.common.outbox import add_events
+from services.common import clock
+from services.common.events import OutgoingEvent, event_from_data
+from services.common.native import osms_native
+from services.common.outbox import add_packed
 from services.common.rules import InForce
 from services.registry import confirmations, integrity
 from services.registry.confirmations import Answer
@@ -27,38 +29,40 @@ PRODUCER = "registry"
 PATIENT = "patient"
 
 
-async def _flags(conn: asyncpg.Connection, pairs: set[tuple[str, str | None]],
-                 since: date) -> dict[tuple[str, str | None], tuple[bool, bool]]:
-    """(clinic flagged, practitioner flagged) of these (clinic, practitioner) pairs: a visit of theirs dated
-    from `since` on is held or voided. Asked for the few visits drawn whose fate depends on it."""
-    keys = sorted(pairs, key=lambda p: (p[0], p[1] or ""))
+async def _flagged(conn: asyncpg.Connection, visits: list[VisitIn],
+                   since: date) -> dict[tuple[str, str | None], tuple[bool, bool]]:
+    """(clinic flagged, practitioner flagged) of those of these visits' (clinic, practitioner) pairs whose
+    clinic is flagged: a visit of theirs dated from `since` on is held or voided. Each clinic is looked at
+    once, and its practitioners only when it is flagged (rarely)."""
+    # The columns as array literals made natively, as the intake passes its visits: asyncpg checks every
+    # element of a list argument in Python, and a fifth of a request's visits may pass here.
+    columns = osms_native.visit_columns(visits)
     rows = await conn.fetch(
-        """SELECT k.c, k.p, f.clinic,
-                  f.clinic AND k.p IS NOT NULL AND EXISTS (
+        """WITH k AS (SELECT DISTINCT c, p FROM unnest($1::text::text[], $2::text::text[]) AS k(c, p)),
+                flagged AS (SELECT c FROM (SELECT DISTINCT c FROM k) d
+                            WHERE EXISTS (SELECT 1 FROM visit_integrity i
+                                          WHERE i.clinic_id = d.c AND i.date >= $3 AND i.state <> 'clear'))
+           SELECT k.c, k.p, k.p IS NOT NULL AND EXISTS (
                       SELECT 1 FROM visit_integrity i JOIN visits v USING (clinic_id, visit_id)
                       WHERE i.clinic_id = k.c AND i.date >= $3 AND i.state <> 'clear' AND v.practitioner_id = k.p)
-           FROM unnest($1::text[], $2::text[]) AS k(c, p),
-                LATERAL (SELECT EXISTS (SELECT 1 FROM visit_integrity i
-                                        WHERE i.clinic_id = k.c AND i.date >= $3 AND i.state <> 'clear')) AS f(clinic)""",
-        [k[0] for k in keys], [k[1] for k in keys], since)
-    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+           FROM k JOIN flagged USING (c)""",
+        columns[1], columns[5], since)
+    return {(r[0], r[1]): (True, r[2]) for r in rows}
 
 
 async def request_confirmations(conn: asyncpg.Connection, visits: list[VisitIn], held: dict[int, list[str]],
                                 rules: InForce[ConfirmationValues] | None, today: date) -> int:
-    """Draws the sample among visits recorded in this transaction (`held`: those the intake held, by
-    index) and asks each sampled patient: a confirmation row (the code's hash) and its
-    visit-confirmation-requested event (the code). Returns how many were asked."""
+    """Draws the sample among visits recorded in this transaction, whose outbox row is written already
+    (`held`: those the intake held, by index), and asks each sampled patient: a confirmation row (the
+    code's hash) and its visit-confirmation-requested event (the code). Returns how many were asked."""
     if rules is None or not visits:
         return 0
     v = rules.values
     rates = confirmations.rates_of(v)
     chosen, undecided = confirmations.split(rates, confirmations.draws(rates, len(visits), held), held)
     if undecided:
-        flags = await _flags(conn, {(visits[k].clinic_id, visits[k].practitioner_id) for k, _ in undecided},
-                             today - timedelta(days=v.flag_window_days))
-        flagged = {pair: f for pair, f in flags.items() if f[0]}    # usually none
-        for k, u in undecided if flagged else ():
+        flagged = await _flagged(conn, [visits[k] for k, _ in undecided], today - timedelta(days=v.flag_window_days))
+        for k, u in undecided if flagged else ():    # usually none is flagged
             clinic, practitioner = flagged.get((visits[k].clinic_id, visits[k].practitioner_id), (False, False))
             why = confirmations.sampled(rates, u, held=k in held, clinic_flagged=clinic,
                                         practitioner_flagged=practitioner)
@@ -77,12 +81,24 @@ async def request_confirmations(conn: asyncpg.Connection, visits: list[VisitIn],
         [confirmations.code_hash(c) for c in codes], [a.clinic_id for a in asked], [a.visit_id for a in asked],
         [a.practitioner_id for a in asked], [a.date for a in asked], today, expires, rules.version.version,
         [why for _, why in chosen])
-    await add_events(conn, [new_event(
-        "visit-confirmation-requested",
-        VisitConfirmationRequested(iin=a.iin, clinic_id=a.clinic_id, visit_id=a.visit_id, date=a.date, kind=a.kind,
-                                   code=code, expires_on=expires),
-        producer=PRODUCER, key=a.iin) for a, code in zip(asked, codes)])
+    events = confirmation_events(asked, codes, expires, clock.utc_now().isoformat())
+    # One packed row whatever the count (add_events packs from 50 on): a request's few events as rows each
+    # cost PostgreSQL and the relay several times the visits' own packed row. The visits' own row has
+    # woken the relay (this is called only for visits recorded in this transaction).
+    await add_packed(conn, "visit-confirmation-requested", len(events),
+                     osms_native.outbox_pack([(e.key, e.event_id.bytes, e.payload) for e in events]), notify=False)
     return len(chosen)
+
+
+def confirmation_events(asked: list[VisitIn], codes: list[str], expires: date, occurred_at: str) -> list[OutgoingEvent]:
+    """The visit-confirmation-requested events of these visits, each with its code: the data as
+    VisitConfirmationRequested dumps it, without a model each (the visits were judged by the intake
+    already); a unit test holds the two equal."""
+    expires_on = expires.isoformat()
+    return [event_from_data("visit-confirmation-requested",
+                            {"iin": a.iin, "clinic_id": a.clinic_id, "visit_id": a.visit_id, "date": a.date.isoformat(),
+                             "kind": a.kind, "code": code, "expires_on": expires_on},
+                            producer=PRODUCER, key=a.iin, occurred_at=occurred_at) for a, code in zip(asked, codes)]
 
 
 # ---------------------------------------------------------------- answers

@@ -29,6 +29,7 @@ const DETACHED: i32 = 2;
 const STATUS: i32 = 3;
 const RESOLVED: i32 = 4;
 const CLINIC: i32 = 5;
+const INTEGRITY: i32 = 6;
 
 // The values the models allow where they take only some (their Literal types).
 const ATTACHMENT_REASONS: &[&str] = &["choice", "address_change", "newborn", "campaign"];
@@ -37,6 +38,7 @@ const DETACHMENT_REASONS: &[&str] = &["death", "other"];
 const STATUSES: &[&str] = &["insured", "grace", "not_insured"];
 const APPEAL_KINDS: &[&str] = &["consultation", "complaint"];
 const SETTLEMENTS: &[&str] = &["urban", "rural"];
+const INTEGRITIES: &[&str] = &["clear", "held"];
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -85,6 +87,47 @@ struct Visit<'a> {
     #[allow(dead_code)]
     #[serde(borrow)]
     practitioner_id: Option<Cow<'a, str>>,
+    #[serde(default = "clear", borrow)]
+    integrity: Cow<'a, str>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    reasons: Vec<Cow<'a, str>>,
+}
+
+fn clear() -> Cow<'static, str> {
+    Cow::Borrowed("clear")
+}
+
+#[derive(Deserialize)]
+struct Held<'a> {
+    #[serde(borrow)]
+    clinic_id: Cow<'a, str>,
+    #[serde(borrow)]
+    visit_id: Cow<'a, str>,
+    #[serde(borrow)]
+    iin: Cow<'a, str>,
+    #[serde(borrow)]
+    date: Cow<'a, str>,
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    reasons: Vec<Cow<'a, str>>,
+    integrity_version: i64,
+    #[serde(default)]
+    #[allow(dead_code)]
+    voided: bool,
+}
+
+#[derive(Deserialize)]
+struct Cleared<'a> {
+    #[serde(borrow)]
+    clinic_id: Cow<'a, str>,
+    #[serde(borrow)]
+    visit_id: Cow<'a, str>,
+    #[serde(borrow)]
+    iin: Cow<'a, str>,
+    #[serde(borrow)]
+    date: Cow<'a, str>,
+    integrity_version: i64,
 }
 
 #[derive(Deserialize)]
@@ -257,7 +300,20 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
         "visit-recorded" => {
             let Some(d) = envelope::<Visit<'_>>(payload, topic) else { return Ok(None) };
             let (Some(on), true) = (day(&d.date), iin(&d.iin)) else { return Ok(None) };
-            t(vec![o!(VISIT), o!(d.clinic_id), o!(d.visit_id), o!(d.iin), o!(on)])
+            if !INTEGRITIES.contains(&d.integrity.as_ref()) {
+                return Ok(None);
+            }
+            t(vec![o!(VISIT), o!(d.clinic_id), o!(d.visit_id), o!(d.iin), o!(on), o!(d.integrity == "held")])
+        }
+        "visit-held" => {
+            let Some(d) = envelope::<Held<'_>>(payload, topic) else { return Ok(None) };
+            let (Some(on), true) = (day(&d.date), iin(&d.iin)) else { return Ok(None) };
+            t(vec![o!(INTEGRITY), o!(d.clinic_id), o!(d.visit_id), o!(d.iin), o!(on), o!(d.integrity_version), o!(true)])
+        }
+        "visit-cleared" => {
+            let Some(d) = envelope::<Cleared<'_>>(payload, topic) else { return Ok(None) };
+            let (Some(on), true) = (day(&d.date), iin(&d.iin)) else { return Ok(None) };
+            t(vec![o!(INTEGRITY), o!(d.clinic_id), o!(d.visit_id), o!(d.iin), o!(on), o!(d.integrity_version), o!(false)])
         }
         "patient-attached" => {
             let Some(d) = envelope::<Attached<'_>>(payload, topic) else { return Ok(None) };
@@ -317,7 +373,9 @@ pub fn financing_event(py: Python<'_>, topic: &str, payload: &[u8]) -> PyResult<
 /// fields and the values it allows.
 pub(crate) fn schemas() -> PyResult<(Schema, Vec<(&'static str, Schema)>)> {
     Ok((Schema::of::<Envelope<'static, IgnoredAny>>()?, vec![
-        ("visit-recorded", Schema::of::<Visit<'static>>()?),
+        ("visit-recorded", Schema::of::<Visit<'static>>()?.allowing("integrity", INTEGRITIES)),
+        ("visit-held", Schema::of::<Held<'static>>()?),
+        ("visit-cleared", Schema::of::<Cleared<'static>>()?),
         ("patient-attached", Schema::of::<Attached<'static>>()?
             .allowing("reason", ATTACHMENT_REASONS)
             .allowing("sex", SEXES)),

@@ -181,6 +181,8 @@ struct VisitData<'a> {
     date: &'a str,
     kind: &'a str,
     practitioner_id: Option<&'a str>,
+    integrity: &'static str,
+    reasons: &'a [String],
 }
 
 #[derive(serde::Serialize)]
@@ -195,16 +197,24 @@ struct VisitEnvelope<'a> {
 
 /// The visit-recorded events of these visits (registry.domain.VisitIn tuples) as one packed outbox
 /// row (outbox.rs), keyed by IIN, each envelope as services.common.events.new_event makes it; `ids`
-/// holds the event ids, 16 bytes each.
+/// holds the event ids, 16 bytes each. `held`: {index of a visit: its reasons} of the visits the
+/// intake's checks held (the others are clear).
 #[pyfunction]
+#[pyo3(signature = (visits, producer, occurred_at, ids, held=None))]
 pub fn visit_packed<'py>(py: Python<'py>, visits: &Bound<'py, PyList>, producer: &str, occurred_at: &str,
-                         ids: &[u8]) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+                         ids: &[u8], held: Option<&Bound<'py, pyo3::types::PyDict>>)
+                         -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
     if ids.len() != 16 * visits.len() {
         return Err(pyo3::exceptions::PyValueError::new_err("16 bytes of event id a visit"));
     }
+    let none: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(400 * visits.len());
     let mut buf = Vec::with_capacity(400);
-    for (v, id) in visits.iter().zip(ids.chunks_exact(16)) {
+    for (i, (v, id)) in visits.iter().zip(ids.chunks_exact(16)).enumerate() {
+        let reasons: Option<Vec<String>> = match held {
+            Some(h) => h.get_item(i)?.map(|r| r.extract()).transpose()?,
+            None => None,
+        };
         let t = v.downcast::<PyTuple>()?;
         let (visit_id, clinic_id, iin, kind): (String, String, String, String) = (
             t.get_item(0)?.extract()?, t.get_item(1)?.extract()?, t.get_item(2)?.extract()?, t.get_item(4)?.extract()?);
@@ -218,7 +228,9 @@ pub fn visit_packed<'py>(py: Python<'py>, visits: &Bound<'py, PyList>, producer:
             occurred_at,
             producer,
             data: VisitData { clinic_id: &clinic_id, visit_id: &visit_id, iin: &iin, date: &date, kind: &kind,
-                              practitioner_id: practitioner.as_deref() },
+                              practitioner_id: practitioner.as_deref(),
+                              integrity: if reasons.is_some() { "held" } else { "clear" },
+                              reasons: reasons.as_deref().unwrap_or(&none) },
         };
         buf.clear();
         serde_json::to_writer(&mut buf, &envelope).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;

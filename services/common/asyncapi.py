@@ -28,6 +28,7 @@ KEYS: dict[str, dict[str, Any]] = {
 PRODUCERS = {
     "contribution-paid": "contributions",
     "patient-attached": "registry", "patient-detached": "registry", "visit-recorded": "registry",
+    "visit-held": "registry", "visit-cleared": "registry", "visit-confirmation-requested": "registry",
     "clinic-registered": "registry",
     "appeal-filed": "feedback", "appeal-resolved": "feedback",
 }

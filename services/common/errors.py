@@ -63,10 +63,12 @@ def openapi_with_problems(app: FastAPI, open_operations: set[tuple[str, str]], k
     for path, ops in schema.get("paths", {}).items():
         for method, op in ops.items():
             responses = op.setdefault("responses", {})
-            if (path, method) not in open_operations:
-                op["security"] = [{key_scheme: []}]
+            keyless = (path, method) in open_operations
+            if not keyless or "requestBody" in op:
+                if not keyless:
+                    op["security"] = [{key_scheme: []}]
                 for code, text in _COMMON_ERRORS.items():
-                    if code in ("413", "415") and "requestBody" not in op:
+                    if code in ("413", "415") and "requestBody" not in op or keyless and code in ("401", "403"):
                         continue
                     responses.setdefault(code, {"description": text})
             else:

@@ -55,6 +55,9 @@ class PatientDetached(EventData):
     person_version: int
 
 
+Integrity = Literal["clear", "held"]
+
+
 class VisitRecorded(EventData):
     clinic_id: str
     visit_id: str
@@ -62,6 +65,52 @@ class VisitRecorded(EventData):
     date: date
     kind: str
     practitioner_id: str | None = None
+    # The intake's padded-records checks: a held visit does not count towards activity until a
+    # visit-cleared says so. Absent (events before 2026-12): clear.
+    integrity: Integrity = "clear"
+    reasons: list[str] = []
+
+
+class VisitHeld(EventData):
+    """A recorded visit held after intake (a death registered later, a practitioner's day grown far
+    beyond the norm, a patient's denial), or voided for good by an operator (`voided`): either way it
+    no longer counts towards activity. Consumers keep the state of the highest `integrity_version`.
+    The hold of a patient's denial (reason `patient_denied`) also carries `region`, the clinic's: feedback
+    files the patient's service_not_provided complaint from it (an extra field; the other holds have none)."""
+
+    clinic_id: str
+    visit_id: str
+    iin: IIN
+    date: date
+    reasons: list[str]
+    # Per visit, increases with every change of its integrity state (the intake's state is 0).
+    integrity_version: int
+    voided: bool = False
+
+
+class VisitCleared(EventData):
+    """A held visit cleared (an operator's decision, a patient's confirmation): it counts again."""
+
+    clinic_id: str
+    visit_id: str
+    iin: IIN
+    date: date
+    integrity_version: int
+
+
+class VisitConfirmationRequested(EventData):
+    """A recorded visit its patient is asked to confirm (a sample of visits, larger where records look
+    padded), for a notifier (SMS, the Qoldau 24/7 app) to deliver. `code` is the one-time credential of
+    POST /v1/visit-confirmations/{code}: it travels only in this event (the registry keeps its SHA-256),
+    and is good through `expires_on` (Kazakhstan time), once."""
+
+    iin: IIN
+    clinic_id: str
+    visit_id: str
+    date: date
+    kind: str
+    code: str
+    expires_on: date
 
 
 class ClinicRegistered(EventData):
@@ -128,6 +177,9 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "patient-attached": PatientAttached,
     "patient-detached": PatientDetached,
     "visit-recorded": VisitRecorded,
+    "visit-held": VisitHeld,
+    "visit-cleared": VisitCleared,
+    "visit-confirmation-requested": VisitConfirmationRequested,
     "appeal-filed": AppealFiled,
     "appeal-resolved": AppealResolved,
     "clinic-registered": ClinicRegistered,

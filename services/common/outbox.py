@@ -128,13 +128,15 @@ async def add_events(conn: asyncpg.Connection, events: Iterable[OutgoingEvent]) 
     return len(events)
 
 
-async def add_packed(conn: asyncpg.Connection, topic: str, count: int, packed: bytes) -> None:
-    """Writes `count` events of `topic`, packed (osms_native.outbox_pack), in the caller's transaction."""
+async def add_packed(conn: asyncpg.Connection, topic: str, count: int, packed: bytes, *, notify: bool = True) -> None:
+    """Writes `count` events of `topic`, packed (osms_native.outbox_pack), in the caller's transaction.
+    `notify=False`: the transaction wakes the relay already (NOTIFY is delivered at commit)."""
     if count:
         traceparent = tracing.current_traceparent() if tracing.enabled() else None
         await conn.execute("INSERT INTO outbox (topic, events, payload, traceparent) VALUES ($1, $2, $3, $4)",
                            topic, count, packed, traceparent)
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+        if notify:
+            await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:

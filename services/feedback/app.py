@@ -22,6 +22,7 @@ from services.common.inputs import Day
 from services.common.rules import Rules
 from services.feedback import domain, store
 from services.feedback.consumer import CONSUMER
+from services.feedback.denials import DENIALS
 from services.feedback.rules import RULE_TABLES, appeal_rules
 
 log = get_logger(__name__)
@@ -293,7 +294,7 @@ spec = ServiceSpec(
     description="Citizens' appeals: registration with statutory deadlines, the lifecycle, lists and statistics.",
     routers=[router],
     migrations=Path(__file__).parent / "migrations",
-    consumers=[CONSUMER],
+    consumers=[CONSUMER, DENIALS],
     rule_tables=RULE_TABLES,
     count_records=store.records_on_or_after,
 )

@@ -15,8 +15,8 @@ from typing import Any, Iterable
 
 from services.common.consumer import Event
 from services.financing.domain import month_after
-from services.financing.projection import (ATTACHED, DETACHED, RESOLVED, STATUS, VISIT, BatchChanges, PersonChanges,
-                                           PersonState, deltas, reading_of)
+from services.financing.projection import (ATTACHED, DETACHED, INTEGRITY, RESOLVED, STATUS, VISIT, BatchChanges,
+                                           PersonChanges, PersonState, deltas, reading_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ def may_differ_early(old: PersonState, changes: PersonChanges, cutoff: int) -> b
 
 def _iin_of(r: tuple, voided: dict[tuple[str, str], tuple[str, int]]) -> str | None:
     kind = r[0]
-    if kind == VISIT:
+    if kind == VISIT or kind == INTEGRITY:
         return r[3]
     if kind in (ATTACHED, DETACHED, STATUS):
         return r[1]
@@ -85,11 +85,15 @@ def _iin_of(r: tuple, voided: dict[tuple[str, str], tuple[str, int]]) -> str | N
 
 
 def adjustments(events: list[Event], people: dict[str, tuple[PersonState, PersonState]], cutoff: int,
-                added: dict[str, list[int]], voided: dict[tuple[str, str], tuple[str, int]]) -> list[Adjustment]:
+                added: dict[str, list[int]], voided: dict[tuple[str, str], tuple[str, int]],
+                moved: dict[tuple[str, str], tuple[str, int, int]] | None = None) -> list[Adjustment]:
     """The adjustment lines of a batch for `people` (IIN -> (history before the batch, after it)): each
     person's events are folded one by one, in the batch's order, and what each changes on the first day
     of a month on or before `cutoff` is a line naming it. `added`: the visit days the batch adds (visits
-    new to the store); `voided`: (clinic_id, visit_id) -> (IIN, day) of the visits the batch's voids hit."""
+    new to the store, and those an integrity change lets count again); `voided`: (clinic_id, visit_id) ->
+    (IIN, day) of the visits the batch's voids hit; `moved`: (clinic_id, visit_id) -> (IIN, day, +1 or
+    -1) of the visits the batch's visit-held / visit-cleared made count or stop counting."""
+    moved = moved or {}
     mine: dict[str, list[tuple[Event, tuple]]] = {}
     for e in events:
         r: Any = e.data if type(e.data) is tuple else reading_of(e.data)
@@ -100,9 +104,9 @@ def adjustments(events: list[Event], people: dict[str, tuple[PersonState, Person
     for iin, own in mine.items():
         state, final = people[iin]
         still_added = list(added.get(iin, ()))
-        seen: tuple[set, set] = (set(), set())
+        seen: tuple[set, set, set] = (set(), set(), set())
         for k, (e, r) in enumerate(own):
-            changes, plus, minus, day, visit = _one_event(r, still_added, voided, seen)
+            changes, plus, minus, day, visit = _one_event(r, still_added, voided, seen, moved)
             after = final if k == len(own) - 1 else state.fold(iin, changes, plus, minus)
             if after != state:
                 out += _lines(iin, state, after, cutoff, e, day, visit)
@@ -111,10 +115,11 @@ def adjustments(events: list[Event], people: dict[str, tuple[PersonState, Person
 
 
 def _one_event(r: tuple, still_added: list[int], voided: dict[tuple[str, str], tuple[str, int]],
-               seen: tuple[set, set]):
+               seen: tuple[set, set, set], moved: dict[tuple[str, str], tuple[str, int, int]]):
     """(PersonChanges or None, visit days added, removed, the event's day, (clinic_id, visit_id) or None) of
     one event alone. A visit adds its day only when the store took it as new (the first of its key in the
-    batch, its day among those added); a void removes the day of the visit it hit, once."""
+    batch, its day among those added, not recorded held); a void removes the day of the visit it hit,
+    once; the integrity change the store applied adds or removes its visit's day, once."""
     kind = r[0]
     if kind == ATTACHED:
         _, _, version, clinic_id, effective, birth, sex = r
@@ -123,10 +128,21 @@ def _one_event(r: tuple, still_added: list[int], voided: dict[tuple[str, str], t
         return PersonChanges(versions={r[2]: (None, r[3])}), [], [], r[3], None
     if kind == STATUS:
         return PersonChanges(status_version=r[2], insured=r[3]), [], [], None, None
+    if kind == INTEGRITY:
+        key, day = (r[1], r[2]), r[4]
+        hit = moved.get(key)
+        if hit is None or key in seen[2]:
+            return None, [], [], day, key
+        seen[2].add(key)
+        if hit[2] > 0:
+            if day in still_added:       # among the batch's added days: taken here, not by a visit
+                still_added.remove(day)
+            return None, [day], [], day, key
+        return None, [], [day], day, key
     if kind == VISIT:
-        _, clinic_id, visit_id, _, day = r
+        _, clinic_id, visit_id, _, day, held_now = r
         key = (clinic_id, visit_id)
-        if key not in seen[0] and day in still_added:
+        if not held_now and key not in seen[0] and day in still_added:
             seen[0].add(key)
             still_added.remove(day)
             return None, [day], [], day, key

@@ -7,7 +7,7 @@ from services.financing import store
 from services.financing.projection import decode_for_consumer
 
 TOPICS = ["patient-attached", "patient-detached", "visit-recorded", "contribution-paid", "appeal-resolved",
-          "clinic-registered"]
+          "clinic-registered", "visit-held", "visit-cleared"]
 
 
 def make_apply(_ctx: ServiceContext | None = None) -> ApplyBatch:

@@ -22,7 +22,7 @@ from typing import Any
 
 from services.common.consumer import Event
 from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, EventData, PatientAttached,
-                                    PatientDetached, VisitRecorded, decode)
+                                    PatientDetached, VisitCleared, VisitHeld, VisitRecorded, decode)
 from services.common.native import osms_native
 from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, band_of
 
@@ -38,13 +38,15 @@ PersonState = osms_native.PersonState
 
 # --- reading events --------------------------------------------------------------------------------
 # What the projection reads of an event, as a tuple whose first item names its kind (days as ordinals):
-#   (VISIT, clinic_id, visit_id, iin, day)
+#   (VISIT, clinic_id, visit_id, iin, day, held at intake)
 #   (ATTACHED, iin, person_version, clinic_id, effective day, birth day, sex)
 #   (DETACHED, iin, person_version, day)
 #   (STATUS, iin, status_version, [(from, until + 1)] of insured_periods)
 #   (RESOLVED, status, category, clinic_id, visit_id)
 #   (CLINIC, clinic_id, clinic_version, region, name, settlement)
-VISIT, ATTACHED, DETACHED, STATUS, RESOLVED, CLINIC = range(6)
+#   (INTEGRITY, clinic_id, visit_id, iin, day, integrity_version, held): visit-held (held, or voided for
+#   good) and visit-cleared
+VISIT, ATTACHED, DETACHED, STATUS, RESOLVED, CLINIC, INTEGRITY = range(7)
 
 
 
@@ -75,7 +77,11 @@ def reading_of(d: EventData) -> tuple:
         if getattr(d, name, 0) not in _INT64:
             raise ValueError(f"{name} is beyond 64 bits")
     if t is VisitRecorded:
-        return (VISIT, d.clinic_id, d.visit_id, d.iin, d.date.toordinal())
+        return (VISIT, d.clinic_id, d.visit_id, d.iin, d.date.toordinal(), d.integrity == "held")
+    if t is VisitHeld or t is VisitCleared:
+        if d.integrity_version not in _INT64:
+            raise ValueError("integrity_version is beyond 64 bits")
+        return (INTEGRITY, d.clinic_id, d.visit_id, d.iin, d.date.toordinal(), d.integrity_version, t is VisitHeld)
     if t is PatientAttached:
         return (ATTACHED, d.iin, d.person_version, d.clinic_id, d.effective_date.toordinal(),
                 d.birth_date.toordinal(), d.sex)
@@ -111,6 +117,9 @@ class BatchChanges:
     clinics: set[str]                          # every clinic the batch names
     # clinic_id -> (clinic_version, region, name, settlement): the newest clinic-registered in the batch
     references: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
+    held_at_intake: set[tuple[str, str]] = field(default_factory=set)   # visits recorded `integrity: held`
+    # (clinic_id, visit_id) -> (iin, day, integrity_version, held): the newest visit-held / visit-cleared
+    integrity: dict[tuple[str, str], tuple[str, int, int, bool]] = field(default_factory=dict)
 
 
 def reduce_batch(events: list[Event]) -> BatchChanges:
@@ -119,6 +128,8 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
     voids: set[tuple[str, str]] = set()
     clinics: set[str] = set()
     references: dict[str, tuple[int, str, str, str]] = {}
+    held_at_intake: set[tuple[str, str]] = set()
+    integrity: dict[tuple[str, str], tuple[str, int, int, bool]] = {}
 
     def person(iin: str) -> PersonChanges:
         p = persons.get(iin)
@@ -130,8 +141,16 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
         r: Any = e.data if type(e.data) is tuple else reading_of(e.data)
         kind = r[0]
         if kind == VISIT:
-            _, clinic_id, visit_id, iin, day = r
+            _, clinic_id, visit_id, iin, day, held_now = r
             visits.setdefault((clinic_id, visit_id), (iin, day))
+            if held_now:
+                held_at_intake.add((clinic_id, visit_id))
+            clinics.add(clinic_id)
+        elif kind == INTEGRITY:
+            _, clinic_id, visit_id, iin, day, version, held_now = r
+            seen = integrity.get((clinic_id, visit_id))
+            if seen is None or version > seen[2]:
+                integrity[(clinic_id, visit_id)] = (iin, day, version, held_now)
             clinics.add(clinic_id)
         elif kind == ATTACHED:
             _, iin, version, clinic_id, effective, birth, sex = r
@@ -154,7 +173,7 @@ def reduce_batch(events: list[Event]) -> BatchChanges:
             held = references.get(clinic_id)
             if held is None or version > held[0]:
                 references[clinic_id] = (version, region, name, settlement)
-    return BatchChanges(persons, visits, voids, clinics, references)
+    return BatchChanges(persons, visits, voids, clinics, references, held_at_intake, integrity)
 
 
 def fold(state: PersonState, iin: str, changes: PersonChanges | None,

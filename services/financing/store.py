@@ -69,19 +69,29 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_
     if batch.clinics:
         await _ensure_clinics(conn, batch.clinics)
     if batch.visits:
-        # In key order (the lock order), each column the text of an array literal; days as ordinals.
+        # In key order (the lock order), each column the text of an array literal; days as ordinals. A
+        # visit recorded held takes that state unless a later integrity change came first.
+        held = sorted(batch.held_at_intake)
         rows = await conn.fetch(
-            """INSERT INTO fin_visits AS t (clinic_id, visit_id, iin, day)
-               SELECT c, v, i, date '0001-01-01' + (d - 1)
+            """INSERT INTO fin_visits AS t (clinic_id, visit_id, iin, day, held)
+               SELECT c, v, i, date '0001-01-01' + (d - 1),
+                      (c, v) IN (SELECT * FROM unnest($5::text[], $6::text[]))
                FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::int[]) AS u(c, v, i, d)
-               ON CONFLICT (clinic_id, visit_id) DO UPDATE SET iin = excluded.iin, day = excluded.day
+               ON CONFLICT (clinic_id, visit_id) DO UPDATE SET iin = excluded.iin, day = excluded.day,
+                   held = CASE WHEN t.integrity_version = 0 THEN excluded.held ELSE t.held END
                  WHERE t.iin IS NULL
-               RETURNING t.iin, t.day - date '0001-01-01' + 1, t.voided""",
-            *osms_native.visit_key_columns(batch.visits))
-        # Returned: a new visit, or one whose void came first (then it stays out of activity).
-        for iin, day, voided in rows:
-            if not voided:
+               RETURNING t.iin, t.day - date '0001-01-01' + 1, t.voided OR t.held""",
+            *osms_native.visit_key_columns(batch.visits), [k[0] for k in held], [k[1] for k in held])
+        # Returned: a new visit, or one whose void or integrity change came first (then it counts only
+        # when neither keeps it out).
+        for iin, day, out in rows:
+            if not out:
                 added[iin].append(day)
+    moved: dict[tuple[str, str], tuple[str, int, int]] = {}
+    if batch.integrity:
+        moved = await _apply_integrity(conn, batch.integrity)
+        for iin, day, sign in moved.values():
+            (added if sign > 0 else removed)[iin].append(day)
     voided: dict[tuple[str, str], tuple[str, int]] = {}
     if batch.voids:
         keys = sorted(batch.voids)
@@ -89,10 +99,10 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_
             """INSERT INTO fin_visits AS t (clinic_id, visit_id, voided)
                SELECT a, b, true FROM unnest($1::text[], $2::text[]) AS u(a, b)
                ON CONFLICT (clinic_id, visit_id) DO UPDATE SET voided = true WHERE NOT t.voided
-               RETURNING t.iin, t.day, t.clinic_id, t.visit_id""",
+               RETURNING t.iin, t.day, t.clinic_id, t.visit_id, t.held""",
             [k[0] for k in keys], [k[1] for k in keys])
-        for iin, day, clinic_id, visit_id in rows:
-            if iin is not None:
+        for iin, day, clinic_id, visit_id, was_held in rows:
+            if iin is not None and not was_held:    # a held visit did not count: nothing to take away
                 removed[iin].append(day.toordinal())
                 voided[(clinic_id, visit_id)] = (iin, day.toordinal())
     iins = sorted(set(batch.persons) | set(added) | set(removed))
@@ -141,12 +151,40 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_
     earliest = await _add_to_calendars(conn, changes, earliest_month=closed_through is not None)
     if closed_through is not None:
         await _adjust_closed_months(conn, events, batch, closed_through, earliest, held, first, created, added,
-                                    removed, voided)
+                                    removed, voided, moved)
+
+
+async def _apply_integrity(conn: asyncpg.Connection, changes: dict[tuple[str, str], tuple[str, int, int, bool]]
+                           ) -> dict[tuple[str, str], tuple[str, int, int]]:
+    """Applies the batch's newest visit-held / visit-cleared per visit, where newer than the state held
+    (a repeat or a stale one changes nothing); a change that arrives before its visit-recorded brings the
+    visit's person and day. Returns (clinic_id, visit_id) -> (iin, day, +1 or -1) of the visits that now
+    count, or no longer count, towards activity."""
+    keys = sorted(changes)
+    clinics, visit_ids = [k[0] for k in keys], [k[1] for k in keys]
+    # Locked first, in key order, in a statement of its own: a row the upsert below changes would be
+    # invisible to a locking read in the same statement.
+    before = {(r[0], r[1]): r[2] for r in await conn.fetch(
+        """SELECT t.clinic_id, t.visit_id, t.iin IS NOT NULL AND NOT t.voided AND NOT t.held
+           FROM unnest($1::text[], $2::text[]) AS u(c, v) JOIN fin_visits t ON t.clinic_id = u.c AND t.visit_id = u.v
+           ORDER BY t.clinic_id, t.visit_id FOR UPDATE OF t""", clinics, visit_ids)}
+    rows = await conn.fetch(
+        """INSERT INTO fin_visits AS t (clinic_id, visit_id, iin, day, held, integrity_version)
+           SELECT c, v, i, date '0001-01-01' + (d - 1), h, n
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bool[]) AS u(c, v, i, d, n, h)
+           ON CONFLICT (clinic_id, visit_id) DO UPDATE
+             SET held = excluded.held, integrity_version = excluded.integrity_version,
+                 iin = coalesce(t.iin, excluded.iin), day = coalesce(t.day, excluded.day)
+             WHERE t.integrity_version < excluded.integrity_version
+           RETURNING t.clinic_id, t.visit_id, t.iin, t.day - date '0001-01-01' + 1, NOT t.voided AND NOT t.held""",
+        clinics, visit_ids, [changes[k][0] for k in keys], [changes[k][1] for k in keys],
+        [changes[k][2] for k in keys], [changes[k][3] for k in keys])
+    return {(r[0], r[1]): (r[2], r[3], 1 if r[4] else -1) for r in rows if r[4] != before.get((r[0], r[1]), False)}
 
 
 async def _adjust_closed_months(conn: asyncpg.Connection, events: list[Event], batch, closed_through: date,
                                 earliest: int | None, held: list, first: dict, created: set, added: dict,
-                                removed: dict, voided: dict) -> None:
+                                removed: dict, voided: dict, moved: dict) -> None:
     """Records as adjustments of the first open month what the batch changed on the counting day of a
     closed month (services.financing.closing). Most batches touch no day that early and cost a test
     per person. `earliest`: the first month (ordinal) whose cells the batch changed."""
@@ -170,7 +208,7 @@ async def _adjust_closed_months(conn: asyncpg.Connection, events: list[Event], b
             if iin in sure or closing.may_differ_early(old, batch.persons[iin], cutoff):
                 people[iin] = (old, fold(old, iin, batch.persons.get(iin), added.get(iin, []),
                                          removed.get(iin, [])))
-    lines = closing.adjustments(events, people, cutoff, added, voided) if people else []
+    lines = closing.adjustments(events, people, cutoff, added, voided, moved) if people else []
     if not lines:
         return
     numbers = await _ensure_clinics(conn, {x.clinic_id for x in lines})

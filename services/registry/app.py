@@ -17,9 +17,11 @@ from services.common.inputs import TEXT_PATTERN, ClinicId, ClinicIdPath, Day
 from services.common.native import osms_native
 from services.common.problems import Problem, conflicts, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
-from services.registry import fhir, store
+from services.registry import confirmations_api, fhir, store
+from services.registry.consumer import CONSUMER
 from services.registry.domain import AttachmentRequest, Backdating, VisitIn
-from services.registry.rules import RULE_TABLES, VisitRules, attachment_rules, visit_rules, visit_rules_for
+from services.registry.rules import (RULE_TABLES, VisitRules, attachment_rules, confirmation_rules, visit_rules,
+                                     visit_rules_for)
 
 log = get_logger(__name__)
 visits_body = osms_native.visits_body
@@ -125,6 +127,11 @@ class VisitResult(BaseModel):
     visit_id: str
     status: Literal["recorded", "duplicate", "rejected"]
     errors: list[str]
+    integrity: Literal["clear", "held"] | None = Field(
+        default=None, description="of a recorded visit (and a duplicate's, as it stands now): a held visit "
+                                  "does not count towards activity until an operator clears it")
+    reasons: list[str] | None = Field(default=None, description="why it is held: kind_sex, kind_age, "
+                                                                "practitioner_volume, after_death, repeated_visit")
 
 
 class VisitsOut(RulesUsed):
@@ -264,10 +271,12 @@ async def get_person(iin: IinPath, db: Pool) -> Person:
 @router.post("/persons/{iin}/death", response_model=Person, dependencies=[allow()],
              responses={**conflicts("death_already_recorded", description="another date of death is recorded"),
                         422: {"description": "a date in the future or before birth"}})
-async def record_death(iin: IinPath, body: DeathIn, db: Pool) -> Person:
-    """Records a death: detaches the person on that date. The same date again answers the same."""
+async def record_death(iin: IinPath, body: DeathIn, db: Pool, principal: Auth) -> Person:
+    """Records a death: detaches the person on that date, and holds the visits already recorded after
+    it (`after_death`). The same date again answers the same."""
     async with db.acquire() as conn:
-        person = await store.record_death(conn, iin, body.date, clock.today())
+        person = await store.record_death(conn, iin, body.date, clock.today(),
+                                          actor=f"{principal.role}:{principal.key_id}")
     log.info("death recorded", iin=mask_iin(iin), date=str(body.date))
     return Person(**person)
 
@@ -337,7 +346,9 @@ async def intake(visits: list[VisitIn], db: Pool, principal: Principal, snap: Ru
     today = clock.today()
     rules = visit_rules_for(snap, today, {v.date for v in visits})
     async with db.acquire() as conn:
-        results = await store.record_visits(conn, visits, rules, today, correction=principal.role == "admin")
+        results = await store.record_visits(conn, visits, rules, today, correction=principal.role == "admin",
+                                            actor=f"{principal.role}:{principal.key_id}",
+                                            confirm=confirmation_rules(snap, today))
     return results, rules
 
 
@@ -355,5 +366,7 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     rule_tables=RULE_TABLES,
     count_records=store.records_on_or_after,
+    consumers=[CONSUMER],
 )
 app = create_app(spec)
+app.include_router(confirmations_api.router)   # without the key check: the code is the credential

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from services.common.ids import iin_birth_date_sex, iin_problem_on
 from services.common.rules import InForce
-from services.registry.rules import AttachmentValues, Reason, VisitRules
+from services.registry.rules import AttachmentValues, Reason, VisitKind, VisitRules
 
 
 def add_months(d: date, months: int) -> date:
@@ -263,3 +263,98 @@ def after_death(visit: VisitIn, died_on: date | None) -> bool:
     rejects (store.record_visits), so a clinic trying dates pays for each try before the death with a
     recorded visit, within its reporting window only."""
     return died_on is not None and visit.date > died_on
+
+
+# ---------------------------------------------------------------- integrity (padded records)
+CLEAR, HELD, VOID = "clear", "held", "void"      # a recorded visit's integrity states
+# Why a recorded visit is held; the codes are part of the API (results, events, the review's filter).
+KIND_SEX = "kind_sex"                      # a kind for the other sex (a man's cervical screening)
+KIND_AGE = "kind_age"                      # a kind outside its ages (an adult's newborn patronage)
+PRACTITIONER_VOLUME = "practitioner_volume"  # beyond the practitioner's daily norm × tolerance
+AFTER_DEATH = "after_death"                # dated after a death registered later
+REPEATED_VISIT = "repeated_visit"          # the same person, clinic, kind and day under another visit id
+PATIENT_DENIED = "patient_denied"          # the patient denied it, answering a confirmation request
+COMPLAINT_UPHELD = "complaint_upheld"      # a service_not_provided complaint upheld (then voided)
+HOLD_REASONS = (KIND_SEX, KIND_AGE, PRACTITIONER_VOLUME, AFTER_DEATH, REPEATED_VISIT, PATIENT_DENIED,
+                COMPLAINT_UPHELD)
+
+
+def age_on(birth: date, on: date) -> int:
+    """Whole years of age on a date."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def kind_reasons(iin: str, on: date, kind: VisitKind | None) -> list[str]:
+    """Why a visit of this kind cannot be this person's: the IIN's sex against the kind's, the age on
+    the visit's date against the kind's ages (both bounds inclusive). `kind`: None for a kind that
+    applies to everyone (most visits: nothing to compute)."""
+    if kind is None:
+        return []
+    birth, sex = iin_birth_date_sex(iin)
+    reasons = []
+    if kind.sex is not None and kind.sex != sex:
+        reasons.append(KIND_SEX)
+    if kind.min_age_years is not None or kind.max_age_years is not None:
+        age = age_on(birth, on)
+        if (kind.min_age_years is not None and age < kind.min_age_years) or \
+                (kind.max_age_years is not None and age > kind.max_age_years):
+            reasons.append(KIND_AGE)
+    return reasons
+
+
+PractitionerDay = tuple[str, date, str]     # (clinic_id, date, practitioner_id)
+
+
+def volume_held(before: int, new: int, limit: int | None, far: int | None) -> tuple[range, bool]:
+    """A practitioner's day that held `before` visits and gains `new` (in order): (the positions among
+    the new ones, from 0, that are held: those numbered beyond `limit` in the day, or all of them once
+    the day is beyond `far`; whether the day's earlier visits become held too: the day has just gone
+    beyond `far`)."""
+    total = before + new
+    if far is not None and total > far:
+        return range(new), before <= far and before > 0
+    if limit is None or total <= limit:
+        return range(0), False
+    return range(max(0, limit - before), new), False
+
+
+def repeated(visits: list[VisitIn], recorded: set[tuple[str, str, date, str]]) -> set[int]:
+    """The positions of visits that repeat the same person, clinic, kind and day of a visit recorded
+    before (`recorded`: (iin, clinic_id, date, kind) of other visit ids) or earlier in the list: the
+    first stays clear, the later ones are held."""
+    seen = set(recorded)
+    out = set()
+    for i, v in enumerate(visits):
+        key = (v.iin, v.clinic_id, v.date, v.kind)
+        if key in seen:
+            out.add(i)
+        seen.add(key)
+    return out
+
+
+def intake_holds(visits: list[VisitIn], rules: VisitRules, *, day_counts: dict[PractitionerDay, int],
+                 recorded: set[tuple[str, str, date, str]]) -> tuple[dict[int, list[str]], list[PractitionerDay]]:
+    """The intake's checks of newly recorded visits: ({position: reasons} of those held, the
+    practitioner's days whose earlier visits become held too). `day_counts`: the visits each
+    practitioner's day held before these; `recorded`: see `repeated`. Pure: the store gathers both."""
+    held: dict[int, list[str]] = {}
+    for i, v in enumerate(visits):
+        kind = rules.limited_on.get(v.date, {}).get(v.kind)
+        if kind is not None:
+            reasons = kind_reasons(v.iin, v.date, kind)
+            if reasons:
+                held[i] = reasons
+    by_day: dict[PractitionerDay, list[int]] = {}
+    for i, v in enumerate(visits):
+        if v.practitioner_id is not None:
+            by_day.setdefault((v.clinic_id, v.date, v.practitioner_id), []).append(i)
+    whole_days = []
+    for day, positions in by_day.items():
+        over, whole = volume_held(day_counts.get(day, 0), len(positions), rules.volume_limit, rules.volume_far)
+        for k in over:
+            held.setdefault(positions[k], []).append(PRACTITIONER_VOLUME)
+        if whole:
+            whole_days.append(day)
+    for i in repeated(visits, recorded):
+        held.setdefault(i, []).append(REPEATED_VISIT)
+    return held, whole_days

@@ -8,14 +8,14 @@ next one, so it is never provisional.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr
 
 from services.common.inputs import Day
-from services.common.rules import EARLIEST, InForce, RuleSnapshot, RuleTable, Values, rules_fields
+from services.common.rules import EARLIEST, Dec, InForce, RuleSnapshot, RuleTable, Values, rules_fields
 
 ATTACHMENT = "attachment"
 VISITS = "visits"
@@ -77,15 +77,31 @@ class VisitsValues(Values):
     # How many days old a visit a clinic reports may be (clinics upload in batches); older ones only
     # through an admin's correction. None (versions before it): no bound but earliest_date.
     clinic_report_days: Annotated[int, Field(strict=True, ge=0, le=3660)] | None = None
+    # Padded records (приписки): a practitioner's visits of a day beyond norm × tolerance are held, and
+    # all of that day's once it passes norm × far_beyond. None (versions before them): no volume hold.
+    practitioner_tolerance: Annotated[Dec, Field(ge=1, le=20)] | None = None
+    practitioner_far_beyond: Annotated[Dec, Field(ge=1, le=100)] | None = None
+    # The risk lists' turning-inactive signal: a visit landing within `turning_inactive_days` of the
+    # person's previous visit growing `activity_window_days` old (financing's activity window).
+    activity_window_days: Annotated[int, Field(strict=True, ge=1, le=3660)] | None = None
+    turning_inactive_days: Annotated[int, Field(strict=True, ge=1, le=365)] | None = None
     # Built once when the version is read, not per request: the hot path asks it per visit.
     _codes: frozenset[str] = PrivateAttr()
+    _limited: dict[str, VisitKind] = PrivateAttr()
 
     def model_post_init(self, _context: Any) -> None:
         self._codes = frozenset(k.code for k in self.kinds)
+        self._limited = {k.code: k for k in self.kinds
+                         if k.sex is not None or k.min_age_years is not None or k.max_age_years is not None}
 
     @property
     def codes(self) -> frozenset[str]:
         return self._codes
+
+    @property
+    def limited_kinds(self) -> dict[str, VisitKind]:
+        """The kinds that apply to one sex or to some ages only, by code."""
+        return self._limited
 
 
 def _attachment_check(v: AttachmentValues, _effective: date) -> list[dict[str, Any]]:
@@ -108,6 +124,12 @@ def _visits_check(v: VisitsValues, _effective: date) -> list[dict[str, Any]]:
         seen.add(k.code)
         if k.min_age_years is not None and k.max_age_years is not None and k.min_age_years > k.max_age_years:
             errors.append({"loc": ["kinds", i, "max_age_years"], "msg": "max_age_years is below min_age_years"})
+    if (v.practitioner_tolerance is not None and v.practitioner_far_beyond is not None
+            and v.practitioner_far_beyond < v.practitioner_tolerance):
+        errors.append({"loc": ["practitioner_far_beyond"], "msg": "far beyond is below the tolerance"})
+    if (v.activity_window_days is not None and v.turning_inactive_days is not None
+            and v.turning_inactive_days >= v.activity_window_days):
+        errors.append({"loc": ["turning_inactive_days"], "msg": "not shorter than the activity window"})
     return errors
 
 
@@ -116,7 +138,8 @@ RULE_TABLES: dict[str, RuleTable] = {t.name: t for t in (
                           "the newborn's age, how far back a clinic's attachment may take effect",
               AttachmentValues, check=_attachment_check),
     RuleTable(VISITS, "visits: the earliest date taken, the visit kinds with the sex and ages each applies to, "
-                      "the practitioner's daily norm, how many days old a visit a clinic reports may be",
+                      "the practitioner's daily norm and the tolerance and far-beyond factors of the volume "
+                      "hold, how many days old a visit a clinic reports may be, the turning-inactive windows",
               VisitsValues, check=_visits_check),
 )}
 
@@ -149,6 +172,11 @@ class VisitRules:
     kinds_on: dict[date, frozenset[str]]         # every date of the request
     fields: dict[str, Any]                       # rules_version... of the versions used
     clinic_earliest: date | None = None          # the oldest visit a clinic may report today (None: no bound)
+    limited_on: dict[date, dict[str, VisitKind]] = field(default_factory=dict)   # every date of the request
+    # The intake's volume hold (the version in force today): visits of a practitioner's day beyond
+    # `volume_limit` are held, all of the day's beyond `volume_far`. None: no volume hold.
+    volume_limit: int | None = None
+    volume_far: int | None = None
 
 
 def visit_rules_for(snap: RuleSnapshot, today: date, dates: Iterable[date]) -> VisitRules:
@@ -156,14 +184,72 @@ def visit_rules_for(snap: RuleSnapshot, today: date, dates: Iterable[date]) -> V
     intake = visit_rules(snap, today)
     used: dict[str, InForce[VisitsValues]] = {}
     kinds_on: dict[date, frozenset[str]] = {}
+    limited_on: dict[date, dict[str, VisitKind]] = {}
     for d in set(dates):
         found = visit_rules(snap, d)
         kinds_on[d] = found.values.codes if found else frozenset()
+        limited_on[d] = found.values.limited_kinds if found else {}
         if found:
             used[found.version.version] = found
     if intake is not None:
         used[intake.version.version] = intake
     ordered = sorted(used.values(), key=lambda u: u.version.effective_from)
     days = intake.values.clinic_report_days if intake else None
+    limit, far = volume_limits(intake.values) if intake else (None, None)
     return VisitRules(intake.values.earliest_date if intake else None, kinds_on, rules_fields(*ordered),
-                      None if days is None else today - timedelta(days=days))
+                      None if days is None else today - timedelta(days=days), limited_on, limit, far)
+
+
+def volume_limits(v: VisitsValues) -> tuple[int | None, int | None]:
+    """(the visits of a practitioner's day beyond which each is held, beyond which all are held), whole
+    visits (norm × factor, rounded down); None where the version sets no factor."""
+    norm = v.practitioner_daily_norm
+    return (None if v.practitioner_tolerance is None else int(norm * v.practitioner_tolerance),
+            None if v.practitioner_far_beyond is None else int(norm * v.practitioner_far_beyond))
+
+
+# ---------------------------------------------------------------- confirmations
+
+CONFIRMATIONS = "confirmations"
+Share = Annotated[Dec, Field(ge=0, le=1)]
+
+
+class ConfirmationValues(Values):
+    """Patients confirm a sample of their visits (services/registry/confirmations.py): the share of
+    recorded visits asked, by what is known of the clinic, the practitioner and the visit at intake."""
+    base_rate: Share
+    # A clinic (a practitioner) is flagged when a visit of theirs dated in the `flag_window_days` before
+    # the day of intake is held or voided (cleared ones do not count: they were false alarms).
+    flagged_clinic_rate: Share
+    flagged_practitioner_rate: Share
+    held_rate: Share                  # a visit held at intake
+    flag_window_days: Annotated[int, Field(strict=True, ge=1, le=366)]
+    code_valid_days: Annotated[int, Field(strict=True, ge=1, le=90)]
+    # The hold reasons a patient's confirmation clears (what the patient can witness); a visit held for
+    # any other reason stays held for an operator, the confirmation recorded.
+    confirmation_clears: list[Annotated[str, Field(pattern=r"^[a-z][a-z_]{1,40}$")]] = Field(max_length=20)
+    # Wrong codes one client address may try in a window before its answers are refused (429) until the
+    # window ends: a code has 128 random bits, this keeps guessing from loading the service.
+    wrong_codes_allowed: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+    wrong_codes_window_minutes: Annotated[int, Field(strict=True, ge=1, le=1440)]
+
+
+def _confirmations_check(v: ConfirmationValues, _effective: date) -> list[dict[str, Any]]:
+    errors = []
+    if v.flagged_clinic_rate < v.base_rate:
+        errors.append({"loc": ["flagged_clinic_rate"], "msg": "below the base rate"})
+    if v.flagged_practitioner_rate < v.flagged_clinic_rate:
+        errors.append({"loc": ["flagged_practitioner_rate"], "msg": "below the flagged clinic's rate"})
+    return errors
+
+
+RULE_TABLES[CONFIRMATIONS] = RuleTable(
+    CONFIRMATIONS, "patients confirming visits: the share of recorded visits asked (base, at a flagged clinic, of a "
+                   "flagged practitioner, held at intake), the window that flags, how long a code is good, the "
+                   "hold reasons a confirmation clears, the wrong codes a client may try", ConfirmationValues, check=_confirmations_check)
+
+
+def confirmation_rules(snap: RuleSnapshot, on: date) -> InForce[ConfirmationValues] | None:
+    """The confirmations rules in force on the day of intake; None before the table's first version
+    (then no visit is asked)."""
+    return snap.in_force(CONFIRMATIONS, on)

@@ -15,9 +15,10 @@ from services.common.native import osms_native
 from services.common.outbox import add_events, add_packed
 from services.common.problems import Problem, conflict
 from services.common.rules import InForce, rules_fields
-from services.registry import domain
+from services.registry import domain, integrity
 from services.registry.domain import AttachmentRecord, AttachmentRequest, VisitIn, visit_errors
-from services.registry.rules import ATTACHMENT, VISITS, AttachmentValues, VisitRules
+from services.registry.confirmations_store import request_confirmations
+from services.registry.rules import ATTACHMENT, CONFIRMATIONS, VISITS, AttachmentValues, ConfirmationValues, VisitRules
 
 PRODUCER = "registry"
 
@@ -189,10 +190,12 @@ def _refusal_problem(refusal: domain.Refusal, used: dict, discreet: bool) -> Pro
 
 # ---------------------------------------------------------------- deaths
 
-async def record_death(conn: asyncpg.Connection, iin: str, died_on: date, today: date) -> dict:
+async def record_death(conn: asyncpg.Connection, iin: str, died_on: date, today: date, *,
+                       actor: str = "death registration") -> dict:
     """Records a death (idempotent under the person): detaches on that date and publishes
     patient-detached when the person was attached. A person never attached is still recorded,
-    so that visits after the death are rejected."""
+    so that visits after the death are rejected; visits already recorded after it are held
+    (visit-held, reason after_death, `actor` recorded as who held them)."""
     async with conn.transaction():
         person = await _lock_person(conn, iin)
         refusal = domain.judge_death(iin, died_on, recorded=person["died_on"], today=today)
@@ -215,6 +218,9 @@ async def record_death(conn: asyncpg.Connection, iin: str, died_on: date, today:
                                        attachment_id=str(person["attachment_id"]), date=died_on,
                                        reason="death", person_version=version)
                 await add_events(conn, [new_event("patient-detached", data, producer=PRODUCER, key=iin)])
+            later = await conn.fetch("SELECT clinic_id, visit_id FROM visits WHERE iin = $1 AND date > $2",
+                                     iin, died_on)
+            await integrity.hold(conn, [(r[0], r[1]) for r in later], [domain.AFTER_DEATH], actor)
         history = await _history(conn, iin)
         person = await conn.fetchrow("SELECT iin, birth_date, sex, died_on FROM persons WHERE iin = $1", iin)
     return person_view(person, history, today)
@@ -225,8 +231,13 @@ async def record_death(conn: asyncpg.Connection, iin: str, died_on: date, today:
 _CONFLICTING = "conflicts_with_recorded_visit"
 
 
+def _clear_result(visit_id: str) -> dict:
+    return {"visit_id": visit_id, "status": "recorded", "errors": [], "integrity": domain.CLEAR, "reasons": []}
+
+
 async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: VisitRules,
-                        today: date, *, correction: bool = False) -> list[dict]:
+                        today: date, *, correction: bool = False, actor: str = "intake",
+                        confirm: InForce[ConfirmationValues] | None = None) -> list[dict]:
     """Judges each visit alone and records the good ones, in one transaction of a few set-based
     queries: clinics, deaths, one INSERT ... unnest, one packed outbox row (and one more read
     only when some visit ids were already taken or some visit is after a death).
@@ -234,7 +245,16 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
     A death is judged last, for a visit nothing else rejects and that repeats no visit id (in the
     request or recorded): otherwise trying dates of a dead person's visits (with a bad kind, or
     under a recorded visit id) would tell the date of death without writing anything.
-    `correction`: an admin's request, not bound by the clinic's reporting window."""
+    `correction`: an admin's request, not bound by the clinic's reporting window.
+
+    The padded-records checks (domain.intake_holds) judge the visits recorded: a held one is answered
+    and published with `integrity: held` and its reasons, and a practitioner's day gone far beyond the
+    norm holds that day's earlier visits too (visit-held, `actor` recorded as who held them). Two
+    requests of one practitioner's day at the same moment each count the other's visits only once
+    committed: the volume hold may then come a request late.
+
+    `confirm`: the confirmations rules in force today; a sample of the visits recorded is sent to their
+    patients to confirm (confirmations_store.request_confirmations), in the same transaction."""
     clinic_ids = list({v.clinic_id for v in visits})
     # Only well-formed IINs are looked up: any other string is rejected by visit_errors anyway.
     iins = list({v.iin for v in visits if v.iin.isascii() and v.iin.isdigit()})
@@ -247,6 +267,8 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
         candidates: list[tuple[int, VisitIn]] = []
         dead: list[tuple[int, VisitIn]] = []     # after a death: rejected unless a repeat (below)
         first: dict[tuple[str, str], VisitIn] = {}
+        echoes: list[tuple[int, int]] = []       # (a visit repeated in the request, its first)
+        first_at: dict[tuple[str, str], int] = {}
         for i, v in enumerate(visits):
             errors = visit_errors(v, today=today, clinic_known=v.clinic_id in known, rules=rules,
                                   correction=correction)
@@ -254,26 +276,30 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
             if errors:
                 results.append({"visit_id": v.visit_id, "status": "rejected", "errors": errors})
             elif key in first:
-                results.append(_repeat(v, first[key]))
+                results.append(_repeat(v, (first[key], domain.CLEAR, [])))
+                echoes.append((i, first_at[key]))
             elif deaths and domain.after_death(v, deaths.get(v.iin)):  # most requests name no dead person
                 results.append({"visit_id": v.visit_id, "status": "rejected", "errors": [domain.VISIT_AFTER_DEATH]})
                 dead.append((i, v))
             else:
-                first[key] = v
-                results.append({"visit_id": v.visit_id, "status": "recorded", "errors": []})
+                first[key], first_at[key] = v, i
+                results.append(_clear_result(v.visit_id))
                 candidates.append((i, v))
         inserted: set[tuple[str, str]] = set()
+        seen_before: tuple[dict, set] = ({}, set())
         if candidates:
             # The columns as array literals, made natively: asyncpg's encoding of six 1,000-element lists
             # was a large share of the service's time, and PostgreSQL reads literals as cheaply
             # (docs/performance.md).
+            columns = osms_native.visit_columns([v for _, v in candidates])
+            seen_before = await _seen_before(conn, [v for _, v in candidates], columns, rules)
             rows = await conn.fetch(
                 """INSERT INTO visits (visit_id, clinic_id, iin, date, kind, practitioner_id)
                    SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::date[],
                                         $5::text::text[], $6::text::text[])
                    ON CONFLICT (clinic_id, visit_id) DO NOTHING
                    RETURNING clinic_id, visit_id""",
-                *osms_native.visit_columns([v for _, v in candidates]))
+                *columns)
             inserted = {(r[0], r[1]) for r in rows}
         taken = [(i, v) for i, v in candidates if (v.clinic_id, v.visit_id) not in inserted]
         if taken or dead:
@@ -283,41 +309,96 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
             for i, v in dead:  # a visit id already recorded answers as a repeat, whatever the death
                 if (v.clinic_id, v.visit_id) in recorded:
                     results[i] = _repeat(v, recorded[(v.clinic_id, v.visit_id)])
-        new = [v for _, v in candidates if (v.clinic_id, v.visit_id) in inserted]
+        placed = [(i, v) for i, v in candidates if (v.clinic_id, v.visit_id) in inserted]
+        new = [v for _, v in placed]
         if new:
-            await add_packed(conn, "visit-recorded", len(new), visit_events_packed(new, datetime.now(timezone.utc)))
+            held, whole_days = domain.intake_holds(new, rules, day_counts=seen_before[0], recorded=seen_before[1])
+            for k, reasons in held.items():
+                results[placed[k][0]] = {"visit_id": new[k].visit_id, "status": "recorded", "errors": [],
+                                         "integrity": domain.HELD, "reasons": reasons}
+            if held:
+                await integrity.record_intake(conn, [(new[k].clinic_id, new[k].visit_id, new[k].iin, new[k].date, r)
+                                                     for k, r in held.items()], actor)
+            if whole_days:
+                await _hold_whole_days(conn, whole_days, inserted, actor)
+            await add_packed(conn, "visit-recorded", len(new),
+                             visit_events_packed(new, datetime.now(timezone.utc), held or None))
+            await request_confirmations(conn, new, held, confirm, today)
+        for i, j in echoes:   # a repeat in the request answers as its first does now
+            if results[i]["status"] == "duplicate" and "integrity" in results[j]:
+                results[i] = {**results[i], "integrity": results[j]["integrity"], "reasons": results[j]["reasons"]}
     return results
 
 
-def _repeat(visit: VisitIn, recorded: VisitIn | None) -> dict:
-    """The answer to a visit whose id is taken: a duplicate of the same visit, else a conflicting reuse."""
-    same = recorded == visit
-    return {"visit_id": visit.visit_id, "status": "duplicate" if same else "rejected",
-            "errors": [] if same else [_CONFLICTING]}
+async def _seen_before(conn: asyncpg.Connection, visits: list[VisitIn], columns: tuple,
+                       rules: VisitRules) -> tuple[dict[domain.PractitionerDay, int], set[tuple[str, str, date, str]]]:
+    """What the intake's checks need of the visits recorded before these, in one query: the visits of
+    each of their practitioners' days (when a volume hold is in force), and (iin, clinic_id, date, kind)
+    of the visits of their people on their days (the person-day index: almost always none)."""
+    days = {(v.clinic_id, v.date, v.practitioner_id) for v in visits if v.practitioner_id is not None} \
+        if rules.volume_limit is not None or rules.volume_far is not None else set()
+    d = sorted(days)
+    rows = await conn.fetch(
+        """SELECT true, clinic_id, date, practitioner_id, count(*)::int, NULL
+           FROM visits JOIN unnest($1::text[], $2::date[], $3::text[]) AS k(clinic_id, date, practitioner_id)
+             USING (clinic_id, date, practitioner_id)
+           GROUP BY clinic_id, date, practitioner_id
+           UNION ALL
+           SELECT DISTINCT false, v.clinic_id, v.date, v.iin, 0, v.kind
+           FROM visits v JOIN unnest($4::text::text[], $5::text::date[]) AS k(iin, date) USING (iin, date)""",
+        [x[0] for x in d], [x[1] for x in d], [x[2] for x in d], columns[2], columns[3])
+    counts = {(r[1], r[2], r[3]): r[4] for r in rows if r[0]}
+    return counts, {(r[3], r[1], r[2], r[5]) for r in rows if not r[0]}
 
 
-async def _recorded(conn: asyncpg.Connection, visits: list[VisitIn]) -> dict[tuple[str, str], VisitIn]:
-    """The recorded visits under these visits' (clinic, visit id)."""
-    return {(r[0], r[1]): VisitIn(r[1], r[0], r[2], r[3], r[4], r[5]) for r in await conn.fetch(
-        """SELECT v.clinic_id, v.visit_id, v.iin, v.date, v.kind, v.practitioner_id
+async def _hold_whole_days(conn: asyncpg.Connection, days: list[domain.PractitionerDay],
+                           inserted: set[tuple[str, str]], actor: str) -> None:
+    """Holds the earlier visits of practitioners' days gone far beyond the norm (visit-held)."""
+    rows = await conn.fetch(
+        """SELECT clinic_id, visit_id FROM visits
+           JOIN unnest($1::text[], $2::date[], $3::text[]) AS k(clinic_id, date, practitioner_id)
+             USING (clinic_id, date, practitioner_id)""",
+        [x[0] for x in days], [x[1] for x in days], [x[2] for x in days])
+    earlier = [(r[0], r[1]) for r in rows if (r[0], r[1]) not in inserted]
+    await integrity.hold(conn, earlier, [domain.PRACTITIONER_VOLUME], actor)
+
+
+def _repeat(visit: VisitIn, recorded: tuple[VisitIn, str, list[str]] | None) -> dict:
+    """The answer to a visit whose id is taken: a duplicate of the same visit (with its integrity now),
+    else a conflicting reuse."""
+    if recorded is None or recorded[0] != visit:
+        return {"visit_id": visit.visit_id, "status": "rejected", "errors": [_CONFLICTING]}
+    return {"visit_id": visit.visit_id, "status": "duplicate", "errors": [],
+            "integrity": domain.CLEAR if recorded[1] == domain.CLEAR else domain.HELD, "reasons": recorded[2]}
+
+
+async def _recorded(conn: asyncpg.Connection,
+                    visits: list[VisitIn]) -> dict[tuple[str, str], tuple[VisitIn, str, list[str]]]:
+    """The recorded visits under these visits' (clinic, visit id), with their integrity state and reasons."""
+    return {(r[0], r[1]): (VisitIn(r[1], r[0], r[2], r[3], r[4], r[5]), r[6], r[7]) for r in await conn.fetch(
+        """SELECT v.clinic_id, v.visit_id, v.iin, v.date, v.kind, v.practitioner_id,
+                  coalesce(i.state, 'clear'), coalesce(i.reasons, '{}')
            FROM visits v JOIN unnest($1::text[], $2::text[]) AS k(clinic_id, visit_id)
-             USING (clinic_id, visit_id)""",
+             USING (clinic_id, visit_id) LEFT JOIN visit_integrity i USING (clinic_id, visit_id)""",
         [v.clinic_id for v in visits], [v.visit_id for v in visits])}
 
 
-def visit_events_packed(visits: list[VisitIn], occurred_at: datetime) -> bytes:
+def visit_events_packed(visits: list[VisitIn], occurred_at: datetime,
+                        held: dict[int, list[str]] | None = None) -> bytes:
     """The visit-recorded events of these visits as one packed outbox row, each exactly as new_event()
     makes it (same envelope, same data), without a pydantic model per visit: at 20,000 visits a second
     new_event's validation took a third of the service's CPU. The envelopes are written natively:
     0.7 ms for 1,000 visits against 4.0 with a dict and orjson each. The visits are valid already
     (parsed, and judged by visit_errors); a unit test holds this equal to new_event()."""
-    return osms_native.visit_packed(visits, PRODUCER, occurred_at.isoformat(), event_id_bytes(len(visits)))
+    return osms_native.visit_packed(visits, PRODUCER, occurred_at.isoformat(), event_id_bytes(len(visits)), held)
 
 
-def visit_events(visits: list[VisitIn], occurred_at: datetime) -> list[OutgoingEvent]:
+def visit_events(visits: list[VisitIn], occurred_at: datetime,
+                 held: dict[int, list[str]] | None = None) -> list[OutgoingEvent]:
     """The events of visit_events_packed, one by one (what the unit tests compare with new_event())."""
     return [OutgoingEvent("visit-recorded", key.decode(), uuid.UUID(event_id.decode()), payload)
-            for _, key, event_id, payload in osms_native.outbox_unpack(visit_events_packed(visits, occurred_at), 1)]
+            for _, key, event_id, payload in osms_native.outbox_unpack(
+                visit_events_packed(visits, occurred_at, held), 1)]
 
 
 def encode_results(results: list[dict], rules: VisitRules) -> bytes:
@@ -330,6 +411,8 @@ _RECORDS_ON_OR_AFTER = {
     ATTACHMENT: "SELECT count(*) FROM attachments WHERE effective_date >= $1",
     # No index on the date alone (each would cost every visits insert): a publication, rare, scans.
     VISITS: "SELECT count(*) FROM visits WHERE date >= $1",
+    # The requests drawn on or after the day (their rates and expiry were the version in force then).
+    CONFIRMATIONS: "SELECT count(*) FROM visit_confirmations WHERE requested_on >= $1",
 }
 
 

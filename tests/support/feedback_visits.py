@@ -8,12 +8,10 @@ from tests.support.inproc import eventually
 
 
 async def caught_up(app) -> None:
-    """Waits until the in-process feedback app's consumer has applied every event on its topics."""
-    (consumer,) = app.state.ctx.consumers
-
+    """Waits until the in-process feedback app's consumers have applied every event on their topics."""
     async def done() -> bool:
         try:
-            return sum(p["lag"] for p in await consumer.lag()) == 0
+            return all([sum(p["lag"] for p in await c.lag()) == 0 for c in app.state.ctx.consumers])
         except RuntimeError:  # the client is (re)starting
             return False
     await eventually(done, timeout=40, interval=0.1)

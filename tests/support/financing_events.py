@@ -8,14 +8,16 @@ from datetime import date, timedelta
 from aiokafka import AIOKafkaProducer
 
 from services.common.events import (AppealResolved, ClinicRegistered, ContributionPaid, EventData, InsuredPeriod,
-                                    PatientAttached, PatientDetached, VisitRecorded, new_event)
+                                    PatientAttached, PatientDetached, VisitCleared, VisitHeld, VisitRecorded,
+                                    new_event)
 from services.common.ids import iin_birth_date_sex
 from services.common.settings import get_settings
 from tests.support.inproc import eventually
 
 TOPIC_OF = {PatientAttached: "patient-attached", PatientDetached: "patient-detached",
             VisitRecorded: "visit-recorded", ContributionPaid: "contribution-paid",
-            AppealResolved: "appeal-resolved", ClinicRegistered: "clinic-registered"}
+            AppealResolved: "appeal-resolved", ClinicRegistered: "clinic-registered",
+            VisitHeld: "visit-held", VisitCleared: "visit-cleared"}
 
 
 def attached(iin: str, clinic: str, on: date, version: int, reason: str = "choice") -> PatientAttached:
@@ -30,6 +32,15 @@ def detached(iin: str, clinic: str, on: date, version: int) -> PatientDetached:
 
 def visit(iin: str, clinic: str, visit_id: str, on: date) -> VisitRecorded:
     return VisitRecorded(clinic_id=clinic, visit_id=visit_id, iin=iin, date=on, kind="consultation")
+
+
+def held(iin: str, clinic: str, visit_id: str, on: date, version: int, voided: bool = False) -> VisitHeld:
+    return VisitHeld(clinic_id=clinic, visit_id=visit_id, iin=iin, date=on, reasons=["kind_sex"],
+                     integrity_version=version, voided=voided)
+
+
+def cleared(iin: str, clinic: str, visit_id: str, on: date, version: int) -> VisitCleared:
+    return VisitCleared(clinic_id=clinic, visit_id=visit_id, iin=iin, date=on, integrity_version=version)
 
 
 def paid(iin: str, version: int, periods: list[tuple[date, date]]) -> ContributionPaid:
@@ -59,8 +70,10 @@ def key_of(e: EventData) -> str:
 
 
 def random_population(rng: random.Random, iins: list[str], clinics: list[str]) -> list[EventData]:
-    """A small population with moves, deaths, visits (some voided, some voided before they arrive),
-    and contribution timelines with stale versions: the awkward cases, mixed."""
+    """A small population with moves, deaths, visits (some voided, some voided before they arrive, some
+    held at intake or later, cleared, held again or voided for good: any order of those arriving gives
+    the newest integrity version's state), and contribution timelines with stale versions: the awkward
+    cases, mixed."""
     out: list[EventData] = []
     base = date(2025, 1, 1)
     for n, iin in enumerate(iins):
@@ -78,7 +91,16 @@ def random_population(rng: random.Random, iins: list[str], clinics: list[str]) -
             out.append(detached(iin, clinic, day + timedelta(days=rng.randint(1, 200)), version))
         for k in range(rng.choice((0, 1, 2, 4))):
             vid = f"V-{n}-{k}"
-            out.append(visit(iin, clinic, vid, base + timedelta(days=rng.randint(0, 900))))
+            on = base + timedelta(days=rng.randint(0, 900))
+            held_at_intake = rng.random() < 0.15
+            recorded = visit(iin, clinic, vid, on)
+            out.append(recorded.model_copy(update={"integrity": "held", "reasons": ["kind_sex"]})
+                       if held_at_intake else recorded)
+            for version in range(1, rng.choice((0, 0, 0, 1, 2, 3)) + 1):
+                if (version % 2 == 1) == held_at_intake:     # alternates from the intake's state
+                    out.append(cleared(iin, clinic, vid, on, version))
+                else:
+                    out.append(held(iin, clinic, vid, on, version, voided=rng.random() < 0.3))
             if rng.random() < 0.2:
                 out.append(upheld(clinic, vid, appeal_id=f"AP-{n}-{k}"))
             elif rng.random() < 0.1:

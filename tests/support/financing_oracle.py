@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.common.events import (AppealResolved, ContributionPaid, EventData, PatientAttached,
-                                    PatientDetached, VisitRecorded)
+                                    PatientDetached, VisitCleared, VisitHeld, VisitRecorded)
 from services.common.money import to_money
 from services.financing import domain
 
@@ -33,8 +33,16 @@ def figures(events: list[EventData], clinic_id: str, on: date) -> OracleFigures:
     birth: dict[str, tuple[date, str]] = {}
     visits: dict[tuple[str, str], tuple[str, date]] = {}
     voided: set[tuple[str, str]] = set()
+    # (clinic_id, visit_id) -> (integrity_version, held): the newest; visit-recorded is version 0
+    integrity: dict[tuple[str, str], tuple[int, bool]] = {}
     status: dict[str, ContributionPaid] = {}
     for e in events:
+        if isinstance(e, (VisitRecorded, VisitHeld, VisitCleared)):
+            version, held = (0, e.integrity == "held") if isinstance(e, VisitRecorded) else \
+                (e.integrity_version, isinstance(e, VisitHeld))
+            key = (e.clinic_id, e.visit_id)
+            if key not in integrity or integrity[key][0] < version:
+                integrity[key] = (version, held)
         if isinstance(e, PatientAttached):
             versions.setdefault(e.iin, {})[e.person_version] = (e.clinic_id, e.effective_date)
             birth[e.iin] = (e.birth_date, e.sex)
@@ -49,7 +57,7 @@ def figures(events: list[EventData], clinic_id: str, on: date) -> OracleFigures:
             voided.add((e.clinic_id, e.visit_id))
     days: dict[str, list[date]] = {}
     for key, (iin, d) in visits.items():
-        if key not in voided:
+        if key not in voided and not integrity[key][1]:
             days.setdefault(iin, []).append(d)
 
     def active(iin: str, d: date) -> bool:

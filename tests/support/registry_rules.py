@@ -26,10 +26,17 @@ VISITS = {"earliest_date": "2020-01-01", "practitioner_daily_norm": 24, "kinds":
     kind("screening_cervical", "F", 30, 70), kind("screening_prostate", "M", 45, 70)]}
 
 
+CONFIRMATIONS = {"base_rate": "0.01", "flagged_clinic_rate": "0.05", "flagged_practitioner_rate": "0.2",
+                 "held_rate": "1", "flag_window_days": 90, "code_valid_days": 14,
+                 "confirmation_clears": ["practitioner_volume", "repeated_visit"], "wrong_codes_allowed": 10,
+                 "wrong_codes_window_minutes": 15}
+
+
 def snapshot(**tables: list[tuple[date, dict[str, Any]]]) -> RuleSnapshot:
     """A snapshot of the registry's tables holding these versions: table=[(effective_from, values), ...].
     A table not named gets the values above, effective 2020-01-01."""
-    defaults = {"attachment": [(date(2020, 1, 1), ATTACHMENT)], "visits": [(date(2020, 1, 1), VISITS)]}
+    defaults = {"attachment": [(date(2020, 1, 1), ATTACHMENT)], "visits": [(date(2020, 1, 1), VISITS)],
+                "confirmations": [(date(2020, 1, 1), CONFIRMATIONS)]}
     return snapshot_of(RULE_TABLES, {name: tables.get(name, defaults[name]) for name in RULE_TABLES})
 
 

@@ -26,7 +26,9 @@ async def test_health_readiness_metrics_and_openapi(service):
         health = await eventually(kafka_seen, timeout=30)
         assert health["status"] == "ok"
         assert health["checks"]["relay"] == ("off" if service == "financing" else "running")
-        consumers = {"financing": {"financing": "running"}, "feedback": {"feedback": "running"}}
+        consumers = {"financing": {"financing": "running"},
+                     "feedback": {"feedback": "running", "feedback-denials": "running"},
+                     "registry": {"registry": "running"}}
         assert health["checks"]["consumers"] == consumers.get(service, {})
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200 and "osms_http_requests_total" in metrics.text

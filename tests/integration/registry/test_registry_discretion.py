@@ -122,7 +122,7 @@ async def test_a_clinic_s_old_visit_is_rejected_alone_and_an_admin_s_correction_
         visit(f"w0-{person}", mine, person, TODAY.isoformat())]})
     assert [(x["status"], x["errors"]) for x in r.json()["results"]] == [
         ("recorded", []), ("rejected", ["report_window_passed"]), ("recorded", [])]
-    assert r.json()["rules_version"].endswith("visits@2026-12-01")
+    assert r.json()["rules_version"].endswith("visits@2026-12-07")
     corrected = await client.post("/v1/visits", json={"visits": [
         visit(f"w31-{person}", mine, person, ago(31)), visit(f"old-{person}", mine, person, "2024-02-01")]})
     assert [(x["status"], x["errors"]) for x in corrected.json()["results"]] == [("recorded", []), ("recorded", [])]

@@ -78,7 +78,7 @@ async def test_a_new_visit_kind_is_taken_from_its_effective_date_on_and_the_norm
     assert before.status_code == 200
     assert [(x["status"], x["errors"]) for x in before.json()["results"]] == \
         [("recorded", [])] * 4 + [("rejected", ["unknown_kind"])]
-    assert (before.json()["rules_version"], before.json()["rules_provisional"]) == ("visits@2026-12-01", False)
+    assert (before.json()["rules_version"], before.json()["rules_provisional"]) == ("visits@2026-12-07", False)
 
     old = (await current(client, "visits", today))["values"]
     new = {**old, "practitioner_daily_norm": 1,
@@ -95,18 +95,18 @@ async def test_a_new_visit_kind_is_taken_from_its_effective_date_on_and_the_norm
         visit("b-1", clinic, people[0], yesterday, "consultation")]})
     assert [(x["visit_id"], x["status"], x["errors"]) for x in after.json()["results"]] == [
         ("a-1", "rejected", ["unknown_kind"]), ("a-2", "recorded", []), ("b-1", "duplicate", [])]
-    assert after.json()["rules_version"] == "visits@2026-12-01+visits@2030-06-15"
+    assert after.json()["rules_version"] == "visits@2026-12-07+visits@2030-06-15"
 
     def volumes(on):
         return client.get(f"/v1/clinics/{clinic}/practitioner-volumes", params={"date": on.isoformat()})
 
     earlier = (await volumes(yesterday)).json()
     assert (earlier["daily_norm"], earlier["rules_version"], earlier["practitioners"]) == \
-        (24, "visits@2026-12-01", [{"practitioner_id": "dr-1", "visits": 2, "patients": 2, "over_norm": False}])
+        (24, "visits@2026-12-07", [{"practitioner_id": "dr-1", "visits": 2, "patients": 2, "over_norm": False}])
     later = (await volumes(today)).json()
     assert (later["daily_norm"], later["rules_version"], later["rules_provisional"], later["practitioners"]) == \
         (1, "visits@2030-06-15", False, [{"practitioner_id": "dr-1", "visits": 3, "patients": 3, "over_norm": True}])
-    assert (await current(client, "visits", yesterday))["version"] == "visits@2026-12-01"
+    assert (await current(client, "visits", yesterday))["version"] == "visits@2026-12-07"
 
 
 async def test_a_new_voluntary_window_applies_from_its_effective_date_and_not_before(client, monkeypatch):

@@ -80,7 +80,7 @@ def test_each_event_that_changes_a_closed_months_first_day_is_a_line_and_a_recen
     cutoff = date(2026, 10, 1).toordinal()          # closed through October 2026
     events = [
         _event(1, (ATTACHED, person, 2, "B", date(2026, 8, 15).toordinal(), birth, "F"), "patient-attached"),
-        _event(2, (VISIT, "B", "V-1", person, date(2026, 11, 20).toordinal()), "visit-recorded"),
+        _event(2, (VISIT, "B", "V-1", person, date(2026, 11, 20).toordinal(), False), "visit-recorded"),
         _event(3, (DETACHED, person, 3, date(2026, 9, 20).toordinal()), "patient-detached"),
     ]
     batch = reduce_batch(events)

@@ -16,7 +16,8 @@ import pytest
 from services.common.events import ClinicRegistered, decode, new_event
 from services.common.native import osms_native
 from services.financing.projection import CLINIC, read_event, reading_of
-from tests.support.financing_events import TOPIC_OF, attached, detached, paid, random_population, upheld, visit
+from tests.support.financing_events import (TOPIC_OF, attached, cleared, detached, held, paid, random_population,
+                                            upheld, visit)
 from tests.support.mutants import field_mutants
 from tests.support.people import iins
 
@@ -31,6 +32,11 @@ def _valid_events() -> list[tuple[str, bytes]]:
         visit(people[2], "C1", "V-p", date(2026, 3, 1)).model_copy(update={"practitioner_id": "P-1"}),
         paid(people[3], 4, []),
         upheld("C1", "V-x").model_copy(update={"category": None, "clinic_id": None, "visit_id": None}),
+        visit(people[4], "C1", "V-h", date(2026, 3, 2)).model_copy(update={"integrity": "held",
+                                                                           "reasons": ["kind_sex", "kind_age"]}),
+        held(people[4], "C1", "V-h", date(2026, 3, 2), 3, voided=True),
+        held(people[5], "C2", "V-i", date(2026, 3, 3), 1),
+        cleared(people[4], "C1", "V-h", date(2026, 3, 2), 2),
     ]
     out = [(TOPIC_OF[type(e)], new_event(TOPIC_OF[type(e)], e, producer="test", key="k").payload) for e in events]
     clinic = ClinicRegistered(clinic_id="C1", name="Поликлиника №1", region="kyzylorda", settlement="rural",
@@ -57,7 +63,7 @@ def test_canonical_events_of_every_kind_take_the_fast_path_and_read_as_the_model
         assert read_event(payload, topic) == _by_models(topic, payload)
         kinds.add(topic)
     assert kinds == {"patient-attached", "patient-detached", "visit-recorded", "contribution-paid", "appeal-resolved",
-                     "clinic-registered"}
+                     "clinic-registered", "visit-held", "visit-cleared"}
 
 
 # Values put in place of each field in turn: wrong types, nulls, forms only the models' lax mode

@@ -25,7 +25,7 @@ class MemoryProjection:
 
     def __init__(self):
         self.persons: dict[str, PersonState] = {}
-        self.visits: dict[tuple[str, str], list] = {}      # key -> [iin, day, voided]
+        self.visits: dict[tuple[str, str], list] = {}      # key -> [iin, day, voided, held, integrity_version]
         self.deltas = deltas()
 
     def apply(self, events: list[EventData]) -> None:
@@ -35,15 +35,32 @@ class MemoryProjection:
         for key, (person, day) in batch.visits.items():
             row = self.visits.get(key)
             if row is None:
-                self.visits[key] = [person, day, False]
-                added.setdefault(person, []).append(day)
+                row = self.visits[key] = [person, day, False, key in batch.held_at_intake, 0]
+                if not row[3]:
+                    added.setdefault(person, []).append(day)
             elif row[0] is None:
                 row[0], row[1] = person, day
+                if row[4] == 0:
+                    row[3] = key in batch.held_at_intake
+                if not row[2] and not row[3]:
+                    added.setdefault(person, []).append(day)
+        for key, (person, day, version, held) in batch.integrity.items():
+            row = self.visits.get(key)
+            counted = row is not None and row[0] is not None and not row[2] and not row[3]
+            if row is None:
+                row = self.visits[key] = [person, day, False, held, version]
+            elif row[4] < version:
+                row[3], row[4] = held, version
+                row[0], row[1] = row[0] or person, row[1] or day
+            else:
+                continue
+            if (not row[2] and not row[3]) != counted:
+                (removed if counted else added).setdefault(row[0], []).append(row[1])
         for key in batch.voids:
-            row = self.visits.setdefault(key, [None, None, False])
+            row = self.visits.setdefault(key, [None, None, False, False, 0])
             if not row[2]:
                 row[2] = True
-                if row[0] is not None:
+                if row[0] is not None and not row[3]:
                     removed.setdefault(row[0], []).append(row[1])
         for person in set(batch.persons) | set(added) | set(removed):
             old = self.persons.get(person, PersonState())

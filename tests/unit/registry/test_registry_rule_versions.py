@@ -142,7 +142,9 @@ def test_the_norm_is_the_version_s_and_visits_are_never_provisional():
 
 def test_the_seed_like_values_are_accepted():
     for table, values in (("attachment", {**ATTACHMENT, "clinic_backdate_days": 3}),
-                          ("visits", {**VISITS, "clinic_report_days": 30})):
+                          ("visits", {**VISITS, "clinic_report_days": 30, "practitioner_tolerance": "1.5",
+                                      "practitioner_far_beyond": "3", "activity_window_days": 365,
+                                      "turning_inactive_days": 30})):
         body = PublishIn.model_validate({"effective_from": "2027-01-01", "values": values, "legal_basis": {
             "act": "test act", "number": "1", "date": "2026-01-01", "url": "https://example.org/act"}})
         assert validate_version(RULE_TABLES[table], body).model_dump(mode="json") == values

@@ -1,0 +1,162 @@
+"""registry: the integrity state of recorded visits (padded records, приписки): held, cleared, voided.
+
+A recorded visit is clear unless it has a row in `visit_integrity`. Every change (a hold at intake or
+later, an operator's clear or void, and whatever else decides: a patient's confirmation or denial) goes
+through this module, inside the caller's transaction: it locks the visit, records the change with who,
+when and why (`integrity_changes`), and adds its `visit-held` / `visit-cleared` event to the outbox, so
+the change and its event commit together. Each change raises the visit's `integrity_version` (the
+intake's state is version 0), which consumers use to keep the newest state whatever the order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.common.events import VisitCleared, VisitHeld, new_event
+from services.common.outbox import add_events
+
+from services.registry.domain import CLEAR, HELD, VOID
+
+PRODUCER = "registry"
+
+
+@dataclass(frozen=True)
+class IntegrityState:
+    clinic_id: str
+    visit_id: str
+    iin: str
+    date: date
+    state: str                 # clear, held or void
+    reasons: tuple[str, ...]
+    version: int
+
+
+class NotHeld(Exception):
+    """A decision on a visit that is not held (clear already, or voided)."""
+
+    def __init__(self, state: IntegrityState):
+        super().__init__(f"the visit is {state.state}")
+        self.state = state
+
+
+async def _lock(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], IntegrityState]:
+    """The current state of these recorded visits, each visit row locked (a visit's changes are
+    serialized on it), in key order (the lock order); unknown visits are left out."""
+    keys = sorted(set(keys))
+    rows = await conn.fetch(
+        """SELECT v.clinic_id, v.visit_id, v.iin, v.date, coalesce(i.state, 'clear') AS state,
+                  coalesce(i.reasons, '{}') AS reasons, coalesce(i.version, 0) AS version
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(clinic_id, visit_id, n)
+           JOIN visits v USING (clinic_id, visit_id)
+           LEFT JOIN visit_integrity i USING (clinic_id, visit_id)
+           ORDER BY k.n FOR UPDATE OF v""",
+        [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["clinic_id"], r["visit_id"]): IntegrityState(r["clinic_id"], r["visit_id"], r["iin"], r["date"],
+                                                            r["state"], tuple(r["reasons"]), r["version"])
+            for r in rows}
+
+
+async def state_of(conn: asyncpg.Connection, clinic_id: str, visit_id: str) -> IntegrityState | None:
+    return (await _lock(conn, [(clinic_id, visit_id)])).get((clinic_id, visit_id))
+
+
+async def _write(conn: asyncpg.Connection, changes: list[IntegrityState], actor: str, note: str | None) -> None:
+    """Stores the new states and their history rows; the callers publish their events."""
+    if not changes:
+        return
+    cols = ([c.clinic_id for c in changes], [c.visit_id for c in changes], [c.iin for c in changes],
+            [c.date for c in changes], [c.state for c in changes],
+            # text[] per row: PostgreSQL arrays of arrays must be rectangular, so each as a literal
+            ["{" + ",".join(f'"{r}"' for r in c.reasons) + "}" for c in changes], [c.version for c in changes])
+    await conn.execute(
+        """INSERT INTO visit_integrity AS t (clinic_id, visit_id, iin, date, state, reasons, version, changed_by, note)
+           SELECT c, v, i, d, s, r::text[], n, $8, $9
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::int[])
+                AS u(c, v, i, d, s, r, n)
+           ON CONFLICT (clinic_id, visit_id) DO UPDATE
+             SET state = excluded.state, reasons = excluded.reasons, version = excluded.version,
+                 changed_at = now(), changed_by = excluded.changed_by, note = excluded.note""",
+        *cols, actor, note)
+    await conn.execute(
+        """INSERT INTO integrity_changes (clinic_id, visit_id, version, state, reasons, changed_by, note)
+           SELECT c, v, n, s, r::text[], $6, $7
+           FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[]) AS u(c, v, n, s, r)""",
+        cols[0], cols[1], cols[6], cols[4], cols[5], actor, note)
+
+
+def _held_event(s: IntegrityState, detail: dict[str, Any] | None = None):
+    data = VisitHeld(clinic_id=s.clinic_id, visit_id=s.visit_id, iin=s.iin, date=s.date, reasons=list(s.reasons),
+                     integrity_version=s.version, voided=s.state == VOID, **(detail or {}))
+    return new_event("visit-held", data, producer=PRODUCER, key=s.iin)
+
+
+async def record_intake(conn: asyncpg.Connection, held: list[tuple[str, str, str, date, list[str]]],
+                        actor: str) -> None:
+    """The visits the intake's checks held, (clinic_id, visit_id, iin, date, reasons) of visits inserted
+    in this transaction: version 0, published by their own visit-recorded (integrity: held)."""
+    await _write(conn, [IntegrityState(c, v, i, d, HELD, tuple(r), 0) for c, v, i, d, r in held], actor, None)
+
+
+async def hold(conn: asyncpg.Connection, keys: list[tuple[str, str]], reasons: list[str], actor: str,
+               note: str | None = None, detail: dict[str, Any] | None = None) -> list[IntegrityState]:
+    """Holds these recorded visits for `reasons`: a clear one becomes held, a held one gains the
+    reasons it lacked (published again, with all of them); a voided one and one already held for all of
+    them are left as they are. Returns the changes made. `detail`: extra fields of these visit-held
+    events (a patient's denial carries the clinic's region for feedback's complaint)."""
+    changes = []
+    for s in (await _lock(conn, keys)).values():
+        if s.state == VOID:
+            continue
+        merged = tuple(dict.fromkeys(s.reasons + tuple(reasons))) if s.state == HELD else tuple(reasons)
+        if s.state == HELD and merged == s.reasons:
+            continue
+        changes.append(IntegrityState(s.clinic_id, s.visit_id, s.iin, s.date, HELD, merged, s.version + 1))
+    await _write(conn, changes, actor, note)
+    if changes:
+        await add_events(conn, [_held_event(c, detail) for c in changes])
+    return changes
+
+
+async def _decide(conn: asyncpg.Connection, clinic_id: str, visit_id: str, to: str, actor: str,
+                  note: str | None) -> IntegrityState | None:
+    s = await state_of(conn, clinic_id, visit_id)
+    if s is None:
+        return None
+    if s.state != HELD:
+        raise NotHeld(s)
+    new = IntegrityState(s.clinic_id, s.visit_id, s.iin, s.date, to, s.reasons, s.version + 1)
+    await _write(conn, [new], actor, note)
+    if to == CLEAR:
+        event = new_event("visit-cleared", VisitCleared(clinic_id=clinic_id, visit_id=visit_id, iin=s.iin,
+                                                        date=s.date, integrity_version=new.version),
+                          producer=PRODUCER, key=s.iin)
+    else:
+        event = _held_event(new)
+    await add_events(conn, [event])
+    return new
+
+
+async def clear(conn: asyncpg.Connection, clinic_id: str, visit_id: str, actor: str,
+                note: str | None = None) -> IntegrityState | None:
+    """Clears a held visit: it counts again (publishes visit-cleared). None for an unknown visit;
+    NotHeld when it is not held."""
+    return await _decide(conn, clinic_id, visit_id, CLEAR, actor, note)
+
+
+async def void(conn: asyncpg.Connection, clinic_id: str, visit_id: str, actor: str,
+               note: str | None = None) -> IntegrityState | None:
+    """Voids a held visit for good: it never counts (publishes visit-held with `voided`, which
+    financing applies as it applies a hold; nothing clears a void). None for an unknown visit; NotHeld
+    when it is not held."""
+    return await _decide(conn, clinic_id, visit_id, VOID, actor, note)
+
+
+async def history(conn: asyncpg.Connection, clinic_id: str, visit_id: str) -> list[dict]:
+    """Every change of a visit's integrity, oldest first: version, state, reasons, who, when, why."""
+    rows = await conn.fetch(
+        """SELECT version, state, reasons, changed_at, changed_by, note FROM integrity_changes
+           WHERE clinic_id = $1 AND visit_id = $2 ORDER BY version""", clinic_id, visit_id)
+    return [dict(r) for r in rows]

@@ -94,6 +94,13 @@ fuzz: infra
 chaos: install
 	@$(PY) -m tests.chaos.chaos --cycles 20
 
+# `make up` brings back what died, on a complete topology of its own (PostgreSQL, Kafka, the services
+# on free ports, in a folder under .local/ removed afterwards): a service killed, then Kafka killed.
+# A few minutes, so CI runs it beside `make test` (whose tests/e2e has the short form, one service).
+.PHONY: check-up
+check-up: install
+	@$(PY) -m pytest -q -p no:cacheprovider --confcutdir=tests/up -o addopts="-ra --strict-markers" tests/up/check_up.py
+
 # The deployment files: the Helm chart linted, rendered and validated against Kubernetes' schemas,
 # the operator examples against their CRDs, the compose file against the Compose Specification.
 # Installs helm (go install) when missing. See deploy/check.sh.

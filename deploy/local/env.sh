@@ -10,6 +10,8 @@ PG_LOG="$LOCAL/logs/postgres.log"
 KAFKA_PORT="${OSMS_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${OSMS_KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_HOME="$LOCAL/kafka"
+# The broker's jars: another folder's may be shared (tests/up runs a topology of its own beside the usual one).
+KAFKA_LIB="${OSMS_KAFKA_LIB:-$KAFKA_HOME/lib}"
 KAFKA_LOG="$LOCAL/logs/kafka.log"
 KAFKA_HEAP="${OSMS_KAFKA_HEAP:--Xms256m -Xmx768m}"
 SERVICES="contributions registry financing feedback"

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 POM="$ROOT/deploy/kafka/pom.xml"
-LIB="$KAFKA_HOME/lib"
+LIB="$KAFKA_LIB"
 PIDFILE="$LOCAL/run/kafka.pid"
 
 install() {
@@ -35,6 +35,7 @@ start() {
   if running; then log "Kafka already running on 127.0.0.1:$KAFKA_PORT"; return 0; fi
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another program (set OSMS_KAFKA_PORT)"
   local data="$KAFKA_HOME/data" conf="$KAFKA_HOME/server.properties"
+  mkdir -p "$KAFKA_HOME"
   sed -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
       -e "s#@DATA@#$data#g" "$ROOT/deploy/kafka/server.properties.in" >"$conf"
   if [[ ! -f "$data/meta.properties" ]]; then

@@ -81,9 +81,15 @@ wait_ready() {
 
 status() {
   load_ports
-  local rc=0 svc f
-  printf '  %-22s %s\n' postgresql "$("$here/postgres.sh" status >/dev/null 2>&1 && echo "running on :$PG_PORT" || echo down)"
-  printf '  %-22s %s\n' kafka "$("$here/kafka.sh" status 2>/dev/null || echo down)"
+  local rc=0 svc f state
+  # The local servers count (down: status fails); servers of one's own are only named.
+  if [[ -n "${OSMS_DATABASE_URL:-}" ]]; then state="external (OSMS_DATABASE_URL)"
+  elif "$here/postgres.sh" status >/dev/null 2>&1; then state="running on :$PG_PORT"
+  else state=down; rc=1; fi
+  printf '  %-22s %s\n' postgresql "$state"
+  if [[ -n "${OSMS_KAFKA_BOOTSTRAP:-}" ]]; then state="external (OSMS_KAFKA_BOOTSTRAP=$OSMS_KAFKA_BOOTSTRAP)"
+  else state="$("$here/kafka.sh" status 2>/dev/null)" || { state=down; rc=1; }; fi
+  printf '  %-22s %s\n' kafka "$state"
   for svc in $SERVICES; do
     if ! alive "$LOCAL/run/$svc.pid"; then printf '  %-22s down\n' "$svc"; rc=1; continue; fi
     if curl -fsS -o /dev/null "http://127.0.0.1:${SERVICE_PORT[$svc]}/readyz" 2>/dev/null; then
@@ -94,9 +100,12 @@ status() {
   done
   for f in "$LOCAL"/run/financing-consumer-*.pid; do
     [[ -f "$f" ]] || continue
-    printf '  %-22s %s\n' "$(basename "$f" .pid)" "$(alive "$f" && echo "running (pid $(cat "$f"))" || echo down)"
+    if alive "$f"; then state="running (pid $(cat "$f"))"; else state=down; rc=1; fi
+    printf '  %-22s %s\n' "$(basename "$f" .pid)" "$state"
   done
-  printf '  %-22s %s\n' console "$(alive "$LOCAL/run/console.pid" && echo "running on :$(console_port) (pid $(cat "$LOCAL/run/console.pid"))" || echo down)"
+  if alive "$LOCAL/run/console.pid"; then state="running on :$(console_port) (pid $(cat "$LOCAL/run/console.pid"))"
+  else state=down; rc=1; fi
+  printf '  %-22s %s\n' console "$state"
   return $rc
 }
 

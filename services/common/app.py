@@ -43,6 +43,10 @@ class ConsumerSpec:
     make_apply: Callable[["ServiceContext"], ApplyBatch]
     # How a message is read: by default with the event models of services/common/events.py.
     decode: Decode = decode
+    # A consumer that need not be fresh to the second can gather larger batches: the broker holds a
+    # fetch until this many bytes have arrived or fetch.max.wait.ms (500 ms) has passed, and a batch's
+    # fixed cost (its transaction, its offsets) is shared by more events. 1: whatever is there.
+    fetch_min_bytes: int = 1
 
 
 @dataclass
@@ -175,7 +179,7 @@ def start_background(ctx: ServiceContext, topics_ready: asyncio.Task, *, relay: 
     if consumers:
         for cs in spec.consumers:
             consumer = BatchConsumer(settings, ctx.pool, group=cs.group, topics=cs.topics, apply=cs.make_apply(ctx),
-                                     decode=cs.decode)
+                                     decode=cs.decode, fetch_min_bytes=cs.fetch_min_bytes)
             ctx.consumers.append(consumer)
             task = asyncio.create_task(_after(topics_ready, consumer.run))
             ctx.extra.setdefault("consumer_tasks", []).append((consumer, task))

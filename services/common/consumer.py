@@ -76,9 +76,10 @@ def observe_ages(histogram, stamps_ms: list[int], now_ms: float) -> None:
     histogram._sum.inc((n * now_ms - sum(stamps_ms)) / 1000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """One decoded message handed to the projection."""
+    """One decoded message handed to the projection. Not frozen: a frozen dataclass's __init__ sets each
+    field through object.__setattr__, several times the cost, and one is made for every message."""
 
     topic: str          # the event name, without any test prefix
     partition: int
@@ -129,8 +130,10 @@ class _Listener(ConsumerRebalanceListener):
 
 class BatchConsumer:
     def __init__(self, settings: Settings, pool: asyncpg.Pool, *, group: str, topics: list[str],
-                 apply: ApplyBatch, max_records: int | None = None, decode: Decode = decode):
+                 apply: ApplyBatch, max_records: int | None = None, decode: Decode = decode,
+                 fetch_min_bytes: int = 1):
         self.settings = settings
+        self.fetch_min_bytes = fetch_min_bytes
         self.decode = decode
         self.pool = pool
         self.group_id = settings.group(group)
@@ -155,6 +158,7 @@ class BatchConsumer:
             # three contribution partitions gave batches of about 48,500 where 100,000 were waiting.
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
+            fetch_min_bytes=self.fetch_min_bytes,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=max(self.settings.consumer_session_timeout_ms // 5, 500),
             group_instance_id=self.settings.consumer_instance_id,
@@ -329,6 +333,7 @@ class BatchConsumer:
         new_positions: dict[TopicPartition, int] = {}
         stamps: dict[str, list[int]] = {}     # per topic, the records' timestamps (ms)
         traced: set[bytes] | None = set() if tracing.enabled() else None    # the events' traceparents
+        applied: dict[str, int] = {}          # per topic, the events decoded
         for tp, messages in batch.items():
             topic = self.settings.unprefixed(tp.topic)
             # The stored offset is checked below to equal this position, so a message before it is
@@ -342,12 +347,14 @@ class BatchConsumer:
                 messages = [m for m in messages if m.offset >= position]
                 if not messages:
                     continue
+            before = len(events)
             for msg in messages:
                 try:
                     envelope, data = self.decode(msg.value, topic)   # another event_type is malformed here
                     events.append(Event(topic, tp.partition, msg.offset, envelope, data))
                 except Exception as exc:
                     dead.append((topic, tp.partition, msg.offset, msg.key, msg.value, str(exc)[:2000]))
+            applied[topic] = applied.get(topic, 0) + len(events) - before
             stamps.setdefault(topic, []).extend([m.timestamp for m in messages])
             if traced is not None:
                 traced.update(v for m in messages for k, v in m.headers if k == "traceparent")
@@ -366,11 +373,9 @@ class BatchConsumer:
         for topic, ts in stamps.items():
             observe_ages(FRESHNESS.labels(topic), ts, self.last_batch_at * 1000)
         BATCH_EVENTS.observe(len(events) + len(dead))
-        counts: dict[str, int] = {}
-        for e in events:
-            counts[e.topic] = counts.get(e.topic, 0) + 1
-        for topic, n in counts.items():
-            APPLIED.labels(topic).inc(n)
+        for topic, n in applied.items():
+            if n:
+                APPLIED.labels(topic).inc(n)
         for d in dead:
             DEAD.labels(d[0]).inc()
             log.error("malformed event set aside", topic=d[0], partition=d[1], offset=d[2], error=d[5][:300])

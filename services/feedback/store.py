@@ -164,13 +164,25 @@ async def transition(conn: asyncpg.Connection, appeal_id: uuid.UUID, t: Transiti
 
 async def learn_visits(conn: asyncpg.Connection, events: list[Event]) -> None:
     """The consumer's batch of visit-recorded events: each visit's clinic, id and person, once (a replay,
-    or a visit seen again, leaves the row as the first event made it)."""
-    clinics, visits, iins = zip(*(e.data for e in events)) if events else ((), (), ())
-    await conn.execute(
-        """INSERT INTO recorded_visits (clinic_id, visit_id, iin)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-           ON CONFLICT DO NOTHING""",
-        list(clinics), list(visits), list(iins))
+    or a visit seen again, leaves the row as the first event made it). The rows are copied in: COPY
+    costs the server a fraction of an INSERT ... ON CONFLICT. The relay delivers at least once, so a
+    visit may come again; then the copy fails on the key, and the batch is inserted skipping those."""
+    rows = [e.data for e in events]
+    if not rows:
+        return
+    try:
+        async with conn.transaction():    # a savepoint: a failed copy leaves the batch's transaction usable
+            await conn.copy_records_to_table("recorded_visits", records=rows, columns=_VISIT_COLUMNS)
+    except asyncpg.UniqueViolationError:
+        clinics, visits, iins = zip(*rows)
+        await conn.execute(
+            """INSERT INTO recorded_visits (clinic_id, visit_id, iin)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+               ON CONFLICT DO NOTHING""",
+            list(clinics), list(visits), list(iins))
+
+
+_VISIT_COLUMNS = ["clinic_id", "visit_id", "iin"]    # the order of the consumer's tuples
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """`make up` after a crash starts what is down and leaves what runs; `make status` tells each part.
-Run against the suite's PostgreSQL and Kafka, with its own local folder, ports and prefixes."""
+Run against the suite's PostgreSQL and Kafka, with its own local folder, ports and prefixes: the short
+form of tests/up/check_up.py (make check-up), which also kills Kafka, on servers of its own."""
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ def env(tmp_path):
     prefix = os.environ["OSMS_TOPIC_PREFIX"] + "up."
     e = {**os.environ, "OSMS_LOCAL_DIR": str(tmp_path), "OSMS_TOPIC_PREFIX": prefix,
          "OSMS_DB_PREFIX": os.environ["OSMS_DB_PREFIX"] + "up_",
-         **{f"OSMS_{s.upper()}_PORT": str(free_port()) for s in SERVICES}}
+         **{f"OSMS_{s.upper()}_PORT": str(free_port()) for s in (*SERVICES, "console")}}
     yield e
     make("down", e)
 

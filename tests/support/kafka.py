@@ -55,7 +55,7 @@ def consumer_group_describe(group: str) -> list[dict[str, str]]:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    lib = Path(os.environ.get("OSMS_LOCAL_DIR", root / ".local")) / "kafka" / "lib"
+    lib = Path(os.environ.get("OSMS_KAFKA_LIB") or Path(os.environ.get("OSMS_LOCAL_DIR", root / ".local")) / "kafka" / "lib")
     assert list(lib.glob("kafka-tools-*.jar")), f"no Kafka tools in {lib}: run `make install`"
     done = subprocess.run(["java", "-cp", f"{lib}/*", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
                            "--bootstrap-server", get_settings().kafka_bootstrap, "--describe", "--group", group],

@@ -194,9 +194,11 @@ async def post_payroll(request: Request, db: Pool, principal: Auth, snap: Rules)
     return result
 
 
-def _new_payroll(body: object, principal: Principal | None, snap: RuleSnapshot, today: date) -> store.NewPayroll:
+def _new_payroll(body: object, principal: Principal | None, snap: RuleSnapshot, today: date,
+                 periods: dict[str, tuple[int, PeriodRules, PaymentTerms]] | None = None) -> store.NewPayroll:
     """A payroll's body checked (422 naming every bad row; 403 for another employer's, unless
-    `principal` is None: a gateway's, which sends any employer's) and priced."""
+    `principal` is None: a gateway's, which sends any employer's) and priced. `periods`: the rules of
+    the periods met so far in the request (a batch's payrolls are mostly of one month)."""
     if not isinstance(body, dict):
         raise invalid("a payroll must be a JSON object")
     errors: list[dict[str, Any]] = []
@@ -211,8 +213,13 @@ def _new_payroll(body: object, principal: Principal | None, snap: RuleSnapshot, 
     rows, row_errors = _payroll_rows(body.get("rows"), month, allow_none=False)
     _refuse(errors + row_errors)
     assert header is not None
-    period, rules = _period_rules(header.period, today, "period", snap)
-    terms = _terms(snap, period)
+    known = periods.get(header.period) if periods is not None else None
+    if known is None:
+        period, rules = _period_rules(header.period, today, "period", snap)
+        known = (period, rules, _terms(snap, period))
+        if periods is not None:
+            periods[header.period] = known
+    period, rules, terms = known
     return store.NewPayroll(header.employer_bin, period, header.reference, rows, rules,
                             domain.due_on(period, terms), domain.counts_until(period, today, terms))
 
@@ -257,9 +264,10 @@ async def post_payroll_batch(request: Request, db: Pool, snap: Rules) -> dict:
     today = clock.today()
     results: list[dict[str, Any] | None] = [None] * len(items)
     accepted: list[tuple[int, store.NewPayroll]] = []
+    periods: dict[str, tuple[int, PeriodRules, PaymentTerms]] = {}
     for i, item in enumerate(items):
         try:
-            accepted.append((i, _new_payroll(item, None, snap, today)))
+            accepted.append((i, _new_payroll(item, None, snap, today, periods)))
         except Problem as exc:
             errors = [{**e, "loc": ["body", "payrolls", i, *e["loc"][1:]]} for e in exc.errors or ()]
             results[i] = {"status": exc.status, "detail": exc.detail, "errors": errors or None}

@@ -1,0 +1,95 @@
+"""Bank records that arrive before their declaration, and gateway batches whose payrolls share people,
+against the real PostgreSQL and Kafka: a record that matches nothing is kept and listed, and is matched
+by itself once its payer declares the month; a person in several payrolls of one batch gets an event
+each, with versions that keep increasing."""
+from __future__ import annotations
+
+from services.contributions import domain
+from tests.support.contributions_api import THIS_MONTH
+from tests.support.inproc import eventually
+from tests.support.kafka import read_topic
+from tests.support.people import bin_, iins
+
+PERIOD = domain.month_str(THIS_MONTH - 1)
+PAID_ON = domain.first_day(THIS_MONTH).isoformat()   # before the due date: no penalty
+
+
+def payroll(employer: str, people: list[str], income: str, reference: str = "p") -> dict:
+    return {"employer_bin": employer, "period": PERIOD, "reference": reference,
+            "rows": [{"iin": p, "income": income, "kind": "employee"} for p in people]}
+
+
+async def unmatched_references(client) -> set[str]:
+    records = (await client.get("/v1/bank-statements/unmatched", params={"limit": 1000})).json()["records"]
+    return {r["reference"] for r in records}
+
+
+async def period_line(client, employer: str) -> dict:
+    account = (await client.get(f"/v1/employers/{employer}/account")).json()
+    return next(p for p in account["periods"] if p["period"] == PERIOD)
+
+
+async def test_records_paid_before_the_payroll_are_matched_when_it_arrives(client):
+    employer, other = bin_(), bin_()
+    (person,) = iins(1)
+    r = await client.post("/v1/bank-statements", json={"records": [
+        {"payer_bin": employer, "date": PAID_ON, "amount": "3000.00", "purpose": f"ОСМС за {PERIOD}",
+         "reference": f"{employer}-named"},
+        {"payer_bin": employer, "date": PAID_ON, "amount": "2000.00", "purpose": "взносы ОСМС",
+         "reference": f"{employer}-unnamed"},
+        {"payer_bin": other, "date": PAID_ON, "amount": "10.00", "purpose": f"ОСМС за {PERIOD}",
+         "reference": f"{employer}-other"}]})
+    assert [x["status"] for x in r.json()["results"]] == ["unmatched"] * 3
+    assert {f"{employer}-named", f"{employer}-unnamed", f"{employer}-other"} <= await unmatched_references(client)
+
+    r = await client.post("/v1/payrolls", json=payroll(employer, [person], "100000.00"))   # 3,000 + 2,000
+    assert r.status_code == 201, r.text
+    line = await period_line(client, employer)
+    assert (line["declared"], line["paid"], line["balance"], line["status"], line["penalty"]) == \
+        ("5000.00", "5000.00", "0.00", "paid", "0.00")
+    left = await unmatched_references(client)
+    assert f"{employer}-named" not in left and f"{employer}-unnamed" not in left
+    assert f"{employer}-other" in left   # its payer declared nothing: still kept, still listed
+
+    # The record is matched once only: sent again, it is a duplicate of the matched one.
+    again = await client.post("/v1/bank-statements", json={"records": [
+        {"payer_bin": employer, "date": PAID_ON, "amount": "3000.00", "purpose": f"ОСМС за {PERIOD}",
+         "reference": f"{employer}-named"}]})
+    assert again.json()["results"][0] | {"record_id": None} == {
+        "reference": f"{employer}-named", "record_id": None, "status": "matched", "period": PERIOD, "duplicate": True}
+    assert (await period_line(client, employer))["paid"] == "5000.00"
+
+
+async def test_a_gateway_batch_matches_waiting_records_too(client):
+    employer = bin_()
+    (person,) = iins(1)
+    await client.post("/v1/bank-statements", json={"records": [
+        {"payer_bin": employer, "date": PAID_ON, "amount": "1000.00", "purpose": f"ОСМС {PERIOD}",
+         "reference": f"{employer}-early"}]})
+    r = await client.post("/v1/payroll-batches", json={"payrolls": [payroll(employer, [person], "100000.00")]})
+    assert r.json()["results"][0]["status"] == 201, r.text
+    line = await period_line(client, employer)
+    assert (line["declared"], line["paid"], line["balance"], line["status"]) == \
+        ("5000.00", "1000.00", "4000.00", "due")
+    assert f"{employer}-early" not in await unmatched_references(client)
+
+
+async def test_a_person_in_several_payrolls_of_one_batch_gets_increasing_versions(client):
+    first, second, third = bin_(), bin_(), bin_()
+    person, colleague = iins(2)
+    r = await client.post("/v1/payroll-batches", json={"payrolls": [
+        payroll(first, [person, colleague], "200000.00"), payroll(second, [person], "90000.00"),
+        payroll(third, [person], "0.00")]})
+    assert [x["status"] for x in r.json()["results"]] == [201, 201, 201], r.text
+    assert [x["employer_deduction_total"] for x in r.json()["results"]] == ["12000.00", "2700.00", "0.00"]
+
+    async def published():
+        got = [e["value"]["data"] for e in await read_topic("contribution-paid") if e["key"] == person]
+        return got if len(got) == 3 else None
+
+    events = await eventually(published, timeout=20)
+    assert sorted(e["status_version"] for e in events) == [1, 2, 3]
+    assert sorted(e["covered_months"] for e in events) == [[], [PERIOD], [PERIOD]]   # a nil income covers nothing
+    assert {e["status"] for e in events} == {"insured"}
+    status = (await client.get(f"/v1/persons/{person}/status")).json()
+    assert (status["status"], status["last_covered_month"]) == ("insured", PERIOD)

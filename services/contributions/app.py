@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -630,8 +632,48 @@ class BankRecordIn(BaseModel):
     reference: str = Field(min_length=1, max_length=200, description="the bank's reference of the record, unique")
 
 
+MAX_BANK_RECORDS = 10_000
+BANK_CSV_COLUMNS = ("payer_bin", "date", "amount", "purpose", "reference")
+
+
 class BankStatementIn(BaseModel):
-    records: list[BankRecordIn] = Field(min_length=1, max_length=10_000)
+    """The records as JSON objects, or as the bank's CSV export (`csv`): a header line naming the columns
+    payer_bin, date, amount, purpose, reference (in any order, comma-separated, fields quoted as CSV
+    quotes them), then a line a record. One of the two."""
+    records: list[BankRecordIn] | None = Field(default=None, min_length=1, max_length=MAX_BANK_RECORDS)
+    csv: str | None = Field(default=None, min_length=1, max_length=5_000_000,
+                            description="the records as CSV text, with a header line: " + ", ".join(BANK_CSV_COLUMNS))
+
+
+def _csv_records(text: str) -> list[BankRecordIn]:
+    """A CSV statement's records, checked like JSON ones: 422 naming each bad field by its record's index
+    (0: the first line after the header)."""
+    lines = csv.DictReader(io.StringIO(text, newline=""), restkey="_extra")
+    missing = [c for c in BANK_CSV_COLUMNS if c not in (lines.fieldnames or [])]
+    if missing:
+        raise invalid(f"the CSV header must name {', '.join(BANK_CSV_COLUMNS)}",
+                      errors=[{"loc": ["body", "csv", "header"], "msg": f"missing columns: {', '.join(missing)}"}])
+    records: list[BankRecordIn] = []
+    errors: list[dict[str, Any]] = []
+    try:
+        for i, line in enumerate(lines):
+            if i == MAX_BANK_RECORDS:
+                raise invalid(f"at most {MAX_BANK_RECORDS} records a statement",
+                              errors=[{"loc": ["body", "csv"], "msg": "too many records"}])
+            if line.get("_extra") or any(line[c] is None for c in BANK_CSV_COLUMNS):
+                errors.append({"loc": ["body", "csv", i], "msg": f"a record has {len(BANK_CSV_COLUMNS)} fields"})
+                continue
+            try:
+                records.append(BankRecordIn.model_validate({c: line[c] for c in BANK_CSV_COLUMNS}))
+            except ValidationError as exc:
+                errors += _pydantic_errors(exc, ("csv", i))
+    except csv.Error as exc:
+        errors.append({"loc": ["body", "csv"], "msg": f"not CSV: {exc}"})
+    if not records and not errors:
+        errors.append({"loc": ["body", "csv"], "msg": "no records after the header"})
+    if errors:
+        raise invalid("the statement is rejected; nothing was accepted", errors=errors)
+    return records
 
 
 class BankRecordResult(BaseModel):
@@ -649,22 +691,27 @@ class BankStatementOut(BaseModel):
 @router.post("/bank-statements", response_model=BankStatementOut, dependencies=[allow("payment_gateway")],
              responses={409: {"description": "a record's reference was used for a different record"}})
 async def post_bank_statement(body: BankStatementIn, db: Pool) -> dict:
-    """The bank's records of employers' payments. Each is matched to a declaration of its payer: the month
-    "YYYY-MM" its purpose names, when declared; without one, the payer's oldest month not paid in full.
-    A record matching nothing is kept as unmatched (GET /v1/bank-statements/unmatched). A lapsed month
-    paid in full counts again and its people's statuses are republished. One result a record, in order."""
+    """The bank's records of employers' payments, as JSON records or the bank's CSV export (`csv`). Each is
+    matched to a declaration of its payer: the month "YYYY-MM" its purpose names, when declared; without
+    one, the payer's oldest month not paid in full. A record matching nothing is kept as unmatched
+    (GET /v1/bank-statements/unmatched) and matched when its payer declares a month. A lapsed month paid
+    in full counts again and its people's statuses are republished. One result a record, in order."""
     today = clock.today()
-    errors = [{"loc": ["body", "records", i, "date"], "msg": "date in the future"}
-              for i, r in enumerate(body.records) if r.date > today]
+    if (body.records is None) == (body.csv is None):
+        raise invalid("a statement is either records or csv",
+                      errors=[{"loc": ["body"], "msg": "give records or csv, one of the two"}])
+    field, given = ("records", body.records) if body.records is not None else ("csv", _csv_records(body.csv or ""))
+    errors = [{"loc": ["body", field, i, "date"], "msg": "date in the future"}
+              for i, r in enumerate(given) if r.date > today]
     refs: dict[str, int] = {}
-    for i, r in enumerate(body.records):
+    for i, r in enumerate(given):
         if r.reference in refs:
-            errors.append({"loc": ["body", "records", i, "reference"],
+            errors.append({"loc": ["body", field, i, "reference"],
                            "msg": f"the same reference is already at index {refs[r.reference]}"})
         refs.setdefault(r.reference, i)
     if errors:
         raise invalid("the statement is rejected; nothing was accepted", errors=errors)
-    records = [store.BankRecord(r.payer_bin, r.date, r.amount, r.purpose, r.reference) for r in body.records]
+    records = [store.BankRecord(r.payer_bin, r.date, r.amount, r.purpose, r.reference) for r in given]
     results = await store.record_bank_statement(db, records, today)
     log.info("bank statement imported", records=len(records),
              unmatched=sum(1 for r in results if r["status"] == "unmatched"))

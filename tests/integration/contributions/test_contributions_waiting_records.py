@@ -93,3 +93,35 @@ async def test_a_person_in_several_payrolls_of_one_batch_gets_increasing_version
     assert {e["status"] for e in events} == {"insured"}
     status = (await client.get(f"/v1/persons/{person}/status")).json()
     assert (status["status"], status["last_covered_month"]) == ("insured", PERIOD)
+
+
+async def test_a_statement_as_the_banks_csv_export(client):
+    employer = bin_()
+    (person,) = iins(1)
+    await client.post("/v1/payrolls", json=payroll(employer, [person], "100000.00"))
+    text = ("reference,payer_bin,date,amount,purpose\r\n"
+            f'{employer}-csv-1,{employer},{PAID_ON},3000.00,"ОСМС, отчисления за {PERIOD}"\r\n'
+            f"{employer}-csv-2,{employer},{PAID_ON},2000.00,взносы\r\n")
+    r = await client.post("/v1/bank-statements", json={"csv": text})
+    assert r.status_code == 200, r.text
+    assert [(x["reference"], x["status"], x["period"]) for x in r.json()["results"]] == [
+        (f"{employer}-csv-1", "matched", PERIOD), (f"{employer}-csv-2", "matched", PERIOD)]
+    assert (await period_line(client, employer))["paid"] == "5000.00"
+    again = await client.post("/v1/bank-statements", json={"csv": text})
+    assert [x["duplicate"] for x in again.json()["results"]] == [True, True]
+    changed = await client.post("/v1/bank-statements", json={"csv": text.replace("2000.00", "2000.50")})
+    assert changed.status_code == 409 and changed.json()["rule"] == "reference_reused"
+
+    bad = await client.post("/v1/bank-statements", json={"csv": (
+        "payer_bin,date,amount,purpose,reference\n"
+        f"{employer},{PAID_ON},12,x,{employer}-bad-0\n"        # money needs two decimals
+        f"{employer},{PAID_ON},1.00,x\n"                        # a field short
+        f"{employer},2020-13-01,1.00,x,{employer}-bad-2\n")})
+    assert bad.status_code == 422
+    assert [e["loc"][1:] for e in bad.json()["errors"]] == [["csv", 0, "amount"], ["csv", 1], ["csv", 2, "date"]]
+    no_header = await client.post("/v1/bank-statements", json={"csv": f"{employer},{PAID_ON},1.00,x,r\n"})
+    assert no_header.status_code == 422 and no_header.json()["errors"][0]["loc"] == ["body", "csv", "header"]
+    one = {"payer_bin": employer, "date": PAID_ON, "amount": "1.00", "purpose": "x", "reference": f"{employer}-one"}
+    both = await client.post("/v1/bank-statements", json={"csv": text, "records": [one]})
+    neither = await client.post("/v1/bank-statements", json={})
+    assert (both.status_code, neither.status_code) == (422, 422)

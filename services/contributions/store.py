@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import uuid
 from collections import Counter
 from datetime import date
@@ -99,27 +100,51 @@ class Change(NamedTuple):
     covered_months: list[str]
 
 
+# Each event of a write is its template's envelope with the person's own values in it: the envelope is
+# serialized once a template (services.common.events.event_from_data, with markers where those values go)
+# and made a format string, so that an event costs one str.format, not a dict and a serialization of its own.
+_ID_MARK = uuid.UUID(int=0)
+_OWN = {"iin": "<<iin>>", "payer_kind": "<<payer_kind>>", "covered_months": "<<covered_months>>",
+        "status_version": "<<status_version>>"}
+_SLOTS = re.compile(r'"(?:00000000-0000-0000-0000-000000000000|<<(iin|payer_kind|covered_months|status_version)>>)"')
+
+
+def _format_of(template: dict, occurred_at: str) -> str:
+    """The envelope of a template's events as a format string with fields event_id, iin, payer_kind,
+    covered_months and status_version (each the JSON of its value)."""
+    payload = event_from_data(EVENT_TYPE, {**template, **_OWN}, producer=PRODUCER, key="", occurred_at=occurred_at,
+                              event_id=_ID_MARK).payload.decode()
+    parts = _SLOTS.split(payload)
+    texts = [t.replace("{", "{{").replace("}", "}}") for t in parts[0::2]]
+    fields = ["{%s}" % (name or "event_id") for name in parts[1::2]]
+    return "".join(t + f for t, f in zip(texts, fields)) + texts[-1]
+
+
 def events_of(changes: list[Change], state: dict[str, tuple[int, int, int]], as_of: date,
               versions: list[int] | None = None) -> list[OutgoingEvent]:
     """One contribution-paid per change. People with the same covered months share one judged and
-    validated ContributionPaid (most of a payroll's people do); each event then differs from it only
-    in the person's own fields, wrapped by services.common.events.event_from_data (a unit test holds
-    the result equal to new_event's). `versions`: each change's status_version, when not the state's."""
+    validated ContributionPaid (most of a payroll's people do), serialized once; each event then differs
+    from it only in the person's own fields (a unit test holds the payload equal to event_from_data's
+    and the data to the model's). `versions`: each change's status_version, when not the state's."""
     occurred_at = clock.utc_now().isoformat()
-    shared: dict[tuple[int, int], dict] = {}
+    shared: dict[tuple[int, int], str] = {}
+    dumped: dict[object, str] = {}
     out = []
     for n, (ch, eid) in enumerate(zip(changes, event_ids(len(changes)))):
         covered, nonstate, version = state[ch.iin]
         if versions is not None:
             version = versions[n]
-        template = shared.get((covered, nonstate))
-        if template is None:
-            template = shared[(covered, nonstate)] = contribution_paid(
-                ch, covered, nonstate, version, as_of).model_dump(mode="json", by_alias=True)
-        data = {**template, "iin": ch.iin, "payer_kind": ch.payer_kind, "covered_months": ch.covered_months,
-                "status_version": version}
-        out.append(event_from_data(EVENT_TYPE, data, producer=PRODUCER, key=ch.iin, occurred_at=occurred_at,
-                                   event_id=eid))
+        form = shared.get((covered, nonstate))
+        if form is None:
+            form = shared[(covered, nonstate)] = _format_of(contribution_paid(
+                ch, covered, nonstate, version, as_of).model_dump(mode="json", by_alias=True), occurred_at)
+        months = tuple(ch.covered_months)
+        payload = form.format(
+            event_id=f'"{eid}"', iin=orjson.dumps(ch.iin).decode(),
+            payer_kind=dumped.get(ch.payer_kind) or dumped.setdefault(ch.payer_kind, orjson.dumps(ch.payer_kind).decode()),
+            covered_months=dumped.get(months) or dumped.setdefault(months, orjson.dumps(months).decode()),
+            status_version=version)
+        out.append(OutgoingEvent(EVENT_TYPE, ch.iin, eid, payload.encode()))
     return out
 
 

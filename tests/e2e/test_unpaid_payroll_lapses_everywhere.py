@@ -5,7 +5,6 @@ employer's account. The days pass by starting contributions again with its busin
 (OSMS_CLOCK_SHIFT_DAYS); its sweep lapses the month as it starts."""
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 import httpx
@@ -15,6 +14,7 @@ from bench.processes import ServiceProcess
 from services.common import clock
 from services.contributions import domain
 from tests.support.keys import headers
+from tests.support.processes import service_processes, wait_for
 from tests.support.people import bin_, clinic_id, iin
 from tests.support.registry_helpers import BACKDATED
 
@@ -26,20 +26,8 @@ PERIOD = domain.month_str(domain.month_of(TODAY) - 1)
 
 @pytest.fixture(scope="module")
 def services():
-    headers("admin")  # databases and the admin key exist before the services start
-    procs = {name: ServiceProcess(name).start() for name in ("contributions", "registry", "financing")}
-    yield procs
-    for p in procs.values():
-        p.stop()
-
-
-def wait_for(get, predicate, timeout=40.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = get()
-        if predicate(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
+    with service_processes("contributions", "registry", "financing") as procs:
+        yield procs
 
 
 def test_unpaid_months_lapse_in_contributions_and_financing_and_return_when_paid_late(services):
@@ -67,7 +55,7 @@ def test_unpaid_months_lapse_in_contributions_and_financing_and_return_when_paid
         return r.json()["insured"] if r.status_code == 200 else None
 
     assert status(con) == "insured"
-    assert wait_for(insured_in_financing, lambda n: n == 1) == 1
+    assert wait_for(insured_in_financing, lambda n: n == 1, timeout=40) == 1
     (line,) = [p for p in httpx.get(f"{con}/v1/employers/{employer}/account", headers=admin).json()["periods"]
                if p["period"] == PERIOD]
     assert line["status"] in ("due", "overdue") and line["paid"] == "0.00"
@@ -77,8 +65,8 @@ def test_unpaid_months_lapse_in_contributions_and_financing_and_return_when_paid
     services["contributions"].stop()
     later = services["contributions"] = ServiceProcess(
         "contributions", env={"OSMS_CLOCK_SHIFT_DAYS": str((lapse_day - TODAY).days)}).start()
-    assert wait_for(lambda: status(later.url), lambda s: s == "not_insured") == "not_insured"
-    assert wait_for(insured_in_financing, lambda n: n == 0) == 0
+    assert wait_for(lambda: status(later.url), lambda s: s == "not_insured", timeout=40) == "not_insured"
+    assert wait_for(insured_in_financing, lambda n: n == 0, timeout=40) == 0
     account = httpx.get(f"{later.url}/v1/employers/{employer}/account", headers=admin).json()
     (line,) = [p for p in account["periods"] if p["period"] == PERIOD]
     assert (line["status"], account["debt"]) == ("lapsed", line["declared"])
@@ -89,7 +77,7 @@ def test_unpaid_months_lapse_in_contributions_and_financing_and_return_when_paid
          "purpose": f"ОСМС за {PERIOD}", "reference": f"bank-{employer}"}]})
     assert r.json()["results"][0]["status"] == "matched", r.text
     assert status(later.url) == "insured"
-    assert wait_for(insured_in_financing, lambda n: n == 1) == 1
+    assert wait_for(insured_in_financing, lambda n: n == 1, timeout=40) == 1
     account = httpx.get(f"{later.url}/v1/employers/{employer}/account", headers=admin).json()
     (line,) = [p for p in account["periods"] if p["period"] == PERIOD]
     late = (lapse_day - date.fromisoformat(line["due_on"])).days

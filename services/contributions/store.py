@@ -365,13 +365,15 @@ async def _write_payrolls(conn: asyncpg.Connection, payrolls: list[NewPayroll], 
         opened = await _open_months(conn, chosen, amounts, ids, today)
         waiting.update(opened.waiting)
         changes: list[Change] = []
+        for k in sorted(opened.written):
+            p, am = chosen[k], amounts[k]
+            results[now[k]] = _answer(ids[k], p, sum((a for a, _ in am), Decimal("0.00")),
+                                      sum((b for _, b in am), Decimal("0.00")))
+            paid = [domain.month_str(p.period)]
+            changes += [Change(r.iin, r.kind, paid if a + b > 0 else []) for r, (a, b) in zip(p.rows, am)]
+        events += events_of(changes, opened.state, today, _versions_of(changes, opened.state))
         for k, (i, p) in enumerate(zip(now, chosen)):
             if k in opened.written:
-                am = amounts[k]
-                results[i] = _answer(ids[k], p, sum((a for a, _ in am), Decimal("0.00")),
-                                     sum((b for _, b in am), Decimal("0.00")))
-                paid = [domain.month_str(p.period)]
-                changes += [Change(r.iin, r.kind, paid if a + b > 0 else []) for r, (a, b) in zip(p.rows, am)]
                 continue
             if k in opened.fresh:  # the reference is another month's payroll: the month opened for nothing goes
                 await conn.execute("DELETE FROM declarations WHERE employer_bin = $1 AND period = $2",
@@ -382,7 +384,6 @@ async def _write_payrolls(conn: asyncpg.Connection, payrolls: list[NewPayroll], 
                 results[i] = exc
                 continue
             events += evs
-        events += events_of(changes, opened.state, today, _versions_of(changes, opened.state))
     if waiting:
         await _republish_months(conn, await _match_waiting(conn, sorted(waiting), today), today)
     return results, events

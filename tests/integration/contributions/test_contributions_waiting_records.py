@@ -125,3 +125,19 @@ async def test_a_statement_as_the_banks_csv_export(client):
     both = await client.post("/v1/bank-statements", json={"csv": text, "records": [one]})
     neither = await client.post("/v1/bank-statements", json={})
     assert (both.status_code, neither.status_code) == (422, 422)
+
+
+async def test_one_reference_twice_in_a_batch_for_two_months_is_refused_the_second_time(client):
+    employer = bin_()
+    a, b = iins(2)
+    earlier = domain.month_str(THIS_MONTH - 2)
+    r = await client.post("/v1/payroll-batches", json={"payrolls": [
+        payroll(employer, [a], "100000.00", reference="same"),
+        {**payroll(employer, [b], "100000.00", reference="same"), "period": earlier}]})
+    # a batch is written in (employer, period) order: the earlier month's payroll takes the reference
+    assert [x["status"] for x in r.json()["results"]] == [409, 201], r.text
+    assert r.json()["results"][0]["rule"] == "reference_reused"
+    # the month the refused payroll would have opened was not left declared
+    account = (await client.get(f"/v1/employers/{employer}/account")).json()
+    assert [p["period"] for p in account["periods"]] == [earlier]
+    assert (await client.get(f"/v1/persons/{a}/status")).json()["status"] == "not_insured"

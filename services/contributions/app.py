@@ -733,10 +733,13 @@ class UnmatchedOut(BaseModel):
 
 
 @router.get("/bank-statements/unmatched", response_model=UnmatchedOut, dependencies=[allow("operator")])
-async def get_unmatched(db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
-    """Bank records that matched no declaration, oldest first (for the Fund's accountants)."""
+async def get_unmatched(db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                        offset: Annotated[int, Query(ge=0, le=10_000_000, description="records to skip")] = 0
+                        ) -> dict:
+    """Bank records that matched no declaration, oldest first (for the Fund's accountants); a record leaves
+    the list when its payer declares the month it pays."""
     async with db.acquire() as conn:
-        return {"records": await store.unmatched_bank_records(conn, limit)}
+        return {"records": await store.unmatched_bank_records(conn, limit, offset)}
 
 
 class AccountPeriod(BaseModel):

@@ -902,10 +902,10 @@ async def sweep_lapses(pool: asyncpg.Pool, today: date) -> int:
             return lapsed
 
 
-async def unmatched_bank_records(conn: asyncpg.Connection, limit: int) -> list[dict]:
+async def unmatched_bank_records(conn: asyncpg.Connection, limit: int, offset: int = 0) -> list[dict]:
     rows = await conn.fetch(
         """SELECT record_id, reference, payer_bin, paid_on, amount, purpose, received_on FROM bank_records
-           WHERE period IS NULL ORDER BY created_at LIMIT $1""", limit)
+           WHERE period IS NULL ORDER BY created_at, record_id LIMIT $1 OFFSET $2""", limit, offset)
     return [{"record_id": str(r[0]), "reference": r[1], "payer_bin": r[2], "date": r[3], "amount": money_str(r[4]),
              "purpose": r[5], "received_on": r[6]} for r in rows]
 

@@ -50,6 +50,10 @@ async def test_records_paid_before_the_payroll_are_matched_when_it_arrives(clien
     left = await unmatched_references(client)
     assert f"{employer}-named" not in left and f"{employer}-unnamed" not in left
     assert f"{employer}-other" in left   # its payer declared nothing: still kept, still listed
+    listed = (await client.get("/v1/bank-statements/unmatched", params={"limit": 1000})).json()["records"]
+    paged = [r for offset in range(len(listed) + 1) for r in (await client.get(
+        "/v1/bank-statements/unmatched", params={"limit": 1, "offset": offset})).json()["records"]]
+    assert paged == listed
 
     # The record is matched once only: sent again, it is a duplicate of the matched one.
     again = await client.post("/v1/bank-statements", json={"records": [

@@ -46,6 +46,7 @@ from bench.processes import ServiceProcess  # noqa: E402
 
 TODAY = date(2026, 11, 25)
 PERIOD = "2026-10"
+PERIOD_END = date(2026, 10, 31)
 SCALES = {"small": SMALL, "region": KYZYLORDA, "nation": NATION}
 
 
@@ -199,7 +200,7 @@ class Bench:
         workers, state = [], []
         for p in self.people:
             age = (TODAY - p.birth_date).days // 365
-            if not p.insured:
+            if not p.insured or p.birth_date > PERIOD_END:   # a state contribution is for people born by then
                 continue
             (workers if 18 <= age <= 62 else state).append(p)
         if self.payroll_rows:

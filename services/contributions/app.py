@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -210,9 +212,11 @@ async def create_payroll(request: Request, db: Pool, principal: Auth, snap: Rule
     return result
 
 
-def _new_payroll(body: object, principal: Principal | None, snap: RuleSnapshot, today: date) -> store.NewPayroll:
+def _new_payroll(body: object, principal: Principal | None, snap: RuleSnapshot, today: date,
+                 periods: dict[str, tuple[int, PeriodRules, PaymentTerms]] | None = None) -> store.NewPayroll:
     """A payroll's body checked (422 naming every bad row; 403 for another employer's, unless
-    `principal` is None: a gateway's, which sends any employer's) and priced."""
+    `principal` is None: a gateway's, which sends any employer's) and priced. `periods`: the rules of
+    the periods met so far in the request (a batch's payrolls are mostly of one month)."""
     if not isinstance(body, dict):
         raise invalid("a payroll must be a JSON object")
     errors: list[dict[str, Any]] = []
@@ -227,8 +231,13 @@ def _new_payroll(body: object, principal: Principal | None, snap: RuleSnapshot, 
     rows, row_errors = _payroll_rows(body.get("rows"), month, allow_none=False)
     _refuse(errors + row_errors)
     assert header is not None
-    period, rules = _period_rules(header.period, today, "period", snap)
-    terms = _terms(snap, period)
+    known = periods.get(header.period) if periods is not None else None
+    if known is None:
+        period, rules = _period_rules(header.period, today, "period", snap)
+        known = (period, rules, _terms(snap, period))
+        if periods is not None:
+            periods[header.period] = known
+    period, rules, terms = known
     return store.NewPayroll(header.employer_bin, period, header.reference, rows, rules,
                             domain.due_on(period, terms), domain.counts_until(period, today, terms))
 
@@ -280,9 +289,10 @@ async def create_payroll_batch(request: Request, db: Pool, snap: Rules) -> dict:
     today = clock.today()
     results: list[dict[str, Any] | None] = [None] * len(items)
     accepted: list[tuple[int, store.NewPayroll]] = []
+    periods: dict[str, tuple[int, PeriodRules, PaymentTerms]] = {}
     for i, item in enumerate(items):
         try:
-            accepted.append((i, _new_payroll(item, None, snap, today)))
+            accepted.append((i, _new_payroll(item, None, snap, today, periods)))
         except Problem as exc:
             errors = [{**e, "loc": ["body", "payrolls", i, *e["loc"][1:]]} for e in exc.errors or ()]
             results[i] = {"status": exc.status, "detail": exc.detail, "errors": errors or None}
@@ -663,12 +673,52 @@ class BankRecordIn(BaseModel):
     reference: str = Field(min_length=1, max_length=200, description="the bank's reference of the record, unique")
 
 
+MAX_BANK_RECORDS = 10_000
+BANK_CSV_COLUMNS = ("payer_bin", "date", "amount", "purpose", "reference")
+
+
 class BankStatementIn(BaseModel):
-    records: list[BankRecordIn] = Field(min_length=1, max_length=10_000)
+    """The records as JSON objects, or as the bank's CSV export (`csv`): a header line naming the columns
+    payer_bin, date, amount, purpose, reference (in any order, comma-separated, fields quoted as CSV
+    quotes them), then a line a record. One of the two."""
+    records: list[BankRecordIn] | None = Field(default=None, min_length=1, max_length=MAX_BANK_RECORDS)
+    csv: str | None = Field(default=None, min_length=1, max_length=5_000_000,
+                            description="the records as CSV text, with a header line: " + ", ".join(BANK_CSV_COLUMNS))
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"records": [
         {"payer_bin": "150440000013", "date": "2026-12-05", "amount": "41500.00",
          "purpose": "ОСМС за 2026-11", "reference": "bank-2026-12-05-0001"}]}]})
+
+
+def _csv_records(text: str) -> list[BankRecordIn]:
+    """A CSV statement's records, checked like JSON ones: 422 naming each bad field by its record's index
+    (0: the first line after the header)."""
+    lines = csv.DictReader(io.StringIO(text, newline=""), restkey="_extra")
+    missing = [c for c in BANK_CSV_COLUMNS if c not in (lines.fieldnames or [])]
+    if missing:
+        raise invalid(f"the CSV header must name {', '.join(BANK_CSV_COLUMNS)}",
+                      errors=[{"loc": ["body", "csv", "header"], "msg": f"missing columns: {', '.join(missing)}"}])
+    records: list[BankRecordIn] = []
+    errors: list[dict[str, Any]] = []
+    try:
+        for i, line in enumerate(lines):
+            if i == MAX_BANK_RECORDS:
+                raise invalid(f"at most {MAX_BANK_RECORDS} records a statement",
+                              errors=[{"loc": ["body", "csv"], "msg": "too many records"}])
+            if line.get("_extra") or any(line[c] is None for c in BANK_CSV_COLUMNS):
+                errors.append({"loc": ["body", "csv", i], "msg": f"a record has {len(BANK_CSV_COLUMNS)} fields"})
+                continue
+            try:
+                records.append(BankRecordIn.model_validate({c: line[c] for c in BANK_CSV_COLUMNS}))
+            except ValidationError as exc:
+                errors += _pydantic_errors(exc, ("csv", i))
+    except csv.Error as exc:
+        errors.append({"loc": ["body", "csv"], "msg": f"not CSV: {exc}"})
+    if not records and not errors:
+        errors.append({"loc": ["body", "csv"], "msg": "no records after the header"})
+    if errors:
+        raise invalid("the statement is rejected; nothing was accepted", errors=errors)
+    return records
 
 
 class BankRecordResult(BaseModel):
@@ -688,22 +738,27 @@ class BankStatementOut(BaseModel):
 async def import_bank_statement(body: BankStatementIn, db: Pool) -> dict:
     """Imports a bank statement: employers' payments matched to their declarations.
 
-    The bank's records of employers' payments. Each is matched to a declaration of its payer: the month
-    "YYYY-MM" its purpose names, when declared; without one, the payer's oldest month not paid in full.
-    A record matching nothing is kept as unmatched (GET /v1/bank-statements/unmatched). A lapsed month
-    paid in full counts again and its people's statuses are republished. One result a record, in order."""
+    The bank's records of employers' payments, as JSON records or the bank's CSV export (`csv`). Each is
+    matched to a declaration of its payer: the month "YYYY-MM" its purpose names, when declared; without
+    one, the payer's oldest month not paid in full. A record matching nothing is kept as unmatched
+    (GET /v1/bank-statements/unmatched) and matched when its payer declares a month. A lapsed month paid
+    in full counts again and its people's statuses are republished. One result a record, in order."""
     today = clock.today()
-    errors = [{"loc": ["body", "records", i, "date"], "msg": "date in the future"}
-              for i, r in enumerate(body.records) if r.date > today]
+    if (body.records is None) == (body.csv is None):
+        raise invalid("a statement is either records or csv",
+                      errors=[{"loc": ["body"], "msg": "give records or csv, one of the two"}])
+    field, given = ("records", body.records) if body.records is not None else ("csv", _csv_records(body.csv or ""))
+    errors = [{"loc": ["body", field, i, "date"], "msg": "date in the future"}
+              for i, r in enumerate(given) if r.date > today]
     refs: dict[str, int] = {}
-    for i, r in enumerate(body.records):
+    for i, r in enumerate(given):
         if r.reference in refs:
-            errors.append({"loc": ["body", "records", i, "reference"],
+            errors.append({"loc": ["body", field, i, "reference"],
                            "msg": f"the same reference is already at index {refs[r.reference]}"})
         refs.setdefault(r.reference, i)
     if errors:
         raise invalid("the statement is rejected; nothing was accepted", errors=errors)
-    records = [store.BankRecord(r.payer_bin, r.date, r.amount, r.purpose, r.reference) for r in body.records]
+    records = [store.BankRecord(r.payer_bin, r.date, r.amount, r.purpose, r.reference) for r in given]
     results = await store.record_bank_statement(db, records, today)
     log.info("bank statement imported", records=len(records),
              unmatched=sum(1 for r in results if r["status"] == "unmatched"))
@@ -725,10 +780,14 @@ class UnmatchedOut(BaseModel):
 
 
 @router.get("/bank-statements/unmatched", response_model=UnmatchedOut, dependencies=[allow("operator")])
-async def list_unmatched_bank_records(db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
-    """Bank records that matched no declaration, oldest first (for the Fund's accountants)."""
+async def list_unmatched_bank_records(db: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                                      offset: Annotated[int, Query(ge=0, le=10_000_000,
+                                                                   description="records to skip")] = 0) -> dict:
+    """Bank records that matched no declaration, oldest first (for the Fund's accountants).
+
+    A record leaves the list when its payer declares the month it pays."""
     async with db.acquire() as conn:
-        return {"records": await store.unmatched_bank_records(conn, limit)}
+        return {"records": await store.unmatched_bank_records(conn, limit, offset)}
 
 
 class AccountPeriod(BaseModel):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import uuid
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -98,24 +100,51 @@ class Change(NamedTuple):
     covered_months: list[str]
 
 
-def events_of(changes: list[Change], state: dict[str, tuple[int, int, int]], as_of: date) -> list[OutgoingEvent]:
+# Each event of a write is its template's envelope with the person's own values in it: the envelope is
+# serialized once a template (services.common.events.event_from_data, with markers where those values go)
+# and made a format string, so that an event costs one str.format, not a dict and a serialization of its own.
+_ID_MARK = uuid.UUID(int=0)
+_OWN = {"iin": "<<iin>>", "payer_kind": "<<payer_kind>>", "covered_months": "<<covered_months>>",
+        "status_version": "<<status_version>>"}
+_SLOTS = re.compile(r'"(?:00000000-0000-0000-0000-000000000000|<<(iin|payer_kind|covered_months|status_version)>>)"')
+
+
+def _format_of(template: dict, occurred_at: str) -> str:
+    """The envelope of a template's events as a format string with fields event_id, iin, payer_kind,
+    covered_months and status_version (each the JSON of its value)."""
+    payload = event_from_data(EVENT_TYPE, {**template, **_OWN}, producer=PRODUCER, key="", occurred_at=occurred_at,
+                              event_id=_ID_MARK).payload.decode()
+    parts = _SLOTS.split(payload)
+    texts = [t.replace("{", "{{").replace("}", "}}") for t in parts[0::2]]
+    fields = ["{%s}" % (name or "event_id") for name in parts[1::2]]
+    return "".join(t + f for t, f in zip(texts, fields)) + texts[-1]
+
+
+def events_of(changes: list[Change], state: dict[str, tuple[int, int, int]], as_of: date,
+              versions: list[int] | None = None) -> list[OutgoingEvent]:
     """One contribution-paid per change. People with the same covered months share one judged and
-    validated ContributionPaid (most of a payroll's people do); each event then differs from it only
-    in the person's own fields, wrapped by services.common.events.event_from_data (a unit test holds
-    the result equal to new_event's)."""
+    validated ContributionPaid (most of a payroll's people do), serialized once; each event then differs
+    from it only in the person's own fields (a unit test holds the payload equal to event_from_data's
+    and the data to the model's). `versions`: each change's status_version, when not the state's."""
     occurred_at = clock.utc_now().isoformat()
-    shared: dict[tuple[int, int], dict] = {}
+    shared: dict[tuple[int, int], str] = {}
+    dumped: dict[object, str] = {}
     out = []
-    for ch, eid in zip(changes, event_ids(len(changes))):
+    for n, (ch, eid) in enumerate(zip(changes, event_ids(len(changes)))):
         covered, nonstate, version = state[ch.iin]
-        template = shared.get((covered, nonstate))
-        if template is None:
-            template = shared[(covered, nonstate)] = contribution_paid(
-                ch, covered, nonstate, version, as_of).model_dump(mode="json", by_alias=True)
-        data = {**template, "iin": ch.iin, "payer_kind": ch.payer_kind, "covered_months": ch.covered_months,
-                "status_version": version}
-        out.append(event_from_data(EVENT_TYPE, data, producer=PRODUCER, key=ch.iin, occurred_at=occurred_at,
-                                   event_id=eid))
+        if versions is not None:
+            version = versions[n]
+        form = shared.get((covered, nonstate))
+        if form is None:
+            form = shared[(covered, nonstate)] = _format_of(contribution_paid(
+                ch, covered, nonstate, version, as_of).model_dump(mode="json", by_alias=True), occurred_at)
+        months = tuple(ch.covered_months)
+        payload = form.format(
+            event_id=f'"{eid}"', iin=orjson.dumps(ch.iin).decode(),
+            payer_kind=dumped.get(ch.payer_kind) or dumped.setdefault(ch.payer_kind, orjson.dumps(ch.payer_kind).decode()),
+            covered_months=dumped.get(months) or dumped.setdefault(months, orjson.dumps(months).decode()),
+            status_version=version)
+        out.append(OutgoingEvent(EVENT_TYPE, ch.iin, eid, payload.encode()))
     return out
 
 
@@ -153,48 +182,67 @@ ON CONFLICT (employer_bin, period, iin, kind) DO UPDATE
 """
 
 
-# A payroll that opens its employer's month, in one statement (one round trip, where COPY and the
-# separate statements cost more than the rows for the common payroll of a few people): the declaration
-# created, the payroll, its rows and the people's months written, their coverage bumped. When the
-# month was already declared (`fresh` false) nothing but the declaration's lock is taken, and the
-# caller goes the general way; when the reference is taken, nothing is written but the declaration.
-_OPEN_MONTH = """
-WITH decl AS (
+# The payrolls that open their employers' months, in one statement for all of them (one round trip
+# where a statement each, or COPY and separate statements, cost more than the rows of the common payroll
+# of a few people): the declarations created, the payrolls, their rows and the people's months written,
+# their coverage bumped (a person in several of them once, the version moved by each). A month already
+# declared is only locked (its payroll goes the general way), and a payroll whose reference is taken is
+# not written. Rows out: ('p', payroll ord) written, ('f', ord) month opened, ('c', iin, masks, version)
+# a person's coverage, ('w', employer) an employer with bank records that matched nothing yet.
+_OPEN_MONTHS = """
+WITH p AS (
+    SELECT * FROM unnest($1::text[], $2::date[], $3::numeric[], $4::date[], $5::date[], $7::uuid[], $8::text[],
+                         $9::bytea[], $10::int[], $11::numeric[], $12::numeric[], $13::text[], $14::bool[],
+                         $15::int[], $16::bit(256)[])
+        WITH ORDINALITY AS p(employer_bin, period, declared, due_on, counts_until, payroll_id, reference, digest,
+                             nrows, ed_total, ec_total, rules_version, provisional, carried_from, month_mask, ord)
+), decl AS (
     INSERT INTO declarations AS d (employer_bin, period, declared, due_on, counts_until, first_received_on)
-    VALUES ($1, $2, $3, $4, $5, $6)
+    SELECT employer_bin, period, declared, due_on, counts_until, $6 FROM p ORDER BY employer_bin, period
     ON CONFLICT (employer_bin, period) DO UPDATE SET declared = d.declared
-    RETURNING xmax = 0 AS fresh
+    RETURNING d.employer_bin, d.period, xmax = 0 AS fresh
+), opened AS (
+    SELECT p.* FROM p JOIN decl USING (employer_bin, period) WHERE decl.fresh
 ), payroll AS (
     INSERT INTO payrolls (payroll_id, employer_bin, reference, body_sha256, period, received_on, rows,
                           employer_deduction_total, employee_contribution_total, rules_version, rules_provisional,
                           rules_carried_from)
-    SELECT $7, $1, $8, $9, $2, $6, cardinality($10::text[]), $15, $16, $17, $18, $19 FROM decl WHERE fresh
+    SELECT payroll_id, employer_bin, reference, digest, period, $6, nrows, ed_total, ec_total, rules_version,
+           provisional, carried_from FROM opened
     ON CONFLICT (employer_bin, reference) DO NOTHING
     RETURNING payroll_id
 ), person_rows AS (
-    SELECT u.* FROM unnest($10::text[], $11::text[], $12::numeric[], $13::numeric[], $14::numeric[], $20::bool[])
-                    WITH ORDINALITY AS u(iin, kind, income, ed, ec, covers, ord)
-    WHERE EXISTS (SELECT FROM payroll)
+    SELECT u.row_no, u.iin, u.kind, u.income::numeric AS income, u.ed::numeric AS ed, u.ec::numeric AS ec, u.covers,
+           o.payroll_id, o.employer_bin, o.period, o.month_mask
+    FROM unnest($17::int[], $18::int[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[],
+                $24::bool[]) AS u(ord, row_no, iin, kind, income, ed, ec, covers)
+    JOIN opened o USING (ord) JOIN payroll USING (payroll_id)
 ), written_rows AS (
     INSERT INTO payroll_rows (payroll_id, row_no, iin, kind, income, employer_deduction, employee_contribution)
-    SELECT $7, ord - 1, iin, kind, income, ed, ec FROM person_rows
+    SELECT payroll_id, row_no, iin, kind, income, ed, ec FROM person_rows
 ), written_months AS (
     INSERT INTO employer_person_months (employer_bin, period, iin, kind, income, employer_deduction,
                                         employee_contribution)
-    SELECT $1, $2, iin, kind, income, ed, ec FROM person_rows
+    SELECT employer_bin, period, iin, kind, income, ed, ec FROM person_rows
+), people AS (
+    SELECT iin, bit_or(CASE WHEN covers THEN month_mask ELSE $25::bit(256) END) AS adds, count(*)::int AS n
+    FROM person_rows GROUP BY iin
 ), bumped AS (
-    INSERT INTO person_coverage AS p (iin, covered, nonstate, status_version)
-    SELECT iin, CASE WHEN covers THEN $21::bit(256) ELSE $22::bit(256) END,
-                CASE WHEN covers THEN $21::bit(256) ELSE $22::bit(256) END, 1
-    FROM person_rows ORDER BY iin
+    INSERT INTO person_coverage AS c (iin, covered, nonstate, status_version)
+    SELECT iin, adds, adds, n FROM people ORDER BY iin
     ON CONFLICT (iin) DO UPDATE
-       SET covered = p.covered | excluded.covered, nonstate = p.nonstate | excluded.nonstate,
-           status_version = p.status_version + 1, updated_at = now()
-    RETURNING p.iin, varbit_send(p.covered) AS covered, varbit_send(p.nonstate) AS nonstate, p.status_version
+       SET covered = c.covered | excluded.covered, nonstate = c.nonstate | excluded.nonstate,
+           status_version = c.status_version + excluded.status_version, updated_at = now()
+    RETURNING c.iin, varbit_send(c.covered) AS covered, varbit_send(c.nonstate) AS nonstate, c.status_version
 )
-SELECT (SELECT fresh FROM decl), EXISTS (SELECT FROM payroll), NULL::text, NULL::bytea, NULL::bytea, NULL::bigint
+SELECT 'p', o.ord::text, NULL::bytea, NULL::bytea, NULL::bigint FROM opened o JOIN payroll USING (payroll_id)
 UNION ALL
-SELECT NULL, NULL, iin, covered, nonstate, status_version FROM bumped
+SELECT 'f', ord::text, NULL, NULL, NULL FROM opened
+UNION ALL
+SELECT 'c', iin, covered, nonstate, status_version FROM bumped
+UNION ALL
+SELECT DISTINCT 'w', b.payer_bin, NULL::bytea, NULL::bytea, NULL::bigint FROM bank_records b
+WHERE b.period IS NULL AND b.payer_bin IN (SELECT employer_bin FROM opened)
 """
 
 
@@ -239,44 +287,129 @@ class NewPayroll(NamedTuple):
         return body_hash([self.employer_bin, self.period, [(r.iin, str(r.income), r.kind) for r in self.rows]])
 
 
-async def _write_payroll(conn: asyncpg.Connection, p: NewPayroll, today: date) -> tuple[dict, list[OutgoingEvent]]:
-    """The payroll written in the caller's transaction; its answer and the people's events (the caller
-    adds them to the outbox). The employer's declaration for the month grows by the payroll; the
-    declaration's row is the lock of the employer's month: a further payroll of the month is charged on
-    each person's total income from the employer (the caps apply to the total), less what the month
-    already holds. The same reference again: the first answer; with another body: 409."""
+class _Opened(NamedTuple):
+    """What the one statement did for the payrolls that open their months."""
+    written: set[int]            # the payrolls written (indexes into the list given)
+    fresh: set[int]              # the months opened (written, or their reference was taken)
+    state: dict[str, tuple[int, int, int]]   # iin -> (covered, nonstate, status_version) after
+    waiting: list[str]           # employers with bank records that matched nothing so far
+
+
+async def _open_months(conn: asyncpg.Connection, payrolls: list[NewPayroll], amounts: list[list[tuple[Decimal, Decimal]]],
+                       ids: list[uuid.UUID], today: date) -> _Opened:
+    """_OPEN_MONTHS for payrolls of distinct months and distinct references, priced as their months' first.
+    The rows' amounts go as text (exact decimals all the same), which asyncpg encodes far faster than numeric."""
+    rows = [(k, i, r, a) for k, (p, am) in enumerate(zip(payrolls, amounts), 1) for i, (r, a) in enumerate(zip(p.rows, am))]
+    totals = [(sum((a for a, _ in am), Decimal("0.00")), sum((b for _, b in am), Decimal("0.00"))) for am in amounts]
+    found = await conn.fetch(
+        _OPEN_MONTHS, [p.employer_bin for p in payrolls], [domain.first_day(p.period) for p in payrolls],
+        [ed + ec for ed, ec in totals], [p.due for p in payrolls], [p.counts_until for p in payrolls], today, ids,
+        [p.reference for p in payrolls], [p.digest for p in payrolls], [len(p.rows) for p in payrolls],
+        [ed for ed, _ in totals], [ec for _, ec in totals], [p.rules.version for p in payrolls],
+        [p.rules.provisional for p in payrolls], [p.rules.carried_from for p in payrolls],
+        [_mask(domain.bit(p.period)) for p in payrolls],
+        [k for k, _, _, _ in rows], [i for _, i, _, _ in rows], [r.iin for _, _, r, _ in rows],
+        [r.kind for _, _, r, _ in rows], [str(r.income) for _, _, r, _ in rows], [str(a[0]) for _, _, _, a in rows],
+        [str(a[1]) for _, _, _, a in rows], [a[0] + a[1] > 0 for _, _, _, a in rows], _ZERO_MASK)
+    out = _Opened(set(), set(), {}, [])
+    for tag, text, covered, nonstate, version in found:
+        if tag == "p":
+            out.written.add(int(text) - 1)
+        elif tag == "f":
+            out.fresh.add(int(text) - 1)
+        elif tag == "c":
+            out.state[text] = (_int(covered), _int(nonstate), version)
+        else:
+            out.waiting.append(text)
+    return out
+
+
+def _answer(payroll_id: uuid.UUID, p: NewPayroll, ed_total: Decimal, ec_total: Decimal) -> dict:
+    return {"payroll_id": str(payroll_id), "rows": len(p.rows), "employer_deduction_total": money_str(ed_total),
+            "employee_contribution_total": money_str(ec_total), **p.rules.answer_fields()}
+
+
+def _opening_round(order: list[int], payrolls: list[NewPayroll]) -> tuple[list[int], list[int]]:
+    """The payrolls one _OPEN_MONTHS can take (the first of each employer's month and of each employer's
+    reference, in the order given), and the rest, for the next round."""
+    months, references, now, later = set(), set(), [], []
+    for i in order:
+        p = payrolls[i]
+        if (p.employer_bin, p.period) in months or (p.employer_bin, p.reference) in references:
+            later.append(i)
+        else:
+            months.add((p.employer_bin, p.period))
+            references.add((p.employer_bin, p.reference))
+            now.append(i)
+    return now, later
+
+
+async def _write_payrolls(conn: asyncpg.Connection, payrolls: list[NewPayroll], today: date
+                          ) -> tuple[list[dict | Problem], list[OutgoingEvent]]:
+    """Payrolls written in the caller's transaction, in (employer, period) order so that two writers lock
+    in one order: per payroll its answer, or its problem (a reference used for another body: 409); and
+    the people's events (the caller adds them to the outbox). The employer's declaration for the month
+    grows by each payroll; the declaration's row is the lock of the employer's month: a further payroll of
+    the month is charged on each person's total income from the employer (the caps apply to the total),
+    less what the month already holds. The same reference again: the first answer. Bank records of the
+    employer that matched nothing so far are matched again once it declares a new month."""
+    results: list[dict | Problem] = [{}] * len(payrolls)
+    events: list[OutgoingEvent] = []
+    waiting: set[str] = set()
+    pending = sorted(range(len(payrolls)), key=lambda i: (payrolls[i].employer_bin, payrolls[i].period))
+    while pending:
+        now, pending = _opening_round(pending, payrolls)
+        chosen = [payrolls[i] for i in now]
+        amounts = [domain.payroll_amounts(p.rows, p.rules) for p in chosen]
+        ids = [uuid.uuid4() for _ in chosen]
+        opened = await _open_months(conn, chosen, amounts, ids, today)
+        waiting.update(opened.waiting)
+        changes: list[Change] = []
+        for k in sorted(opened.written):
+            p, am = chosen[k], amounts[k]
+            results[now[k]] = _answer(ids[k], p, sum((a for a, _ in am), Decimal("0.00")),
+                                      sum((b for _, b in am), Decimal("0.00")))
+            paid = [domain.month_str(p.period)]
+            changes += [Change(r.iin, r.kind, paid if a + b > 0 else []) for r, (a, b) in zip(p.rows, am)]
+        events += events_of(changes, opened.state, today, _versions_of(changes, opened.state))
+        for k, (i, p) in enumerate(zip(now, chosen)):
+            if k in opened.written:
+                continue
+            if k in opened.fresh:  # the reference is another month's payroll: the month opened for nothing goes
+                await conn.execute("DELETE FROM declarations WHERE employer_bin = $1 AND period = $2",
+                                   p.employer_bin, domain.first_day(p.period))
+            try:
+                results[i], evs = await _write_further_payroll(conn, p, today)
+            except Problem as exc:
+                results[i] = exc
+                continue
+            events += evs
+    if waiting:
+        await _republish_months(conn, await _match_waiting(conn, sorted(waiting), today), today)
+    return results, events
+
+
+def _versions_of(changes: list[Change], state: dict[str, tuple[int, int, int]]) -> list[int]:
+    """Each change's status_version: a person in several payrolls of one statement has the masks after all
+    of them and a version each, the last the stored one."""
+    left = Counter(ch.iin for ch in changes)
+    out = []
+    for ch in changes:
+        left[ch.iin] -= 1
+        out.append(state[ch.iin][2] - left[ch.iin])
+    return out
+
+
+async def _write_further_payroll(conn: asyncpg.Connection, p: NewPayroll, today: date
+                                 ) -> tuple[dict, list[OutgoingEvent]]:
+    """A payroll of a month already declared (its declaration locked by _OPEN_MONTHS), or one sent again."""
     digest = p.digest  # incomes quantized
     rows, rules = p.rows, p.rules
-    first_amounts = domain.payroll_amounts(rows, rules)  # the amounts when the payroll is the month's first
-    first_ed = sum((a for a, _ in first_amounts), Decimal("0.00"))
-    first_ec = sum((b for _, b in first_amounts), Decimal("0.00"))
     period_day = domain.first_day(p.period)
-    paid, unpaid = [domain.month_str(p.period)], []
-    payroll_id = uuid.uuid4()
-
-    def answer(ed_total: Decimal, ec_total: Decimal) -> dict:
-        return {"payroll_id": str(payroll_id), "rows": len(rows), "employer_deduction_total": money_str(ed_total),
-                "employee_contribution_total": money_str(ec_total), **rules.answer_fields()}
-
-    covers = [a + b > 0 for a, b in first_amounts]
-    opened = await conn.fetch(
-        _OPEN_MONTH, p.employer_bin, period_day, first_ed + first_ec, p.due, p.counts_until, today, payroll_id,
-        p.reference, digest, [r.iin for r in rows], [r.kind for r in rows], [r.income for r in rows],
-        [a for a, _ in first_amounts], [b for _, b in first_amounts], first_ed, first_ec, rules.version,
-        rules.provisional, rules.carried_from, covers, _mask(domain.bit(p.period)), _ZERO_MASK)
-    head = next(r for r in opened if r[2] is None)
-    fresh, inserted = head[0], head[1]
-    if fresh and inserted:
-        state = {r[2]: (_int(r[3]), _int(r[4]), r[5]) for r in opened if r[2] is not None}
-        changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
-        return answer(first_ed, first_ec), events_of(changes, state, today)
-    if fresh:  # the reference is another month's payroll: the month opened for nothing is closed again
-        await conn.execute("DELETE FROM declarations WHERE employer_bin = $1 AND period = $2", p.employer_bin,
-                           period_day)
     held_payroll = await _held_payroll(conn, p.employer_bin, p.reference, digest)
     if held_payroll is not None:
         return held_payroll, []
-    # A further payroll of a declared month (its declaration is locked by now).
+    payroll_id = uuid.uuid4()
     lapsed_on = await conn.fetchval("SELECT lapsed_on FROM declarations WHERE employer_bin = $1 AND period = $2",
                                     p.employer_bin, period_day)
     held = await _person_months(conn, p.employer_bin, period_day, [r.iin for r in rows])
@@ -305,13 +438,16 @@ async def _write_payroll(conn: asyncpg.Connection, p: NewPayroll, today: date) -
     # A lapsed month (declared, unpaid past its grace) covers no one until it is paid.
     covers = [m.covers and lapsed_on is None for m, _, _ in added]
     state = await _bump_coverage(conn, [r.iin for r in rows], covers, domain.bit(p.period), domain.bit(p.period))
-    changes = [Change(r.iin, r.kind, paid if c else unpaid) for r, c in zip(rows, covers)]
-    return answer(ed_total, ec_total), events_of(changes, state, today)
+    paid = [domain.month_str(p.period)]
+    changes = [Change(r.iin, r.kind, paid if c else []) for r, c in zip(rows, covers)]
+    return _answer(payroll_id, p, ed_total, ec_total), events_of(changes, state, today)
 
 
 async def record_payroll(pool: asyncpg.Pool, payroll: NewPayroll, today: date) -> dict:
     async def work(conn: asyncpg.Connection) -> dict:
-        answer, events = await _write_payroll(conn, payroll, today)
+        (answer,), events = await _write_payrolls(conn, [payroll], today)
+        if isinstance(answer, Problem):
+            raise answer
         await add_events(conn, events)
         return answer
 
@@ -321,21 +457,13 @@ async def record_payroll(pool: asyncpg.Pool, payroll: NewPayroll, today: date) -
 async def record_payrolls(pool: asyncpg.Pool, payrolls: list[NewPayroll], today: date) -> list[dict]:
     """Many employers' payrolls in one transaction (a gateway's batch): each accepted, or refused alone
     (a reference used for another body: its problem in place of its answer); the events of all of
-    them in one outbox write. Written in (employer, period) order, so two batches lock in one order."""
+    them in one outbox write."""
 
     async def work(conn: asyncpg.Connection) -> list[dict]:
-        results: list[dict] = [{}] * len(payrolls)
-        events: list[OutgoingEvent] = []
-        for i in sorted(range(len(payrolls)), key=lambda i: (payrolls[i].employer_bin, payrolls[i].period)):
-            try:
-                answer, evs = await _write_payroll(conn, payrolls[i], today)
-            except Problem as exc:
-                results[i] = {"status": exc.status, "rule": exc.extra.get("rule"), "detail": exc.detail}
-                continue
-            results[i] = {"status": 201, **answer}
-            events += evs
+        answers, events = await _write_payrolls(conn, payrolls, today)
         await add_events(conn, events)
-        return results
+        return [{"status": a.status, "rule": a.extra.get("rule"), "detail": a.detail} if isinstance(a, Problem)
+                else {"status": 201, **a} for a in answers]
 
     return await _in_transaction(pool, work)
 
@@ -575,10 +703,32 @@ def _bank_answer(row) -> dict:
             "period": domain.month_str(domain.month_of(period)) if period is not None else None}
 
 
+async def _match(conn: asyncpg.Connection, payer_bin: str, purpose: str, amount: Decimal
+                 ) -> tuple[date | None, bool]:
+    """The payer's declaration a bank record pays (domain.match_period), its paid sum grown by the record:
+    (its period's first day, or None: it matches nothing; whether a lapsed month paid in full counts again)."""
+    declared = await conn.fetch(
+        """SELECT period, declared - paid FROM declarations WHERE employer_bin = $1
+           ORDER BY period FOR UPDATE""", payer_bin)
+    period = domain.match_period(purpose, {domain.month_of(r[0]): r[1] for r in declared})
+    if period is None:
+        return None, False
+    period_day = domain.first_day(period)
+    counts_again = await conn.fetchval(
+        """UPDATE declarations d SET paid = d.paid + $3,
+                  lapsed_on = CASE WHEN d.paid + $3 >= d.declared THEN NULL ELSE d.lapsed_on END
+           FROM declarations old WHERE old.employer_bin = d.employer_bin AND old.period = d.period
+             AND d.employer_bin = $1 AND d.period = $2
+           RETURNING old.lapsed_on IS NOT NULL AND d.lapsed_on IS NULL""",
+        payer_bin, period_day, amount)
+    return period_day, counts_again
+
+
 async def record_bank_statement(pool: asyncpg.Pool, records: list[BankRecord], today: date) -> list[dict]:
     """Each bank record is kept once (its reference is its key) and matched to the payer's declaration
-    (domain.match_period) or kept unmatched. A lapsed month paid in full counts again: its people get
-    their coverage recomputed and a contribution-paid. All records or none (a reused reference: 409)."""
+    (domain.match_period) or kept unmatched, to be matched when the payer declares a month. A lapsed month
+    paid in full counts again: its people get their coverage recomputed and a contribution-paid. All
+    records or none (a reused reference: 409)."""
 
     async def work(conn: asyncpg.Connection) -> list[dict]:
         out = []
@@ -592,32 +742,37 @@ async def record_bank_statement(pool: asyncpg.Pool, records: list[BankRecord], t
                                                        "used for a different record", index=index)
                 out.append({**_bank_answer(held), "duplicate": True})
                 continue
-            declared = await conn.fetch(
-                """SELECT period, declared - paid FROM declarations WHERE employer_bin = $1
-                   ORDER BY period FOR UPDATE""", rec.payer_bin)
-            period = domain.match_period(rec.purpose, {domain.month_of(r[0]): r[1] for r in declared})
-            period_day = domain.first_day(period) if period is not None else None
+            period_day, counts_again = await _match(conn, rec.payer_bin, rec.purpose, rec.amount)
             row = await conn.fetchrow(
                 """INSERT INTO bank_records (record_id, reference, body_sha256, payer_bin, paid_on, amount, purpose,
                                             period, received_on)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
                 uuid.uuid4(), rec.reference, digest, rec.payer_bin, rec.paid_on, rec.amount, rec.purpose,
                 period_day, today)
-            if period_day is not None:
-                counts_again = await conn.fetchval(
-                    """UPDATE declarations d SET paid = d.paid + $3,
-                              lapsed_on = CASE WHEN d.paid + $3 >= d.declared THEN NULL ELSE d.lapsed_on END
-                       FROM declarations old WHERE old.employer_bin = d.employer_bin AND old.period = d.period
-                         AND d.employer_bin = $1 AND d.period = $2
-                       RETURNING old.lapsed_on IS NOT NULL AND d.lapsed_on IS NULL""",
-                    rec.payer_bin, period_day, rec.amount)
-                if counts_again:
-                    restored.append((rec.payer_bin, period_day))
+            if counts_again:
+                restored.append((rec.payer_bin, period_day))
             out.append({**_bank_answer(row), "duplicate": False})
         await _republish_months(conn, restored, today)
         return out
 
     return await _in_transaction(pool, work)
+
+
+async def _match_waiting(conn: asyncpg.Connection, payer_bins: list[str], today: date) -> list[tuple[str, date]]:
+    """The bank records of these payers that matched nothing so far, matched again in the order they were
+    paid (a payer has declared a month since); the months that count again for it."""
+    restored = []
+    waiting = await conn.fetch(
+        """SELECT record_id, payer_bin, purpose, amount FROM bank_records
+           WHERE payer_bin = ANY($1::text[]) AND period IS NULL ORDER BY payer_bin, paid_on, created_at
+           FOR UPDATE""", payer_bins)
+    for record_id, payer_bin, purpose, amount in waiting:
+        period_day, counts_again = await _match(conn, payer_bin, purpose, amount)
+        if period_day is not None:
+            await conn.execute("UPDATE bank_records SET period = $2 WHERE record_id = $1", record_id, period_day)
+            if counts_again:
+                restored.append((payer_bin, period_day))
+    return restored
 
 
 # --- refunds -------------------------------------------------------------------------------------
@@ -747,10 +902,10 @@ async def sweep_lapses(pool: asyncpg.Pool, today: date) -> int:
             return lapsed
 
 
-async def unmatched_bank_records(conn: asyncpg.Connection, limit: int) -> list[dict]:
+async def unmatched_bank_records(conn: asyncpg.Connection, limit: int, offset: int = 0) -> list[dict]:
     rows = await conn.fetch(
         """SELECT record_id, reference, payer_bin, paid_on, amount, purpose, received_on FROM bank_records
-           WHERE period IS NULL ORDER BY created_at LIMIT $1""", limit)
+           WHERE period IS NULL ORDER BY created_at, record_id LIMIT $1 OFFSET $2""", limit, offset)
     return [{"record_id": str(r[0]), "reference": r[1], "payer_bin": r[2], "date": r[3], "amount": money_str(r[4]),
              "purpose": r[5], "received_on": r[6]} for r in rows]
 

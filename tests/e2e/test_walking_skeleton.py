@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.keys import headers
 from tests.support.people import clinic_id, iins
-from bench.processes import ServiceProcess
+from tests.support.processes import service_processes, wait_for
 from tests.support.registry_helpers import BACKDATED
 
 pytestmark = pytest.mark.e2e
@@ -19,21 +19,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def services():
-    headers("admin")  # databases and the admin key exist before the services start
-    procs = {name: ServiceProcess(name).start() for name in ("contributions", "registry", "financing", "feedback")}
-    yield procs
-    for p in procs.values():
-        p.stop()
-
-
-def wait_for(get, predicate, timeout=20.0):
-    """Polls get() until predicate holds; a 404 (financing has not heard of the clinic yet) is 'not yet'."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = get()
-        if (value is not None and predicate(value)) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
+    with service_processes("contributions", "registry", "financing", "feedback") as procs:
+        yield procs
 
 
 def financing(fin: str, clinic: str) -> dict | None:

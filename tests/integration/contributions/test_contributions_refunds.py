@@ -90,6 +90,9 @@ async def test_an_employers_refund_is_limited_to_what_was_paid_and_past_the_grac
     over = await client.post(url, json={"period": period, "amount": "1000.00", "reason": "overpaid",
                                         "reference": f"o-{employer}"})
     assert over.status_code == 201 and over.json()["uncovered_months"] == []
+    reused = await client.post(url, json={"period": period, "amount": "999.00", "reason": "overpaid",
+                                          "reference": f"o-{employer}"})
+    assert reused.status_code == 409 and reused.json()["rule"] == "reference_reused"
     account = (await client.get(f"/v1/employers/{employer}/account")).json()
     (line,) = account["periods"]
     assert (line["paid"], line["balance"], line["status"]) == ("5000.00", "0.00", "paid")

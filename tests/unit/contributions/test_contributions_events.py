@@ -6,7 +6,7 @@ from datetime import date
 
 import orjson
 
-from services.common.events import ContributionPaid, decode, new_event
+from services.common.events import ContributionPaid, decode, event_from_data, new_event
 from services.contributions import domain
 from services.contributions.rules import month_index as mi
 from services.contributions.store import Change, contribution_paid, events_of
@@ -14,14 +14,15 @@ from tests.support.people import iins
 
 
 def test_fast_events_equal_the_shared_model_and_envelope():
-    a, b, c = iins(3)
+    a, b, c, d = iins(4)
     sixty = domain.masks_from_months(range(mi(2021, 1), mi(2026, 1)))
     one_state = domain.masks_from_months([mi(2026, 10)], state_only=[mi(2026, 10)])
-    state = {a: (*sixty, 7), b: (*sixty, 2), c: (*one_state, 1)}
-    changes = [Change(a, "employee", ["2025-12"]), Change(b, "civil_contract", []), Change(c, "state", ["2026-10"])]
+    state = {a: (*sixty, 7), b: (*sixty, 2), c: (*one_state, 1), d: (*sixty, 12)}
+    changes = [Change(a, "employee", ["2025-12"]), Change(b, "civil_contract", []), Change(c, "state", ["2026-10"]),
+               Change(d, "self", ["2025-10", "2025-11"])]
     as_of = date(2026, 2, 10)
     events = events_of(changes, state, as_of)
-    assert [e.key for e in events] == [a, b, c] and len({e.event_id for e in events}) == 3
+    assert [e.key for e in events] == [a, b, c, d] and len({e.event_id for e in events}) == 4
     for ch, event in zip(changes, events):
         envelope, data = decode(event.payload)
         covered, nonstate, version = state[ch.iin]
@@ -32,6 +33,10 @@ def test_fast_events_equal_the_shared_model_and_envelope():
         assert mine.keys() == reference.keys() and mine["data"] == reference["data"]
         assert (mine["event_type"], mine["schema_version"], mine["producer"]) == \
             (reference["event_type"], reference["schema_version"], reference["producer"])
+        # byte for byte the envelope the shared builder makes of the model's data
+        assert event.payload == event_from_data(
+            "contribution-paid", data.model_dump(mode="json", by_alias=True), producer="contributions", key=ch.iin,
+            occurred_at=mine["occurred_at"], event_id=event.event_id).payload
     first = decode(events[0].payload)[1]
     assert isinstance(first, ContributionPaid)
     assert (first.status, first.reason, first.status_version) == ("grace", "continuity_60m", 7)

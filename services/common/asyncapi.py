@@ -61,7 +61,7 @@ def _title(name: str) -> str:
 
 
 def document(consumers: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    """The AsyncAPI document; `consumers` maps a consuming service to its topics."""
+    """The AsyncAPI document; `consumers` maps a consumer group to its topics."""
     consumers = consumers or {}
     _, defs = models_json_schema([(model, "validation") for model in _TYPED.values()], ref_template=REF)
     schemas = dict(sorted(defs["$defs"].items()))
@@ -96,9 +96,9 @@ def document(consumers: dict[str, list[str]] | None = None) -> dict[str, Any]:
     for service, topics in consumers.items():
         for topic in topics:
             name = _title(topic)
-            operations[f"{service}Receives{name}"] = {
+            operations[f"{_title(service)[0].lower()}{_title(service)[1:]}Receives{name}"] = {
                 "action": "receive", "channel": {"$ref": f"#/channels/{topic}"},
-                "summary": f"{service}'s idempotent batch consumer (group `{service}`) applies it",
+                "summary": f"the idempotent batch consumer of group `{service}` applies it",
                 "messages": [{"$ref": f"#/channels/{topic}/messages/{name}"}],
             }
     return {
@@ -127,10 +127,18 @@ def render(doc: dict[str, Any]) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def main() -> None:
-    from services.financing.consumer import TOPICS
+def consumer_groups() -> dict[str, list[str]]:
+    """Every consumer group of the services and the topics it reads."""
+    from services.feedback.consumer import CONSUMER as FEEDBACK
+    from services.feedback.denials import DENIALS
+    from services.financing.consumer import CONSUMER as FINANCING
+    from services.registry.consumer import CONSUMER as REGISTRY
 
-    sys.stdout.buffer.write(render(document({"financing": TOPICS})))
+    return {spec.group: list(spec.topics) for spec in (FINANCING, FEEDBACK, DENIALS, REGISTRY)}
+
+
+def main() -> None:
+    sys.stdout.buffer.write(render(document(consumer_groups())))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.common import keys
-from services.common.bootstrap import bootstrap
+from services.common.bootstrap import bootstrap, remove_prefixed
 from services.common.settings import get_settings
 from bench.processes import ServiceProcess
 
@@ -24,13 +24,18 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 
 @pytest.fixture(scope="module")
 def admin_key_and_services():
-    settings = get_settings()
-    asyncio.run(bootstrap(settings))
-    key = asyncio.run(keys.create(settings, "admin", None, "fuzz"))
-    procs = {name: ServiceProcess(name).start() for name in SERVICES}
+    # Databases and topics of their own: an admin key's generated requests publish rule versions
+    # (the documented example among them) that the other tests of the run must not see.
+    own = get_settings().model_copy(update={"db_prefix": get_settings().db_prefix + "fuzz_",
+                                            "topic_prefix": get_settings().topic_prefix + "fuzz."})
+    asyncio.run(bootstrap(own))
+    key = asyncio.run(keys.create(own, "admin", None, "fuzz"))
+    env = {"OSMS_DB_PREFIX": own.db_prefix, "OSMS_TOPIC_PREFIX": own.topic_prefix}
+    procs = {name: ServiceProcess(name, env=env).start() for name in SERVICES}
     yield key, procs
     for p in procs.values():
         p.stop()
+    asyncio.run(remove_prefixed(own))
 
 
 @pytest.mark.parametrize("service", SERVICES)

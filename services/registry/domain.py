@@ -355,3 +355,17 @@ def intake_holds(visits: list[VisitIn], rules: VisitRules, *, day_counts: dict[P
     for i in repeated(visits, recorded):
         held.setdefault(i, []).append(REPEATED_VISIT)
     return held, whole_days
+
+
+def share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def risk_score(visits: int, turning_inactive: int, region_turning_share: float,
+               denial_rate: float | None = None) -> float:
+    """How much of a clinic's (or practitioner's) counting visits look padded, for ranking, never for a
+    hold: the share of its visits that land just before the person would turn inactive, beyond the
+    region's share of such visits, plus the patients' denial rate among confirmations once those exist.
+    Held visits are out of the money already and are listed beside it, not in it."""
+    excess = max(0.0, share(turning_inactive, visits) - region_turning_share)
+    return round(excess + (denial_rate or 0.0), 4)

@@ -124,7 +124,8 @@ def generate(args, kinds: list[dict]) -> tuple[list[dict], dict[tuple[str, str],
             for k in range(args.practitioners):
                 count = max(0, round(rng.gauss(args.daily * busy, args.daily * 0.3)))
                 picks = rng.choices(population[c], cum_weights=cumulative[c], k=count * 2)
-                chosen = [p for p in dict.fromkeys(picks) if p.iin not in seen and p.iin not in died_on][:count]
+                chosen = [p for p in dict.fromkeys(picks)
+                          if p.iin not in seen and p.iin not in died_on and p.birth <= on][:count]
                 for p in chosen:
                     seen.add(p.iin)
                     kind = fitting_kind(rng, p, on, kinds)
@@ -176,7 +177,9 @@ async def run(args) -> None:
             for iin, died in deaths:
                 (await client.post(f"/v1/persons/{iin}/death", json={"date": died.isoformat()})).raise_for_status()
             posted = time.perf_counter() - started
-            risk = (await client.get("/v1/integrity/clinics", params={"region": REGION, "order_by": "risk"})).json()
+            r = await client.get("/v1/integrity/clinics", params={"region": REGION, "order_by": "risk"})
+            r.raise_for_status()
+            risk = r.json()
         conn = await asyncpg.connect(settings.database_dsn("registry"))
         try:
             held = {(r[0], r[1]) for r in await conn.fetch(

@@ -185,36 +185,45 @@ async def risk_rows(conn: asyncpg.Connection, *, region: str | None, clinic_id: 
     `volume_limit`, and the visits landing within `turning` days of the person's previous counted
     visit (at any clinic) growing `window` days old, that is just before the person turns inactive."""
     group = "v.practitioner_id" if clinic_id is not None else "v.clinic_id"
-    rows = await conn.fetch(
-        f"""WITH v AS (
-                SELECT v.clinic_id, v.visit_id, v.practitioner_id, v.iin, v.date,
-                       coalesce(i.state, 'clear') AS state, coalesce(i.reasons, '{{}}') AS reasons
-                FROM visits v JOIN clinics c USING (clinic_id)
-                LEFT JOIN visit_integrity i USING (clinic_id, visit_id)
-                WHERE ($1::text IS NULL OR c.region = $1) AND ($2::text IS NULL OR v.clinic_id = $2)
-                  AND v.date BETWEEN $3 AND $4),
-            turning AS (
-                SELECT v.clinic_id, v.visit_id FROM v, LATERAL (
-                    SELECT max(p.date) AS prev FROM visits p LEFT JOIN visit_integrity pi USING (clinic_id, visit_id)
-                    WHERE p.iin = v.iin AND p.date < v.date AND p.date > v.date - $6::int
-                      AND coalesce(pi.state, 'clear') = 'clear') pr
-                WHERE $6::int IS NOT NULL AND v.state = 'clear' AND v.date - pr.prev >= $6::int - $7::int),
-            days AS (
-                SELECT {group} AS k, count(*) FILTER (WHERE n > $5) AS outliers FROM (
-                    SELECT v.clinic_id, v.practitioner_id, v.date, count(*) AS n FROM v
-                    WHERE v.practitioner_id IS NOT NULL GROUP BY 1, 2, 3) v GROUP BY 1),
-            reasons AS (
-                SELECT k, jsonb_object_agg(reason, n) AS by_reason FROM (
-                    SELECT {group} AS k, r.reason, count(*) AS n FROM v, unnest(v.reasons) AS r(reason)
-                    WHERE v.state <> 'clear' GROUP BY 1, 2) x GROUP BY k)
-            SELECT {group} AS k, count(*)::int AS visits,
-                   count(*) FILTER (WHERE v.state <> 'clear')::int AS held,
-                   count(t.visit_id)::int AS turning_inactive,
-                   coalesce(max(d.outliers), 0)::int AS volume_outliers,
-                   coalesce(max(r.by_reason::text), '{{}}') AS held_by_reason
-            FROM v LEFT JOIN turning t USING (clinic_id, visit_id)
-            LEFT JOIN days d ON d.k IS NOT DISTINCT FROM {group}
-            LEFT JOIN reasons r ON r.k IS NOT DISTINCT FROM {group}
-            GROUP BY {group}""",
-        region, clinic_id, since, until, volume_limit if volume_limit is not None else 2**31 - 1, window, turning)
+    async with conn.transaction():
+        # Each visit's previous counted visit is found by the person-day index, one probe a visit, and
+        # its integrity by the primary key: a hash join inside the probe would read visit_integrity whole
+        # for every visit of the period.
+        await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        rows = await conn.fetch(
+            f"""WITH v AS (
+                    SELECT v.clinic_id, v.visit_id, v.practitioner_id, v.iin, v.date,
+                           coalesce(i.state, 'clear') AS state, coalesce(i.reasons, '{{}}') AS reasons
+                    FROM visits v JOIN clinics c USING (clinic_id)
+                    LEFT JOIN visit_integrity i USING (clinic_id, visit_id)
+                    WHERE ($1::text IS NULL OR c.region = $1) AND ($2::text IS NULL OR v.clinic_id = $2)
+                      AND v.date BETWEEN $3 AND $4),
+                flagged AS (
+                    SELECT v.*, $6::int IS NOT NULL AND v.state = 'clear' AND (
+                        SELECT max(p.date) FROM visits p
+                        WHERE p.iin = v.iin AND p.date < v.date AND p.date > v.date - $6::int
+                          AND NOT EXISTS (SELECT 1 FROM visit_integrity pi
+                                          WHERE pi.clinic_id = p.clinic_id AND pi.visit_id = p.visit_id
+                                            AND pi.state <> 'clear')
+                    ) <= v.date - ($6::int - $7::int) AS turning
+                    FROM v),
+                days AS (
+                    SELECT {group} AS k, count(*) FILTER (WHERE n > $5) AS outliers FROM (
+                        SELECT v.clinic_id, v.practitioner_id, v.date, count(*) AS n FROM v
+                        WHERE v.practitioner_id IS NOT NULL GROUP BY 1, 2, 3) v GROUP BY 1),
+                reasons AS (
+                    SELECT k, jsonb_object_agg(reason, n) AS by_reason FROM (
+                        SELECT {group} AS k, r.reason, count(*) AS n FROM v, unnest(v.reasons) AS r(reason)
+                        WHERE v.state <> 'clear' GROUP BY 1, 2) x GROUP BY k),
+                totals AS (
+                    SELECT {group} AS k, count(*)::int AS visits,
+                           count(*) FILTER (WHERE v.state <> 'clear')::int AS held,
+                           count(*) FILTER (WHERE v.turning)::int AS turning_inactive
+                    FROM flagged v GROUP BY 1)
+                SELECT t.k, t.visits, t.held, t.turning_inactive, coalesce(d.outliers, 0)::int AS volume_outliers,
+                       coalesce(r.by_reason::text, '{{}}') AS held_by_reason
+                FROM totals t LEFT JOIN days d ON d.k IS NOT DISTINCT FROM t.k
+                LEFT JOIN reasons r ON r.k IS NOT DISTINCT FROM t.k""",
+            region, clinic_id, since, until, volume_limit if volume_limit is not None else 2**31 - 1, window,
+            turning)
     return [dict(r) for r in rows]

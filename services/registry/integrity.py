@@ -172,8 +172,8 @@ async def held_page(conn: asyncpg.Connection, *, clinic_id: str | None, reason: 
            FROM visit_integrity i JOIN visits v USING (clinic_id, visit_id)
            WHERE i.state = 'held' AND ($1::text IS NULL OR i.clinic_id = $1) AND ($2::text IS NULL OR $2 = ANY(i.reasons))
              AND ($3::date IS NULL OR i.date >= $3) AND ($4::date IS NULL OR i.date <= $4)
-             AND ($5::date IS NULL OR (i.date, i.clinic_id, i.visit_id) > ($5, $6::text COLLATE "C", $7::text COLLATE "C"))
-           ORDER BY i.date, i.clinic_id COLLATE "C", i.visit_id COLLATE "C" LIMIT $8""",
+             AND ($5::date IS NULL OR (i.date, i.clinic_id, i.visit_id) > ($5, $6, $7))
+           ORDER BY i.date, i.clinic_id, i.visit_id LIMIT $8""",
         clinic_id, reason, since, until, *(after or (None, None, None)), limit)
     return [dict(r) for r in rows]
 

@@ -347,9 +347,11 @@ async def _insert_visits(conn: asyncpg.Connection, columns: tuple, rules: VisitR
            SELECT 2, NULL, NULL, NULL, 0, array_agg(n) FROM k GROUP BY c, i, d, kind HAVING count(*) > 1
            UNION ALL
            SELECT 3, NULL, NULL, NULL, k.n, NULL FROM k CROSS JOIN LATERAL (
-               -- LIMIT: probed by the index for each candidate, never a hashed scan of the table
-               SELECT 1 FROM visits v WHERE v.iin = k.i AND v.date = k.d AND v.clinic_id = k.c AND v.kind = k.kind
-               LIMIT 1) e""",
+               -- The person's visits of the day by the person-day index, for each candidate: OFFSET 0 keeps
+               -- the clinic out of the index choice (by the clinic-day index a probe read the clinic's
+               -- whole day), LIMIT keeps it a probe (never a hashed scan of the table).
+               SELECT 1 FROM (SELECT clinic_id, kind FROM visits v WHERE v.iin = k.i AND v.date = k.d OFFSET 0) p
+               WHERE p.clinic_id = k.c AND p.kind = k.kind LIMIT 1) e""",
         *columns, limit)
     inserted: set[tuple[str, str]] = set()
     days: dict[domain.PractitionerDay, int] = {}

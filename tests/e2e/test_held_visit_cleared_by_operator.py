@@ -2,21 +2,18 @@
 inactive in financing; an operator clears it, and he becomes active."""
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import httpx
 import pytest
 
 from bench.processes import ServiceProcess
+from tests.support.e2e_figures import wait_for
 from tests.support.keys import headers
 from tests.support.people import clinic_id, iin
 from tests.support.registry_helpers import BACKDATED
 
 pytestmark = pytest.mark.e2e
-
-ON = "2026-11-25"
-
 
 @pytest.fixture(scope="module")
 def services():
@@ -25,20 +22,6 @@ def services():
     yield procs
     for p in procs.values():
         p.stop()
-
-
-def figures(fin: str, clinic: str) -> dict:
-    r = httpx.get(f"{fin}/v1/clinics/{clinic}/financing", params={"date": ON}, headers=headers("operator"))
-    return r.json() if r.status_code == 200 else {}
-
-
-def wait_for(predicate, fin, clinic, timeout=20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        f = figures(fin, clinic)
-        if (f and predicate(f)) or time.monotonic() > deadline:
-            return f
-        time.sleep(0.05)
 
 
 def test_a_mans_cervical_screening_counts_only_once_an_operator_clears_it(services):

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 
-.PHONY: help install lock vendor infra run up down status test lint unit bench bench-national fuzz chaos clean-local up-ha status-ha chaos-ha
+.PHONY: help install lock vendor infra run up down status test lint unit bench bench-integrity bench-national fuzz chaos clean-local up-ha status-ha chaos-ha
 
 help:
 	@echo "make run    install what is missing, start PostgreSQL, Kafka, the four services and the console (foreground, Ctrl-C stops)"
@@ -80,6 +80,11 @@ bench: infra
 	@source deploy/local/env.sh && with_servers $(PY) -m bench.run --scale region
 
 # The nation (20.5 million people, 3,000 clinics): long.
+# The padded-records checks: the audit's patterns seeded into a clean region, recall and false positives
+# per pattern, and the risk list (docs/performance.md).
+bench-integrity: infra
+	@source deploy/local/env.sh && with_servers $(PY) -m bench.bench_integrity
+
 bench-national: infra
 	@source deploy/local/env.sh && with_servers $(PY) -m bench.run --scale nation --visits 250000
 

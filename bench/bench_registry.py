@@ -40,6 +40,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from services.common.bootstrap import remove_prefixed  # noqa: E402
 from services.common.ids import make_iin  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
+from bench import cpu  # noqa: E402
 from bench.processes import ServiceProcess  # noqa: E402
 
 KINDS = ["consultation", "consultation", "consultation", "home_visit", "prophylactic", "vaccination", "screening"]
@@ -129,6 +130,8 @@ async def run(args) -> None:
                     for result in orjson.loads(r.content)["results"]:
                         statuses[result["status"]] = statuses.get(result["status"], 0) + 1
 
+        named = {service.proc.pid: "registry"}
+        groups_before = cpu.snapshot(named)
         cpu_before, busy_before = process_cpu_seconds(service.proc.pid), machine_busy_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(client_loop() for _ in range(args.clients)))
@@ -139,8 +142,9 @@ async def run(args) -> None:
                 raise SystemExit(f"events not on Kafka within {args.kafka_timeout}s")
             await asyncio.sleep(0.05)
         on_kafka = time.perf_counter()
-        cpu = process_cpu_seconds(service.proc.pid) - cpu_before
+        process = process_cpu_seconds(service.proc.pid) - cpu_before
         busy = machine_busy_seconds() - busy_before
+        groups = cpu.per_event_us(groups_before, cpu.snapshot(named), max(recorded, 1))
 
         http_s, kafka_s = http_done - started, on_kafka - started
         latencies.sort()
@@ -153,8 +157,10 @@ async def run(args) -> None:
         print(f"all events on Kafka  {kafka_s:.2f} s after the first request "
               f"({on_kafka - http_done:.2f} s after the last answer); "
               f"end to end {recorded / kafka_s:,.0f} visits/s")
-        print(f"CPU                  registry process {cpu:.2f} s ({cpu / max(recorded, 1) * 1e6:.0f} us a visit); "
+        print(f"CPU                  registry process {process:.2f} s ({process / max(recorded, 1) * 1e6:.0f} us a visit); "
               f"whole machine {busy:.2f} s of {kafka_s * os.cpu_count():.2f} s available")
+        print(f"CPU a visit (us)     registry {groups.get('registry', 0)}, its PostgreSQL backends "
+              f"{groups.get('postgres: registry', 0)}, Kafka {groups.get('kafka', 0)}")
     finally:
         await consumer.stop()
         service.stop()

@@ -1,11 +1,13 @@
 """registry HTTP routes: clinics, people (attachments, deaths) and visits pushed by clinic systems."""
 from __future__ import annotations
 
-from datetime import date
+import base64
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path as PathParam, Query, Request, Response
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common import clock
@@ -15,13 +17,13 @@ from services.common.logs import get_logger, mask_iin
 from services.common.ids import IIN, IinItem
 from services.common.inputs import TEXT_PATTERN, ClinicId, ClinicIdPath, Day
 from services.common.native import osms_native
-from services.common.problems import Problem, conflicts, invalid, not_found
+from services.common.problems import Problem, conflict, conflicts, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
-from services.registry import confirmations_api, fhir, store
+from services.registry import confirmations_api, domain, fhir, integrity, store
 from services.registry.consumer import CONSUMER
 from services.registry.domain import AttachmentRequest, Backdating, VisitIn
 from services.registry.rules import (RULE_TABLES, VisitRules, attachment_rules, confirmation_rules, visit_rules,
-                                     visit_rules_for)
+                                     visit_rules_for, volume_limits)
 
 log = get_logger(__name__)
 visits_body = osms_native.visits_body
@@ -356,6 +358,192 @@ def visit_of(item: dict) -> VisitIn:
     """One visit as /v1/visits takes it (the same constraints); pydantic's ValidationError otherwise."""
     v = VisitItem.model_validate(item)
     return VisitIn(v.visit_id, v.clinic_id, v.iin, v.date, v.kind, v.practitioner_id or None)
+
+
+# ---------------------------------------------------------------- integrity (padded records)
+
+ReasonCode = Literal["kind_sex", "kind_age", "practitioner_volume", "after_death", "repeated_visit",
+                     "patient_denied"]
+_RISK_DAYS = 90      # the risk lists' default period: the last 90 days
+
+
+class HeldVisit(BaseModel):
+    clinic_id: str
+    visit_id: str
+    iin: str
+    date: date
+    kind: str
+    practitioner_id: str | None
+    reasons: list[str]
+    held_at: datetime
+    held_by: str = Field(description="role:key_id of the key whose request held it, or what held it")
+
+
+class HeldPage(BaseModel):
+    visits: list[HeldVisit]
+    next_after: str | None = Field(description="pass as `after` for the next page; null on the last one")
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"decision": "clear", "note": "the screening was the patient's; her sex was miskeyed in the clinic's system"}]})
+    decision: Literal["clear", "void"]
+    note: str = Field(min_length=1, max_length=2000, pattern=_TEXT, description="why: recorded with the decision")
+
+
+class Decision(BaseModel):
+    clinic_id: str
+    visit_id: str
+    integrity: Literal["clear", "void"]
+    reasons: list[str] = Field(description="why it was held")
+    integrity_version: int
+    decided_by: str
+    note: str
+
+
+class RiskRow(BaseModel):
+    clinic_id: str | None = None
+    practitioner_id: str | None = None
+    visits: int
+    held: int = Field(description="held or voided visits")
+    held_share: float
+    held_by_reason: dict[str, float] = Field(description="held visits by reason, as shares of the visits")
+    confirmations: int = Field(description="patients' answers to confirmation requests of these visits")
+    denial_rate: float | None = Field(description="denials among the answers; null without answers")
+    volume_outliers: int = Field(description="practitioner-days beyond the daily norm × tolerance")
+    turning_inactive: int = Field(description="counting visits landing within the rule's days before the person "
+                                              "would turn inactive (the previous counted visit nearly a window old)")
+    turning_inactive_share: float
+    risk: float = Field(description="the turning-inactive share beyond the region's, plus the denial rate: a "
+                                    "signal for review, never a hold")
+
+
+class RiskList(RulesUsed):
+    region: str | None
+    clinic_id: str | None = None
+    from_: date = Field(alias="from")
+    to: date
+    region_turning_inactive_share: float
+    rows: list[RiskRow]
+
+
+def _after_key(after: str | None) -> tuple[date, str, str] | None:
+    if after is None:
+        return None
+    try:
+        day, clinic_id, visit_id = orjson.loads(base64.urlsafe_b64decode(after.encode()))
+        return date.fromisoformat(day), str(clinic_id), str(visit_id)
+    except (ValueError, TypeError):
+        raise invalid("`after` is not a page key this service gave",
+                      errors=[{"loc": ["query", "after"], "msg": "not a page key"}]) from None
+
+
+@router.get("/integrity/held", response_model=HeldPage, dependencies=[allow("operator")],
+            summary="Held visits to review (padded-records checks)")
+async def list_held_visits(db: Pool, clinic_id: Annotated[str | None, Query(max_length=64, pattern=_TEXT)] = None,
+                   reason: ReasonCode | None = None, from_: Annotated[Day | None, Query(alias="from")] = None,
+                   to: Annotated[Day | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                   after: Annotated[str | None, Query(max_length=400)] = None) -> HeldPage:
+    """Visits held and not yet decided, oldest visit date first, with why, since when and by whom."""
+    async with db.acquire() as conn:
+        rows = await integrity.held_page(conn, clinic_id=clinic_id, reason=reason, since=from_, until=to,
+                                         after=_after_key(after), limit=limit)
+    last = rows[-1] if len(rows) == limit else None
+    return HeldPage(visits=[HeldVisit(**r) for r in rows], next_after=None if last is None else
+                    base64.urlsafe_b64encode(orjson.dumps([last["date"], last["clinic_id"], last["visit_id"]])).decode())
+
+
+@router.post("/integrity/held/{clinic_id}/{visit_id:path}/decision", response_model=Decision,
+             dependencies=[allow("operator")],
+             responses={404: {"description": "no such recorded visit"},
+                        **conflicts("visit_not_held", description="the visit is not held: clear, or voided")})
+async def decide_held_visit(clinic_id: ClinicIdPath, visit_id: Annotated[str, PathParam(max_length=64, pattern=_TEXT)],
+                        body: DecisionIn, db: Pool, principal: Auth) -> Decision:
+    """An operator's decision on a held visit: `clear` (it counts towards activity again; visit-cleared)
+    or `void` (it never counts; visit-held with `voided`, which financing applies as a hold for good).
+    Recorded with the operator's key, the time and the note."""
+    actor = f"{principal.role}:{principal.key_id}"
+    decide = integrity.clear if body.decision == "clear" else integrity.void
+    async with db.acquire() as conn:
+        try:
+            async with conn.transaction():
+                done = await decide(conn, clinic_id, visit_id, actor, body.note)
+        except integrity.NotHeld as exc:
+            raise conflict("visit_not_held", f"the visit is {exc.state.state}, not held") from None
+    if done is None:
+        raise not_found("visit")
+    log.info("integrity decision", clinic_id=clinic_id, decision=body.decision, actor=actor)
+    return Decision(clinic_id=clinic_id, visit_id=visit_id, integrity=done.state, reasons=list(done.reasons),
+                    integrity_version=done.version, decided_by=actor, note=body.note)
+
+
+RiskOrder = Literal["risk", "held_share", "turning_inactive_share", "volume_outliers", "visits"]
+
+
+async def _risk_list(db, snap, region: str | None, clinic_id: str | None, from_: Day | None, to: Day | None,
+                     order_by: RiskOrder, limit: int) -> RiskList:
+    today = clock.today()
+    to = to or today
+    from_ = from_ or to - timedelta(days=_RISK_DAYS)
+    if from_ > to:
+        raise invalid("`from` is after `to`", errors=[{"loc": ["query", "from"], "msg": "after to"}])
+    rules = _published(visit_rules(snap, to), "visits")
+    limit_, _ = volume_limits(rules.values)
+    async with db.acquire() as conn:
+        if clinic_id is not None:
+            clinic = await store.get_clinic(conn, clinic_id)
+            if clinic is None:
+                raise not_found("clinic")
+            region = clinic["region"]
+        # The region's share is of all its visits: the baseline each clinic is compared with.
+        rows = await integrity.risk_rows(conn, region=region, clinic_id=None, since=from_, until=to,
+                                         volume_limit=limit_, window=rules.values.activity_window_days,
+                                         turning=rules.values.turning_inactive_days)
+        if clinic_id is not None:
+            detail = await integrity.risk_rows(conn, region=None, clinic_id=clinic_id, since=from_, until=to,
+                                               volume_limit=limit_, window=rules.values.activity_window_days,
+                                               turning=rules.values.turning_inactive_days)
+    region_share = domain.share(sum(r["turning_inactive"] for r in rows), sum(r["visits"] for r in rows))
+    key = "practitioner_id" if clinic_id is not None else "clinic_id"
+    out = []
+    for r in (detail if clinic_id is not None else rows):
+        by_reason = orjson.loads(r["held_by_reason"])
+        denials = domain.share(r["denied"], r["answered"]) if r["answered"] else None
+        out.append(RiskRow(**{key: r["k"]}, visits=r["visits"], held=r["held"],
+                           held_share=domain.share(r["held"], r["visits"]),
+                           held_by_reason={k: domain.share(n, r["visits"]) for k, n in sorted(by_reason.items())},
+                           confirmations=r["answered"], denial_rate=denials,
+                           volume_outliers=r["volume_outliers"], turning_inactive=r["turning_inactive"],
+                           turning_inactive_share=domain.share(r["turning_inactive"], r["visits"]),
+                           risk=domain.risk_score(r["visits"], r["turning_inactive"], region_share, denials)))
+    out.sort(key=lambda x: (-getattr(x, order_by), x.clinic_id or "", x.practitioner_id or ""))
+    return RiskList(region=region, clinic_id=clinic_id, **{"from": from_}, to=to,
+                    region_turning_inactive_share=region_share, rows=out[:limit], **rules_fields(rules))
+
+
+@router.get("/integrity/clinics", response_model=RiskList, response_model_by_alias=True,
+            dependencies=[allow("operator")], summary="Clinics by padded-records risk")
+async def list_clinics_by_risk(db: Pool, snap: Rules,
+                           region: Annotated[str | None, Query(max_length=100, pattern=_TEXT)] = None,
+                           from_: Annotated[Day | None, Query(alias="from")] = None,
+                           to: Annotated[Day | None, Query()] = None, order_by: RiskOrder = "risk",
+                           limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> RiskList:
+    """Per clinic over visits dated from `from` to `to` (default: the last 90 days): visits, held share
+    by reason, denial rate among confirmations, practitioner-days beyond the norm, and the share of
+    visits landing just before the person would turn inactive against the region's (visits rules:
+    `turning_inactive_days` of `activity_window_days`). Highest first by `order_by`."""
+    return await _risk_list(db, snap, region, None, from_, to, order_by, limit)
+
+
+@router.get("/integrity/clinics/{clinic_id}/practitioners", response_model=RiskList, response_model_by_alias=True,
+            dependencies=[allow("operator")], summary="A clinic's practitioners by padded-records risk",
+            responses={404: {"description": "unknown clinic"}})
+async def list_practitioners_by_risk(clinic_id: ClinicIdPath, db: Pool, snap: Rules,
+                                 from_: Annotated[Day | None, Query(alias="from")] = None,
+                                 to: Annotated[Day | None, Query()] = None, order_by: RiskOrder = "risk",
+                                 limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> RiskList:
+    """The same figures per practitioner of one clinic, against the clinic's region's share."""
+    return await _risk_list(db, snap, None, clinic_id, from_, to, order_by, limit)
 
 
 spec = ServiceSpec(

@@ -318,43 +318,52 @@ def volume_held(before: int, new: int, limit: int | None, far: int | None) -> tu
     return range(max(0, limit - before), new), False
 
 
-def repeated(visits: list[VisitIn], recorded: set[tuple[str, str, date, str]]) -> set[int]:
-    """The positions of visits that repeat the same person, clinic, kind and day of a visit recorded
-    before (`recorded`: (iin, clinic_id, date, kind) of other visit ids) or earlier in the list: the
-    first stays clear, the later ones are held."""
-    seen = set(recorded)
-    out = set()
-    for i, v in enumerate(visits):
-        key = (v.iin, v.clinic_id, v.date, v.kind)
-        if key in seen:
-            out.add(i)
-        seen.add(key)
-    return out
-
-
 def intake_holds(visits: list[VisitIn], rules: VisitRules, *, day_counts: dict[PractitionerDay, int],
-                 recorded: set[tuple[str, str, date, str]]) -> tuple[dict[int, list[str]], list[PractitionerDay]]:
-    """The intake's checks of newly recorded visits: ({position: reasons} of those held, the
-    practitioner's days whose earlier visits become held too). `day_counts`: the visits each
-    practitioner's day held before these; `recorded`: see `repeated`. Pure: the store gathers both."""
+                 repeated: set[int]) -> tuple[dict[int, list[str]], list[PractitionerDay]]:
+    """The intake's checks of newly recorded visits (in the order the clinic sent them): ({position:
+    reasons} of those held, the practitioner's days whose earlier visits become held too).
+    `day_counts`: the visits recorded before these on each practitioner's day that these may take
+    beyond the volume limit (a day not named cannot: the store asks only for those); `repeated`: the
+    positions of visits repeating the person, clinic, kind and day of a visit recorded before or sent
+    earlier under another id (found by the store's query on the person-day index: the first stays clear,
+    the later ones are held). Pure: the store gathers both."""
     held: dict[int, list[str]] = {}
+    limited = rules.limited_on
     for i, v in enumerate(visits):
-        kind = rules.limited_on.get(v.date, {}).get(v.kind)
+        kind = limited.get(v.date, _NONE).get(v.kind)
         if kind is not None:
             reasons = kind_reasons(v.iin, v.date, kind)
             if reasons:
                 held[i] = reasons
-    by_day: dict[PractitionerDay, list[int]] = {}
-    for i, v in enumerate(visits):
-        if v.practitioner_id is not None:
-            by_day.setdefault((v.clinic_id, v.date, v.practitioner_id), []).append(i)
     whole_days = []
-    for day, positions in by_day.items():
-        over, whole = volume_held(day_counts.get(day, 0), len(positions), rules.volume_limit, rules.volume_far)
-        for k in over:
-            held.setdefault(positions[k], []).append(PRACTITIONER_VOLUME)
-        if whole:
-            whole_days.append(day)
-    for i in repeated(visits, recorded):
+    if day_counts:       # most requests keep every practitioner's day within the norm: nothing to count
+        by_day: dict[PractitionerDay, list[int]] = {}
+        for i, v in enumerate(visits):
+            if v.practitioner_id is not None and (day := (v.clinic_id, v.date, v.practitioner_id)) in day_counts:
+                by_day.setdefault(day, []).append(i)
+        for day, positions in by_day.items():
+            over, whole = volume_held(day_counts[day], len(positions), rules.volume_limit, rules.volume_far)
+            for k in over:
+                held.setdefault(positions[k], []).append(PRACTITIONER_VOLUME)
+            if whole:
+                whole_days.append(day)
+    for i in sorted(repeated):
         held.setdefault(i, []).append(REPEATED_VISIT)
     return held, whole_days
+
+
+_NONE: dict = {}
+
+
+def share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def risk_score(visits: int, turning_inactive: int, region_turning_share: float,
+               denial_rate: float | None = None) -> float:
+    """How much of a clinic's (or practitioner's) counting visits look padded, for ranking, never for a
+    hold: the share of its visits that land just before the person would turn inactive, beyond the
+    region's share of such visits, plus the patients' denial rate among confirmations once those exist.
+    Held visits are out of the money already and are listed beside it, not in it."""
+    excess = max(0.0, share(turning_inactive, visits) - region_turning_share)
+    return round(excess + (denial_rate or 0.0), 4)

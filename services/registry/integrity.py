@@ -160,3 +160,81 @@ async def history(conn: asyncpg.Connection, clinic_id: str, visit_id: str) -> li
         """SELECT version, state, reasons, changed_at, changed_by, note FROM integrity_changes
            WHERE clinic_id = $1 AND visit_id = $2 ORDER BY version""", clinic_id, visit_id)
     return [dict(r) for r in rows]
+
+
+# ---------------------------------------------------------------- review and risk lists (operators)
+
+async def held_page(conn: asyncpg.Connection, *, clinic_id: str | None, reason: str | None, since: date | None,
+                    until: date | None, after: tuple[date, str, str] | None, limit: int) -> list[dict]:
+    """Held visits (not cleared, not voided), by visit date, clinic and id (a keyset page after `after`),
+    with why, since when and by whom they are held."""
+    rows = await conn.fetch(
+        """SELECT i.date, i.clinic_id, i.visit_id, i.iin, v.kind, v.practitioner_id, i.reasons,
+                  i.changed_at AS held_at, i.changed_by AS held_by
+           FROM visit_integrity i JOIN visits v USING (clinic_id, visit_id)
+           WHERE i.state = 'held' AND ($1::text IS NULL OR i.clinic_id = $1) AND ($2::text IS NULL OR $2 = ANY(i.reasons))
+             AND ($3::date IS NULL OR i.date >= $3) AND ($4::date IS NULL OR i.date <= $4)
+             AND ($5::date IS NULL OR (i.date, i.clinic_id, i.visit_id) > ($5, $6, $7))
+           ORDER BY i.date, i.clinic_id, i.visit_id LIMIT $8""",
+        clinic_id, reason, since, until, *(after or (None, None, None)), limit)
+    return [dict(r) for r in rows]
+
+
+async def risk_rows(conn: asyncpg.Connection, *, region: str | None, clinic_id: str | None, since: date,
+                    until: date, volume_limit: int | None, window: int | None, turning: int | None) -> list[dict]:
+    """Per clinic (or, with `clinic_id`, per practitioner of that clinic) over visits dated from `since`
+    to `until`: visits, held (held or voided) in all and by reason, practitioner-days beyond
+    `volume_limit`, the visits landing within `turning` days of the person's previous counted visit (at
+    any clinic) growing `window` days old, that is just before the person turns inactive, and the
+    patients' answers to confirmation requests for those visits (answered, denied)."""
+    group = "v.practitioner_id" if clinic_id is not None else "v.clinic_id"
+    async with conn.transaction():
+        # Each visit's previous counted visit is found by the person-day index, one probe a visit, and
+        # its integrity by the primary key: a hash join inside the probe would read visit_integrity whole
+        # for every visit of the period.
+        await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        rows = await conn.fetch(
+            f"""WITH v AS (
+                    SELECT v.clinic_id, v.visit_id, v.practitioner_id, v.iin, v.date,
+                           coalesce(i.state, 'clear') AS state, coalesce(i.reasons, '{{}}') AS reasons
+                    FROM visits v JOIN clinics c USING (clinic_id)
+                    LEFT JOIN visit_integrity i USING (clinic_id, visit_id)
+                    WHERE ($1::text IS NULL OR c.region = $1) AND ($2::text IS NULL OR v.clinic_id = $2)
+                      AND v.date BETWEEN $3 AND $4),
+                flagged AS (
+                    SELECT v.*, $6::int IS NOT NULL AND v.state = 'clear' AND (
+                        SELECT max(p.date) FROM visits p
+                        WHERE p.iin = v.iin AND p.date < v.date AND p.date > v.date - $6::int
+                          AND NOT EXISTS (SELECT 1 FROM visit_integrity pi
+                                          WHERE pi.clinic_id = p.clinic_id AND pi.visit_id = p.visit_id
+                                            AND pi.state <> 'clear')
+                    ) <= v.date - ($6::int - $7::int) AS turning
+                    FROM v),
+                days AS (
+                    SELECT {group} AS k, count(*) FILTER (WHERE n > $5) AS outliers FROM (
+                        SELECT v.clinic_id, v.practitioner_id, v.date, count(*) AS n FROM v
+                        WHERE v.practitioner_id IS NOT NULL GROUP BY 1, 2, 3) v GROUP BY 1),
+                reasons AS (
+                    SELECT k, jsonb_object_agg(reason, n) AS by_reason FROM (
+                        SELECT {group} AS k, r.reason, count(*) AS n FROM v, unnest(v.reasons) AS r(reason)
+                        WHERE v.state <> 'clear' GROUP BY 1, 2) x GROUP BY k),
+                answers AS (
+                    SELECT {group} AS k, count(v.answer)::int AS answered,
+                           count(*) FILTER (WHERE v.answer = 'denied')::int AS denied
+                    FROM visit_confirmations v JOIN clinics c USING (clinic_id)
+                    WHERE ($1::text IS NULL OR c.region = $1) AND ($2::text IS NULL OR v.clinic_id = $2)
+                      AND v.date BETWEEN $3 AND $4 GROUP BY 1),
+                totals AS (
+                    SELECT {group} AS k, count(*)::int AS visits,
+                           count(*) FILTER (WHERE v.state <> 'clear')::int AS held,
+                           count(*) FILTER (WHERE v.turning)::int AS turning_inactive
+                    FROM flagged v GROUP BY 1)
+                SELECT t.k, t.visits, t.held, t.turning_inactive, coalesce(d.outliers, 0)::int AS volume_outliers,
+                       coalesce(r.by_reason::text, '{{}}') AS held_by_reason,
+                       coalesce(a.answered, 0) AS answered, coalesce(a.denied, 0) AS denied
+                FROM totals t LEFT JOIN days d ON d.k IS NOT DISTINCT FROM t.k
+                LEFT JOIN reasons r ON r.k IS NOT DISTINCT FROM t.k
+                LEFT JOIN answers a ON a.k IS NOT DISTINCT FROM t.k""",
+            region, clinic_id, since, until, volume_limit if volume_limit is not None else 2**31 - 1, window,
+            turning)
+    return [dict(r) for r in rows]

@@ -229,10 +229,7 @@ async def record_death(conn: asyncpg.Connection, iin: str, died_on: date, today:
 # ---------------------------------------------------------------- visits
 
 _CONFLICTING = "conflicts_with_recorded_visit"
-
-
-def _clear_result(visit_id: str) -> dict:
-    return {"visit_id": visit_id, "status": "recorded", "errors": [], "integrity": domain.CLEAR, "reasons": []}
+_CLEAR = domain.CLEAR
 
 
 async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: VisitRules,
@@ -283,24 +280,15 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
                 dead.append((i, v))
             else:
                 first[key], first_at[key] = v, i
-                results.append(_clear_result(v.visit_id))
+                results.append({"visit_id": v.visit_id, "status": "recorded", "errors": [], "integrity": _CLEAR,
+                                "reasons": []})
                 candidates.append((i, v))
         inserted: set[tuple[str, str]] = set()
-        seen_before: tuple[dict, set] = ({}, set())
+        day_counts: dict[domain.PractitionerDay, int] = {}
+        repeated: set[int] = set()                       # positions among the candidates
         if candidates:
-            # The columns as array literals, made natively: asyncpg's encoding of six 1,000-element lists
-            # was a large share of the service's time, and PostgreSQL reads literals as cheaply
-            # (docs/performance.md).
-            columns = osms_native.visit_columns([v for _, v in candidates])
-            seen_before = await _seen_before(conn, [v for _, v in candidates], columns, rules)
-            rows = await conn.fetch(
-                """INSERT INTO visits (visit_id, clinic_id, iin, date, kind, practitioner_id)
-                   SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::date[],
-                                        $5::text::text[], $6::text::text[])
-                   ON CONFLICT (clinic_id, visit_id) DO NOTHING
-                   RETURNING clinic_id, visit_id""",
-                *columns)
-            inserted = {(r[0], r[1]) for r in rows}
+            inserted, day_counts, repeated = await _insert_visits(
+                conn, osms_native.visit_columns([v for _, v in candidates]), rules)
         taken = [(i, v) for i, v in candidates if (v.clinic_id, v.visit_id) not in inserted]
         if taken or dead:
             recorded = await _recorded(conn, [v for _, v in taken + dead])
@@ -309,10 +297,11 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
             for i, v in dead:  # a visit id already recorded answers as a repeat, whatever the death
                 if (v.clinic_id, v.visit_id) in recorded:
                     results[i] = _repeat(v, recorded[(v.clinic_id, v.visit_id)])
-        placed = [(i, v) for i, v in candidates if (v.clinic_id, v.visit_id) in inserted]
-        new = [v for _, v in placed]
+        placed = [(i, k, v) for k, (i, v) in enumerate(candidates) if (v.clinic_id, v.visit_id) in inserted]
+        new = [v for _, _, v in placed]
         if new:
-            held, whole_days = domain.intake_holds(new, rules, day_counts=seen_before[0], recorded=seen_before[1])
+            repeats = {j for j, (_, k, _) in enumerate(placed) if k in repeated} if repeated else set()
+            held, whole_days = domain.intake_holds(new, rules, day_counts=day_counts, repeated=repeats)
             for k, reasons in held.items():
                 results[placed[k][0]] = {"visit_id": new[k].visit_id, "status": "recorded", "errors": [],
                                          "integrity": domain.HELD, "reasons": reasons}
@@ -330,25 +319,60 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
     return results
 
 
-async def _seen_before(conn: asyncpg.Connection, visits: list[VisitIn], columns: tuple,
-                       rules: VisitRules) -> tuple[dict[domain.PractitionerDay, int], set[tuple[str, str, date, str]]]:
-    """What the intake's checks need of the visits recorded before these, in one query: the visits of
-    each of their practitioners' days (when a volume hold is in force), and (iin, clinic_id, date, kind)
-    of the visits of their people on their days (the person-day index: almost always none)."""
-    days = {(v.clinic_id, v.date, v.practitioner_id) for v in visits if v.practitioner_id is not None} \
-        if rules.volume_limit is not None or rules.volume_far is not None else set()
-    d = sorted(days)
+async def _insert_visits(conn: asyncpg.Connection, columns: tuple, rules: VisitRules
+                         ) -> tuple[set[tuple[str, str]], dict[domain.PractitionerDay, int], set[int]]:
+    """Inserts the candidates (a visit id already taken is left as it is) and, in the same statement,
+    so from the same snapshot before the insert and without reading the columns twice, looks up what
+    the intake's checks need beyond the request: the visits already recorded on each practitioner's day
+    that the request takes beyond the volume limit (another day cannot hold a visit), and the positions
+    of candidates repeating the person, clinic, kind and day of a visit recorded before (the person-day
+    index) or of an earlier candidate. Returns (the keys inserted, those days' counts, those positions).
+
+    `columns`: the six columns as array literals, made natively: asyncpg's encoding of six 1,000-element
+    lists was a large share of the service's time, and PostgreSQL reads literals as cheaply
+    (docs/performance.md). Grouping by hash, not by sort: sorting the request's text columns in the
+    database's collation cost more than the rest of the look-up."""
+    limit = rules.volume_limit if rules.volume_limit is not None else rules.volume_far
     rows = await conn.fetch(
-        """SELECT true, clinic_id, date, practitioner_id, count(*)::int, NULL
-           FROM visits JOIN unnest($1::text[], $2::date[], $3::text[]) AS k(clinic_id, date, practitioner_id)
-             USING (clinic_id, date, practitioner_id)
-           GROUP BY clinic_id, date, practitioner_id
+        """WITH k AS (SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::date[],
+                                           $5::text::text[], $6::text::text[])
+                               WITH ORDINALITY AS k(vid, c, i, d, kind, p, n)),
+                ins AS (INSERT INTO visits (visit_id, clinic_id, iin, date, kind, practitioner_id)
+                        SELECT vid, c, i, d, kind, p FROM k
+                        ON CONFLICT (clinic_id, visit_id) DO NOTHING
+                        RETURNING clinic_id, visit_id),
+                days AS (SELECT c, d, p, count(*) AS new FROM k WHERE p IS NOT NULL AND $7::int IS NOT NULL
+                         GROUP BY c, d, p)
+           SELECT 0, clinic_id, visit_id, NULL::date, 0::bigint, NULL::bigint[] FROM ins
            UNION ALL
-           SELECT DISTINCT false, v.clinic_id, v.date, v.iin, 0, v.kind
-           FROM visits v JOIN unnest($4::text::text[], $5::text::date[]) AS k(iin, date) USING (iin, date)""",
-        [x[0] for x in d], [x[1] for x in d], [x[2] for x in d], columns[2], columns[3])
-    counts = {(r[1], r[2], r[3]): r[4] for r in rows if r[0]}
-    return counts, {(r[3], r[1], r[2], r[5]) for r in rows if not r[0]}
+           SELECT 1, days.c, days.p, days.d, b.n, NULL
+           FROM days CROSS JOIN LATERAL (SELECT count(*) AS n FROM visits v
+                                         WHERE v.clinic_id = days.c AND v.date = days.d AND v.practitioner_id = days.p) b
+           WHERE b.n + days.new > $7
+           UNION ALL
+           SELECT 2, NULL, NULL, NULL, 0, array_agg(n) FROM k GROUP BY c, i, d, kind HAVING count(*) > 1
+           UNION ALL
+           SELECT 3, NULL, NULL, NULL, k.n, NULL FROM k CROSS JOIN LATERAL (
+               -- The person's visits of the day by the person-day index, for each candidate: OFFSET 0 keeps
+               -- the clinic out of the index choice (by the clinic-day index a probe read the clinic's
+               -- whole day), LIMIT keeps it a probe (never a hashed scan of the table).
+               SELECT 1 FROM (SELECT clinic_id, kind FROM visits v WHERE v.iin = k.i AND v.date = k.d OFFSET 0) p
+               WHERE p.clinic_id = k.c AND p.kind = k.kind LIMIT 1) e""",
+        *columns, limit)
+    inserted: set[tuple[str, str]] = set()
+    days: dict[domain.PractitionerDay, int] = {}
+    repeated: set[int] = set()
+    for r in rows:
+        what = r[0]
+        if what == 0:
+            inserted.add((r[1], r[2]))
+        elif what == 1:
+            days[(r[1], r[3], r[2])] = r[4]
+        elif what == 2:
+            repeated.update(n - 1 for n in sorted(r[5])[1:])     # the first stays clear
+        else:
+            repeated.add(r[4] - 1)
+    return inserted, days, repeated
 
 
 async def _hold_whole_days(conn: asyncpg.Connection, days: list[domain.PractitionerDay],

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.e2e_figures import wait_for
 from tests.support.keys import headers
 from tests.support.people import clinic_id, iin
 from bench.processes import ServiceProcess
@@ -23,20 +24,6 @@ def services():
     yield procs
     for p in procs.values():
         p.stop()
-
-
-def figures(fin: str, clinic: str) -> dict:
-    r = httpx.get(f"{fin}/v1/clinics/{clinic}/financing", params={"date": "2026-11-25"}, headers=headers("operator"))
-    return r.json() if r.status_code == 200 else {}
-
-
-def wait_for(predicate, fin, clinic, timeout=20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        f = figures(fin, clinic)
-        if (f and predicate(f)) or time.monotonic() > deadline:
-            return f
-        time.sleep(0.05)
 
 
 def uphold(fb: str, appeal: str, timeout: float = 20.0) -> httpx.Response:

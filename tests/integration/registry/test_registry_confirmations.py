@@ -207,3 +207,23 @@ async def test_an_upheld_complaint_voids_the_visit_and_a_rejected_one_clears_a_d
     assert [s[4] for s in states] == ["appeal R-A-clear", "appeal R-A-rej", "appeal R-A-up", "patient"]
     # Nothing applied twice: one void per visit, one clear.
     assert len(await events_for("visit-held", {"clinic_id": clinic, "voided": True}, 2)) == 2
+
+
+async def test_the_risk_lists_carry_the_patients_denial_rate(client, clinic):
+    from tests.support.inproc import key_headers
+
+    await _recorded(client, visit("h-e", clinic, iin(**MAN), "screening_cervical", "doc-e"))
+    asked = [visit(f"e-{n}", clinic, iin(**WOMAN), practitioner="doc-e") for n in range(3)]
+    await _recorded(client, *asked, visit("f-0", clinic, iin(**WOMAN), practitioner="doc-f"))
+    codes = await codes_for(clinic, 4)
+    async with patient("10.0.0.7") as p:
+        for visit_id, answer in (("e-0", "denied"), ("e-1", "denied"), ("e-2", "confirmed")):
+            r = await p.post(f"/v1/visit-confirmations/{codes[visit_id]['code']}", json={"answer": answer})
+            assert r.status_code == 200, r.text
+    r = await client.get(f"/v1/integrity/clinics/{clinic}/practitioners", headers=await key_headers(_app(), "operator"))
+    assert r.status_code == 200, r.text
+    rows = {x["practitioner_id"]: x for x in r.json()["rows"]}
+    # h-e was asked and not answered: two denials among three answers
+    assert (rows["doc-e"]["confirmations"], rows["doc-e"]["denial_rate"]) == (3, 0.6667)
+    assert (rows["doc-f"]["confirmations"], rows["doc-f"]["denial_rate"]) == (0, None)
+    assert r.json()["rows"][0]["practitioner_id"] == "doc-e" and rows["doc-e"]["risk"] >= 0.6667

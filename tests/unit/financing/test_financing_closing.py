@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from services.common.consumer import Event
 from services.financing import closing, domain
-from services.financing.projection import (ATTACHED, DETACHED, STATUS, VISIT, PersonChanges, PersonState,
+from services.financing.projection import (ATTACHED, DETACHED, INTEGRITY, STATUS, VISIT, PersonChanges, PersonState,
                                            reduce_batch)
 from services.financing.rules import STATEMENTS, Capitation, StatementRules, close_day_of
 from tests.support.financing_rules import capitation_values
@@ -134,3 +134,29 @@ def test_a_birth_date_that_differs_matters_only_for_someone_attached_by_the_cuto
     assert closing.may_differ_early(attached_early, other_birth, cutoff)
     assert not closing.may_differ_early(attached_late, other_birth, cutoff)
     assert not closing.may_differ_early(attached_early, PersonChanges(birth=attached_early.birth, sex="M"), cutoff)
+
+
+def test_a_hold_and_a_clear_of_a_closed_months_visit_are_lines_naming_the_visit():
+    person = iin(date(1985, 2, 2), "M")
+    birth = date(1985, 2, 2).toordinal()
+    seen = date(2026, 8, 20).toordinal()
+    held = PersonState(birth=birth, sex="M", versions={1: ("A", date(2025, 1, 1).toordinal())}, visits=[seen])
+    cutoff = date(2026, 10, 1).toordinal()          # closed through October 2026
+    events = [_event(4, (INTEGRITY, "A", "V-9", person, seen, 1, True), "visit-held")]
+    batch = reduce_batch(events)
+    assert batch.integrity == {("A", "V-9"): (person, seen, 1, True)}
+    moved = {("A", "V-9"): (person, seen, -1)}       # what the store found: it counted, and now it does not
+    removed = {person: [seen]}
+    assert closing.touched_early(batch, {}, removed, cutoff) == ({person}, set())
+    final = held.fold(person, None, [], [seen])
+    lines = closing.adjustments(events, {person: (held, final)}, cutoff, {}, {}, moved)
+    band = domain.band_of(domain.age_on(date(1985, 2, 2), date(2026, 9, 1)))
+    active, inactive = domain.cell_of(band, "M", True, False), domain.cell_of(band, "M", False, False)
+    assert {(x.clinic_id, date.fromordinal(x.corrects), x.cell_before, x.cell_after, x.visit_id) for x in lines} == {
+        ("A", date(2026, 9, 1), active, inactive, "V-9"), ("A", date(2026, 10, 1), active, inactive, "V-9")}
+    # Cleared later: the same months back, line by line.
+    cleared = [_event(5, (INTEGRITY, "A", "V-9", person, seen, 2, False), "visit-cleared")]
+    back = closing.adjustments(cleared, {person: (final, held)}, cutoff, {person: [seen]}, {},
+                               {("A", "V-9"): (person, seen, 1)})
+    assert {(date.fromordinal(x.corrects), x.cell_before, x.cell_after) for x in back} == {
+        (date(2026, 9, 1), inactive, active), (date(2026, 10, 1), inactive, active)}

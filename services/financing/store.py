@@ -20,13 +20,13 @@ import asyncpg
 from services.common.consumer import ChangedMeanwhile, Event
 from services.common.native import osms_native
 from services.common.problems import conflict
-from services.financing import closing
+from services.financing import closing, worklists
 from services.financing.domain import CELLS, month_after
 from services.financing.projection import PersonState, deltas, fold, reduce_batch
 
 # Shared by the migration and by the rebuild, which builds the same tables in a fresh schema.
 # The projection's tables (their layout: the migrations); the rebuild makes copies of them.
-PROJECTION_TABLES = ("fin_clinics", "fin_persons", "fin_visits", "fin_counts", "fin_cells")
+PROJECTION_TABLES = ("fin_clinics", "fin_persons", "fin_visits", "fin_counts", "fin_cells", "fin_clinic_people")
 
 
 # --- applying a batch -----------------------------------------------------------------------------
@@ -67,7 +67,10 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_
             ids, [batch.references[i][1] for i in ids], [batch.references[i][2] for i in ids],
             [batch.references[i][0] for i in ids], [batch.references[i][3] for i in ids])
     if batch.clinics:
-        await _ensure_clinics(conn, batch.clinics)
+        numbers = await _ensure_clinics(conn, batch.clinics)
+        # The worklists' per-clinic index: who has been attached where (attachments are few in a batch).
+        await worklists.record_members(conn, {(numbers[c], iin) for iin, p in batch.persons.items() if p.versions
+                                              for c, _ in p.versions.values() if c is not None})
     if batch.visits:
         # In key order (the lock order), each column the text of an array literal; days as ordinals.
         rows = await conn.fetch(

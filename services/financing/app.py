@@ -10,6 +10,7 @@ import csv
 import io
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,7 +28,7 @@ from services.common.inputs import TEXT_PATTERN, ClinicIdPath, Day, YearMonth
 from services.common.money import Money
 from services.common.problems import Problem, conflict, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
-from services.financing import domain, series, statements, store, worklists
+from services.financing import checkpoints, domain, series, statements, store, worklists
 from services.financing.consumer import CONSUMER
 from services.financing.rules import RULE_TABLES, WORKLISTS, Capitation, WorklistRules, capitation_on
 from services.financing.statements import Settlement, SignedMoney, Statement
@@ -113,11 +114,14 @@ def capitation(snap: RuleSnapshot, on: date, loc: list) -> InForce[Capitation]:
     return found
 
 
-def _clinic_financing(f: store.Figures, on: date, rules: InForce[Capitation]) -> ClinicFinancing:
+def _clinic_financing(f: store.Figures, on: date, rules: InForce[Capitation],
+                      amount: Decimal | None = None) -> ClinicFinancing:
+    """`amount`: the month's, when known; else figured from the figures' cells."""
     return ClinicFinancing(
         clinic_id=f.clinic_id, date=on, attached=f.attached, active=f.active, insured=f.insured,
         active_share=domain.share(f.active, f.attached), insured_share=domain.share(f.insured, f.attached),
-        monthly_amount=domain.monthly_amount(rules.values, f.settlement, f.cells or {}), **rules_fields(rules))
+        monthly_amount=domain.monthly_amount(rules.values, f.settlement, f.cells or {}) if amount is None else amount,
+        **rules_fields(rules))
 
 
 _DATE_LOC = ["query", "date"]
@@ -150,7 +154,7 @@ async def list_clinics(db: Pool, snap: Rules, on: DateQuery = None,
     key, desc = order_by.lstrip("-"), order_by.startswith("-")
     async with db.acquire() as conn:
         found = await store.clinics(conn, region)
-        counted = await store.figures(conn, found, on, cells=False)
+        counted = await checkpoints.counts_on(conn, found, on)
 
         def sort_key(f: store.Figures):
             if key == "active_share":
@@ -162,12 +166,11 @@ async def list_clinics(db: Pool, snap: Rules, on: DateQuery = None,
         counted.sort(key=lambda f: f.clinic_id)
         counted.sort(key=sort_key, reverse=desc)
         page = counted[:limit]
-        # The amounts only for the page: they need the cells, the counts do not.
-        with_cells = {f.clinic_no: f for f in await store.figures(
-            conn, [{"clinic_no": f.clinic_no, "clinic_id": f.clinic_id, "settlement": f.settlement} for f in page],
-            on)}
+        # The amounts only for the page.
+        amounts = await checkpoints.amounts_of(
+            conn, [{"clinic_no": f.clinic_no, "settlement": f.settlement} for f in page], domain.month_start(on), rules)
     return ClinicList(date=on, region=region, order_by=order_by,
-                      clinics=[_clinic_financing(with_cells[f.clinic_no], on, rules) for f in page])
+                      clinics=[_clinic_financing(f, on, rules, amounts[f.clinic_no]) for f in page])
 
 
 @router.get("/regions/{region}/financing", response_model=RegionFinancing, dependencies=[allow("operator")],
@@ -180,9 +183,9 @@ async def region_financing(region: Annotated[str, PathParam(min_length=1, max_le
         found = await store.clinics(conn, region)
         if not found:
             raise not_found("region", f"no clinic is registered in region {region}")
-        all_figures = await store.figures(conn, found, on)
+        all_figures = await checkpoints.counts_on(conn, found, on)
         # Each clinic at the base rate of its own settlement.
-        money = await statements.money_of(conn, snap, found, domain.month_start(on), all_figures, rules)
+        money = await statements.money_of(conn, snap, found, domain.month_start(on), rules)
     attached = sum(f.attached for f in all_figures)
     active = sum(f.active for f in all_figures)
     insured = sum(f.insured for f in all_figures)

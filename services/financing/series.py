@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.common.problems import invalid
 from services.common.rules import InForce, RulesUsed, RuleSnapshot, rules_fields
-from services.financing import domain, statements, store
+from services.financing import checkpoints, domain, statements
 from services.financing.rules import Capitation
 from services.financing.statements import SignedMoney
 
@@ -62,13 +62,10 @@ async def series(conn: asyncpg.Connection, snap: RuleSnapshot, found: list, mont
                  rules: list[InForce[Capitation]]) -> list[MonthFigures]:
     """The clinics' (`found`: rows with clinic_no, clinic_id and settlement) summed figures of each month,
     under each month's capitation version (`rules`, in the same order)."""
-    state = await store.statement_state(conn)
     out = []
     for month, used in zip(months, rules):
-        closed = state["closed_through"] is not None and month <= state["closed_through"]
-        # A closed month's money is frozen: its people by cell are not needed.
-        figures = await store.figures(conn, found, month, cells=not closed)
-        money = await statements.money_of(conn, snap, found, month, figures, used)
+        figures = await checkpoints.counts_on(conn, found, month)
+        money = await statements.money_of(conn, snap, found, month, used)
         attached = sum(f.attached for f in figures)
         active = sum(f.active for f in figures)
         insured = sum(f.insured for f in figures)

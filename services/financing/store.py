@@ -20,13 +20,14 @@ import asyncpg
 from services.common.consumer import ChangedMeanwhile, Event
 from services.common.native import osms_native
 from services.common.problems import conflict
-from services.financing import closing, worklists
+from services.financing import checkpoints, closing, worklists
 from services.financing.domain import CELLS, month_after
 from services.financing.projection import PersonState, deltas, fold, reduce_batch
 
 # Shared by the migration and by the rebuild, which builds the same tables in a fresh schema.
 # The projection's tables (their layout: the migrations); the rebuild makes copies of them.
-PROJECTION_TABLES = ("fin_clinics", "fin_persons", "fin_visits", "fin_counts", "fin_cells", "fin_clinic_people")
+PROJECTION_TABLES = ("fin_clinics", "fin_persons", "fin_visits", "fin_counts", "fin_cells", "fin_clinic_people",
+                     "fin_count_marks", "fin_month_cells")
 
 
 # --- applying a batch -----------------------------------------------------------------------------
@@ -233,6 +234,7 @@ async def _add_to_calendars(conn: asyncpg.Connection, changes, *, earliest_month
                  SET attached = t.attached + excluded.attached, active = t.active + excluded.active,
                      insured = t.insured + excluded.insured""",
             *counts)
+        await conn.execute(checkpoints.FORGET_COUNTS, *counts[:3])
     rows, cells = changes.cell_arrays(numbers)
     if rows:
         # Each row's cells come as the text of an int[] literal, parsed by PostgreSQL row by row.
@@ -242,6 +244,7 @@ async def _add_to_calendars(conn: asyncpg.Connection, changes, *, earliest_month
                FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[], $4::text::text[]) AS u(c, g, b, p)
                ON CONFLICT (clinic_no, grain, bucket) DO UPDATE SET people = {_ADD_CELLS}""",
             *cells)
+        await conn.execute(checkpoints.FORGET_CELLS, *cells[:3])
         if earliest_month:      # the month rows' buckets (grain 1), read off the literals sent
             grains, buckets = cells[1][1:-1].split(","), cells[2][1:-1].split(",")
             return min((int(b) for g, b in zip(grains, buckets) if g == "1"), default=None)

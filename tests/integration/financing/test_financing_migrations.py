@@ -51,7 +51,7 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
         await conn.execute("INSERT INTO fin_clinics (clinic_id, region) VALUES ('KZ-1', 'kyzylorda')")
         await conn.execute("DROP TABLE rule_versions; DROP FUNCTION rule_versions_immutable()")
         await conn.execute("DROP TABLE fin_statement_state, fin_closed_months, fin_statements, fin_adjustments")
-        await conn.execute("DROP TABLE fin_clinic_people")
+        await conn.execute("DROP TABLE fin_clinic_people, fin_count_marks, fin_month_cells")
         await conn.execute("DELETE FROM alembic_version; INSERT INTO alembic_version VALUES ('0001'), ('c0001')")
     finally:
         await conn.close()

@@ -1,5 +1,6 @@
 """financing: the people each clinic has had attached (the worklists' per-clinic index), filled from the
-histories held; the worklists rule table seeded (30 days ahead)
+histories held; the checkpoints of the calendars for region-wide answers; the worklists rule table
+seeded (30 days ahead)
 
 Revision ID: 0007_console
 """
@@ -27,6 +28,28 @@ FROM fin_persons p
 CROSS JOIN LATERAL jsonb_array_elements(convert_from(p.history, 'UTF8')::jsonb -> 'a') AS a(v)
 JOIN fin_clinics c ON c.clinic_id = a.v ->> 1
 ON CONFLICT DO NOTHING;
+
+-- Checkpoints, a cache of the calendars for region-wide answers (services.financing.checkpoints): the
+-- sums of a clinic's count deltas up to a day, and its people by cell on a month's first day with their
+-- amount under one capitation version and settlement. A batch deletes those its deltas reach; they are
+-- written only while no batch is in flight. Empty at first: each is figured when first asked.
+CREATE TABLE fin_count_marks (
+    clinic_no  integer NOT NULL,
+    day        date NOT NULL,
+    attached   integer NOT NULL,
+    active     integer NOT NULL,
+    insured    integer NOT NULL,
+    PRIMARY KEY (clinic_no, day)
+);
+CREATE TABLE fin_month_cells (
+    clinic_no      integer NOT NULL,
+    month          date NOT NULL,
+    people         integer[] NOT NULL,
+    rules_version  text,
+    settlement     text,
+    amount         numeric,
+    PRIMARY KEY (clinic_no, month)
+);
 
 INSERT INTO rule_versions (rule_table, effective_from, vals, legal_basis, note, published_by) VALUES
 ('worklists', '2020-01-01', '{"horizon_days": 30}',

@@ -51,6 +51,8 @@ async def counts_on(conn: asyncpg.Connection, found: list, on: date) -> list[sto
     """Counts on `on` of the clinics `found` (rows or dicts with clinic_no, clinic_id, settlement), as
     store.figures(..., cells=False) gives them."""
     out = {r["clinic_no"]: store.Figures(r["clinic_no"], r["clinic_id"], r["settlement"]) for r in found}
+    if on == date.min:      # no day before it: nothing to sum up to
+        return await store.figures(conn, found, on, cells=False)
     eve = on - timedelta(days=1)
     missing = list(out)
     for _ in range(_FILL_ROUNDS):

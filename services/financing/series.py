@@ -17,6 +17,7 @@ from services.financing.statements import SignedMoney
 
 # A page's trend is 24 months; three years is the most one request figures (each month is a calendar read).
 MAX_MONTHS = 36
+FIRST_YEAR = 1900     # as a statement's month (nobody's history is older)
 
 
 class MonthFigures(RulesUsed):
@@ -47,6 +48,10 @@ class RegionSeries(BaseModel):
 def months_between(first: str, last: str) -> list[date]:
     """The first days of the months `first`..`last` (YYYY-MM, both included); 422 when `last` is before
     `first` or the range is longer than MAX_MONTHS."""
+    for loc, text in (("from", first), ("to", last)):
+        if int(text[:4]) < FIRST_YEAR:
+            raise invalid(f"months before {FIRST_YEAR} are not figured",
+                          errors=[{"loc": ["query", loc], "msg": f"before {FIRST_YEAR}-01"}])
     start = date(int(first[:4]), int(first[5:]), 1)
     end = date(int(last[:4]), int(last[5:]), 1)
     count = (end.year - start.year) * 12 + end.month - start.month + 1

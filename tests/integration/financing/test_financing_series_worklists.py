@@ -135,7 +135,8 @@ async def test_series_ranges_are_bounded_and_a_clinic_reads_only_its_own(own, to
     url = f"/v1/clinics/{a}/financing/series"
     for params in ({"from": "2026-05", "to": "2026-04"}, {"from": "2023-01", "to": "2026-01"},
                    {"from": "2026-13", "to": "2026-12"}, {"from": "2026-01"}, {"to": "2026-01"},
-                   {"from": ym(THIS), "to": ym(domain.month_after(THIS, 25))}):
+                   {"from": ym(THIS), "to": ym(domain.month_after(THIS, 25))}, {"from": "0000-01", "to": "0001-01"},
+                   {"from": "0001-01", "to": "0001-12"}):
         r = await client.get(url, params=params)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (params, r.text)
     assert (await client.get(url, params={"from": "2023-01", "to": "2025-12"})).status_code == 200
@@ -146,6 +147,9 @@ async def test_series_ranges_are_bounded_and_a_clinic_reads_only_its_own(own, to
     assert (await client.get(f"/v1/regions/{region}/financing/series", params=params,
                              headers=own_key)).status_code == 403
     assert (await client.get(f"/v1/clinics/{clinic_id()}/financing/series", params=params)).status_code == 404
+    # The first day there is: no day before it to sum up to.
+    r = await client.get(f"/v1/regions/{region}/financing", params={"date": "0001-01-01"})
+    assert r.status_code == 200 and r.json()["attached"] == 0, r.text
     assert (await client.get("/v1/regions/nowhere-at-all/financing/series", params=params)).status_code == 404
 
 

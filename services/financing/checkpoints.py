@@ -29,16 +29,19 @@ from services.financing.rules import Capitation
 
 # Deletes the checkpoints a batch's calendar rows reach; $1..$3: the clinic, grain and bucket columns
 # (array literals) of the rows the batch adds.
+# In key order, as the calendars' rows are locked: two instances never wait on each other in a circle.
 FORGET_COUNTS = """
-DELETE FROM fin_count_marks m
-USING (SELECT c, min(b) AS b FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[]) AS u(c, g, b)
-       WHERE g = 2 GROUP BY c) u
-WHERE m.clinic_no = u.c AND m.day >= date '0001-01-01' + (u.b - 1)"""
+DELETE FROM fin_count_marks WHERE ctid IN (
+  SELECT m.ctid FROM fin_count_marks m
+  JOIN (SELECT c, min(b) AS b FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[]) AS u(c, g, b)
+        WHERE g = 2 GROUP BY c) u ON m.clinic_no = u.c AND m.day >= date '0001-01-01' + (u.b - 1)
+  ORDER BY m.clinic_no, m.day FOR UPDATE OF m)"""
 FORGET_CELLS = """
-DELETE FROM fin_month_cells m
-USING (SELECT c, min(b) AS b FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[]) AS u(c, g, b)
-       WHERE g = 1 GROUP BY c) u
-WHERE m.clinic_no = u.c AND m.month >= date '0001-01-01' + (u.b - 1)"""
+DELETE FROM fin_month_cells WHERE ctid IN (
+  SELECT m.ctid FROM fin_month_cells m
+  JOIN (SELECT c, min(b) AS b FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[]) AS u(c, g, b)
+        WHERE g = 1 GROUP BY c) u ON m.clinic_no = u.c AND m.month >= date '0001-01-01' + (u.b - 1)
+  ORDER BY m.clinic_no, m.month FOR UPDATE OF m)"""
 
 _FILL_ROUNDS = 3     # a checkpoint deleted between its fill and its read is filled again; then calendars
 
@@ -109,11 +112,16 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
                                                 {c: n for c, n in enumerate(people) if n})
                 figured.append((no, people, out[no]))
             missing.remove(no)
-        if figured:     # for the next reader, where the people are still those figured from
+        if figured:
+            # For the next reader, where the people are still those figured from; a row a batch is deleting
+            # is skipped, not waited for (a reader never waits on a batch, nor a batch on a reader).
             await conn.execute(
-                """UPDATE fin_month_cells m SET rules_version = $3, amount = u.a, settlement = u.s
-                   FROM unnest($1::int[], $4::text[], $5::numeric[], $6::text[]) AS u(c, p, a, s)
-                   WHERE m.clinic_no = u.c AND m.month = $2 AND m.people = u.p::int[]""",
+                """WITH u AS (SELECT * FROM unnest($1::int[], $4::text[], $5::numeric[], $6::text[]) AS u(c, p, a, s)),
+                        free AS (SELECT m.clinic_no FROM fin_month_cells m JOIN u ON m.clinic_no = u.c
+                                 WHERE m.month = $2 AND m.people = u.p::int[] FOR UPDATE OF m SKIP LOCKED)
+                   UPDATE fin_month_cells m SET rules_version = $3, amount = u.a, settlement = u.s
+                   FROM u JOIN free ON free.clinic_no = u.c
+                   WHERE m.clinic_no = u.c AND m.month = $2""",
                 [x[0] for x in figured], month, version, [_literal(x[1]) for x in figured],
                 [x[2] for x in figured], [settlement[x[0]] for x in figured])
         if missing:

@@ -394,8 +394,9 @@ async def record_closed(conn: asyncpg.Connection, months: list[tuple[date, dict]
 async def closed_month(conn: asyncpg.Connection, month: date) -> asyncpg.Record | None:
     """The closing that closed `month`: its own row, or for a month before the first one recorded (no
     data then), the first row after it."""
-    return await conn.fetchrow("SELECT month, closed_at, closed_by, rules FROM fin_closed_months WHERE month >= $1 "
-                               "ORDER BY month LIMIT 1", month)
+    # The rules as text, as statements._recorded reads them (the pool decodes jsonb into objects).
+    return await conn.fetchrow("SELECT month, closed_at, closed_by, rules::text AS rules FROM fin_closed_months "
+                               "WHERE month >= $1 ORDER BY month LIMIT 1", month)
 
 
 async def frozen_statement(conn: asyncpg.Connection, clinic_no: int, month: date) -> str | None:

@@ -127,6 +127,10 @@ async def test_a_closed_months_series_point_is_its_frozen_statement_and_correcti
     totals = (await client.get(f"/v1/regions/{region}/financing", params={"date": opened.isoformat()})).json()
     assert whole[1]["monthly_amount"] == totals["monthly_amount"]
     assert whole[0]["closed"] is True
+    # A clinic with nobody in the closed month has no frozen statement: an empty one, closed.
+    _, _, c, _, _ = town
+    r = await client.get(f"/v1/clinics/{c}/statements/{ym(CLOSED)}")
+    assert r.status_code == 200 and r.json()["closed"] is True and r.json()["lines"] == [], r.text
 
 
 async def test_series_ranges_are_bounded_and_a_clinic_reads_only_its_own(own, town):

@@ -57,7 +57,7 @@ async def counts_on(conn: asyncpg.Connection, found: list, on: date) -> list[sto
     if on == date.min:      # no day before it: nothing to sum up to
         return await store.figures(conn, found, on, cells=False)
     eve = on - timedelta(days=1)
-    missing = list(out)
+    missing = set(out)
     for _ in range(_FILL_ROUNDS):
         if not missing:
             break
@@ -67,15 +67,15 @@ async def counts_on(conn: asyncpg.Connection, found: list, on: date) -> list[sto
                           m.insured + coalesce(d.insured, 0)
                    FROM fin_count_marks m
                    LEFT JOIN fin_counts d ON d.clinic_no = m.clinic_no AND d.grain = 2 AND d.bucket = $3
-                   WHERE m.clinic_no = ANY($1::int[]) AND m.day = $2""", missing, eve, on):
+                   WHERE m.clinic_no = ANY($1::int[]) AND m.day = $2""", sorted(missing), eve, on):
             f = out[no]
             f.attached, f.active, f.insured = attached, active, insured
-            missing.remove(no)
+            missing.discard(no)
         if missing:
             async with conn.transaction():
                 await _lock_out_batches(conn)
                 sums = await store.figures(conn, [{"clinic_no": no, "clinic_id": "", "settlement": None}
-                                                  for no in missing], eve, cells=False)
+                                                  for no in sorted(missing)], eve, cells=False)
                 await conn.execute(
                     """INSERT INTO fin_count_marks (clinic_no, day, attached, active, insured)
                        SELECT c, $2, x, y, z FROM unnest($1::int[], $3::int[], $4::int[], $5::int[]) AS u(c, x, y, z)
@@ -84,7 +84,8 @@ async def counts_on(conn: asyncpg.Connection, found: list, on: date) -> list[sto
                     [f.insured for f in sums])
     if missing:     # still reached by batches each round: from the calendars
         for f in await store.figures(conn, [{"clinic_no": no, "clinic_id": out[no].clinic_id,
-                                             "settlement": out[no].settlement} for no in missing], on, cells=False):
+                                             "settlement": out[no].settlement} for no in sorted(missing)], on,
+                                     cells=False):
             out[f.clinic_no].attached, out[f.clinic_no].active, out[f.clinic_no].insured = \
                 f.attached, f.active, f.insured
     return list(out.values())
@@ -97,21 +98,24 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
     settlement = {r["clinic_no"]: r["settlement"] for r in found}
     version = rules.version.version
     out: dict[int, Decimal] = {}
-    missing = list(settlement)
+    missing = set(settlement)
     for _ in range(_FILL_ROUNDS):
         if not missing:
             break
         figured = []
-        for no, people, held_version, held_settlement, amount in await conn.fetch(
-                """SELECT clinic_no, people, rules_version, settlement, amount FROM fin_month_cells
-                   WHERE clinic_no = ANY($1::int[]) AND month = $2""", missing, month):
-            if amount is not None and held_version == version and held_settlement == settlement[no]:
+        # The people only where the amount held is not this version's or settlement's: 88 numbers a clinic.
+        for no, people, amount in await conn.fetch(
+                """SELECT clinic_no, CASE WHEN amount IS NULL OR rules_version IS DISTINCT FROM $4
+                                           OR settlement IS DISTINCT FROM s.held THEN people END, amount
+                   FROM fin_month_cells JOIN unnest($1::int[], $2::text[]) AS s(c, held) ON clinic_no = s.c
+                   WHERE month = $3""", *_with_settlements(missing, settlement), month, version):
+            if people is None:
                 out[no] = amount
             else:
                 out[no] = domain.monthly_amount(rules.values, settlement[no],
                                                 {c: n for c, n in enumerate(people) if n})
                 figured.append((no, people, out[no]))
-            missing.remove(no)
+            missing.discard(no)
         if figured:
             # For the next reader, where the people are still those figured from; a row a batch is deleting
             # is skipped, not waited for (a reader never waits on a batch, nor a batch on a reader).
@@ -127,16 +131,22 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
         if missing:
             async with conn.transaction():
                 await _lock_out_batches(conn)
-                cells = await store.cells_on(conn, missing, month)
+                nos = sorted(missing)
+                cells = await store.cells_on(conn, nos, month)
                 await conn.execute(
                     """INSERT INTO fin_month_cells (clinic_no, month, people)
                        SELECT c, $2, p::int[] FROM unnest($1::int[], $3::text[]) AS u(c, p) ON CONFLICT DO NOTHING""",
-                    missing, month, [_literal(_vector(cells[no])) for no in missing])
+                    nos, month, [_literal(_vector(cells[no])) for no in nos])
     if missing:
-        cells = await store.cells_on(conn, missing, month)
+        cells = await store.cells_on(conn, sorted(missing), month)
         for no in missing:
             out[no] = domain.monthly_amount(rules.values, settlement[no], cells[no])
     return out
+
+
+def _with_settlements(missing: set[int], settlement: dict[int, str | None]) -> tuple[list[int], list[str | None]]:
+    nos = sorted(missing)
+    return nos, [settlement[no] for no in nos]
 
 
 def _vector(cells: dict[int, int]) -> list[int]:

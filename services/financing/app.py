@@ -6,8 +6,11 @@ date's month (services.financing.rules), and names that version."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,13 +24,13 @@ from services.common.app import Ctx, Pool, ServiceContext, ServiceSpec, create_a
 from services.common.auth import Principal, allow
 from services.common.consumer import group_lag
 from services.common.kafka import client_options
-from services.common.inputs import TEXT_PATTERN, ClinicIdPath, Day
+from services.common.inputs import TEXT_PATTERN, ClinicIdPath, Day, YearMonth
 from services.common.money import Money
 from services.common.problems import Problem, conflict, conflicts, invalid, not_found
 from services.common.rules import InForce, Rules, RuleSnapshot, refuse_far_ahead, rules_fields, RulesUsed
-from services.financing import domain, statements, store
+from services.financing import checkpoints, domain, series, statements, store, worklists
 from services.financing.consumer import CONSUMER
-from services.financing.rules import RULE_TABLES, Capitation, capitation_on
+from services.financing.rules import RULE_TABLES, WORKLISTS, Capitation, WorklistRules, capitation_on
 from services.financing.statements import Settlement, SignedMoney, Statement
 
 router = APIRouter(prefix="/v1")
@@ -117,11 +120,14 @@ def capitation(snap: RuleSnapshot, on: date, loc: list) -> InForce[Capitation]:
     return found
 
 
-def _clinic_financing(f: store.Figures, on: date, rules: InForce[Capitation]) -> ClinicFinancing:
+def _clinic_financing(f: store.Figures, on: date, rules: InForce[Capitation],
+                      amount: Decimal | None = None) -> ClinicFinancing:
+    """`amount`: the month's, when known; else figured from the figures' cells."""
     return ClinicFinancing(
         clinic_id=f.clinic_id, date=on, attached=f.attached, active=f.active, insured=f.insured,
         active_share=domain.share(f.active, f.attached), insured_share=domain.share(f.insured, f.attached),
-        monthly_amount=domain.monthly_amount(rules.values, f.settlement, f.cells or {}), **rules_fields(rules))
+        monthly_amount=domain.monthly_amount(rules.values, f.settlement, f.cells or {}) if amount is None else amount,
+        **rules_fields(rules))
 
 
 _DATE_LOC = ["query", "date"]
@@ -158,7 +164,7 @@ async def list_clinic_financing(db: Pool, snap: Rules, on: DateQuery = None,
     key, desc = order_by.lstrip("-"), order_by.startswith("-")
     async with db.acquire() as conn:
         found = await store.clinics(conn, region)
-        counted = await store.figures(conn, found, on, cells=False)
+        counted = await checkpoints.counts_on(conn, found, on)
 
         def sort_key(f: store.Figures):
             if key == "active_share":
@@ -170,12 +176,11 @@ async def list_clinic_financing(db: Pool, snap: Rules, on: DateQuery = None,
         counted.sort(key=lambda f: f.clinic_id)
         counted.sort(key=sort_key, reverse=desc)
         page = counted[:limit]
-        # The amounts only for the page: they need the cells, the counts do not.
-        with_cells = {f.clinic_no: f for f in await store.figures(
-            conn, [{"clinic_no": f.clinic_no, "clinic_id": f.clinic_id, "settlement": f.settlement} for f in page],
-            on)}
+        # The amounts only for the page.
+        amounts = await checkpoints.amounts_of(
+            conn, [{"clinic_no": f.clinic_no, "settlement": f.settlement} for f in page], domain.month_start(on), rules)
     return ClinicList(date=on, region=region, order_by=order_by,
-                      clinics=[_clinic_financing(with_cells[f.clinic_no], on, rules) for f in page])
+                      clinics=[_clinic_financing(f, on, rules, amounts[f.clinic_no]) for f in page])
 
 
 @router.get("/regions/{region}/financing", response_model=RegionFinancing, dependencies=[allow("operator")],
@@ -192,9 +197,9 @@ async def get_region_financing(region: Annotated[str, PathParam(min_length=1, ma
         found = await store.clinics(conn, region)
         if not found:
             raise not_found("region", f"no clinic is registered in region {region}")
-        all_figures = await store.figures(conn, found, on)
+        all_figures = await checkpoints.counts_on(conn, found, on)
         # Each clinic at the base rate of its own settlement.
-        money = await statements.money_of(conn, snap, found, domain.month_start(on), all_figures, rules)
+        money = await statements.money_of(conn, snap, found, domain.month_start(on), rules)
     attached = sum(f.attached for f in all_figures)
     active = sum(f.active for f in all_figures)
     insured = sum(f.insured for f in all_figures)
@@ -202,6 +207,123 @@ async def get_region_financing(region: Annotated[str, PathParam(min_length=1, ma
                            insured=insured, active_share=domain.share(active, attached),
                            insured_share=domain.share(insured, attached), monthly_amount=money.amount,
                            adjustments_amount=money.adjustments, closed=money.closed, **rules_fields(rules))
+
+
+RegionPath = Annotated[str, PathParam(min_length=1, max_length=100)]
+FromMonth = Annotated[YearMonth, Query(alias="from", description="the first month, YYYY-MM")]
+ToMonth = Annotated[YearMonth, Query(alias="to", description="the last month, YYYY-MM (at most 36 months "
+                                                              "from `from`, at most 24 months after today)")]
+_SERIES_ERRORS = {422: {"description": "not months, `to` before `from`, more than 36 months, or `to` more than 24 "
+                                       "months after today"}}
+
+
+def _series_rules(snap: RuleSnapshot, first: str, last: str) -> tuple[list[date], list[InForce[Capitation]]]:
+    months = series.months_between(first, last)
+    return months, [capitation(snap, m, ["query", "to"]) for m in months]
+
+
+@router.get("/clinics/{clinic_id}/financing/series", response_model=series.ClinicSeries,
+            dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
+            responses={404: {"description": "unknown clinic"}, **_SERIES_ERRORS})
+async def clinic_series(clinic_id: ClinicIdPath, first: FromMonth, last: ToMonth, db: Pool,
+                        snap: Rules) -> series.ClinicSeries:
+    """The clinic's figures month by month, each counted on the month's first day, with the month's money:
+    a closed month's as frozen in its statement (adjustments included), an open month's figured now."""
+    months, rules = _series_rules(snap, first, last)
+    async with db.acquire() as conn:
+        found = await store.clinic(conn, clinic_id)
+        if found is None:
+            raise not_found("clinic", f"financing knows no clinic {clinic_id}")
+        points = await series.series(conn, snap, [found], months, rules)
+    return series.ClinicSeries(clinic_id=clinic_id, months=points)
+
+
+@router.get("/regions/{region}/financing/series", response_model=series.RegionSeries,
+            dependencies=[allow("operator")],
+            responses={404: {"description": "no clinic has this region in the reference data"}, **_SERIES_ERRORS})
+async def region_series(region: RegionPath, first: FromMonth, last: ToMonth, db: Pool,
+                        snap: Rules) -> series.RegionSeries:
+    """The region's figures month by month (its clinics summed), each counted on the month's first day,
+    with the money of its clinics' statements: frozen for a closed month, figured now for an open one."""
+    months, rules = _series_rules(snap, first, last)
+    async with db.acquire() as conn:
+        found = await store.clinics(conn, region)
+        if not found:
+            raise not_found("region", f"no clinic is registered in region {region}")
+        points = await series.series(conn, snap, found, months, rules)
+    return series.RegionSeries(region=region, clinics=len(found), months=points)
+
+
+class WorklistPerson(BaseModel):
+    iin: str
+    birth_date: date | None
+    sex: Literal["M", "F"] | None
+    last_visit: date | None = Field(description="the last visit on or before the date (any PHC clinic)")
+    active_until: date | None = Field(description="the last day that visit keeps the person active")
+    insured_until: date | None = Field(description="the last day of the insured time (grace included) holding "
+                                                   "the date, or of the last one before it")
+
+
+class Worklist(RulesUsed):
+    clinic_id: str
+    kind: worklists.Kind
+    date: date
+    horizon_days: int = Field(description="how far ahead turning_inactive and grace_ending look")
+    order_by: str
+    total: int = Field(description="people in the whole list")
+    offset: int
+    limit: int
+    people: list[WorklistPerson]
+
+
+_CSV_COLUMNS = ("iin", "birth_date", "sex", "last_visit", "active_until", "insured_until")
+
+
+@router.get("/clinics/{clinic_id}/worklists/{kind}", response_model=Worklist,
+            dependencies=[allow("operator", "clinic", scope_param="clinic_id")],
+            responses={200: {"content": {"text/csv": {}}, "description": "the list (CSV with format=csv)"},
+                       404: {"description": "unknown clinic"},
+                       422: {"description": "an unknown kind, order or format, or paging out of range"}})
+async def clinic_worklist(
+        clinic_id: ClinicIdPath, kind: worklists.Kind, db: Pool, snap: Rules, on: DateQuery = None,
+        order_by: worklists.SortKey | None = None,
+        limit: Annotated[int | None, Query(ge=1, le=1000, description="100 when omitted; CSV: all")] = None,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        format: Literal["json", "csv"] = "json") -> Worklist | Response:
+    """The clinic's attached people on the date (today when omitted) who are inactive, who turn inactive
+    within the horizon, who are not insured, or whose insured time (grace included) ends within it. Each
+    list has its own default order (who needs a call first); format=csv gives the same columns as text/csv,
+    the whole list unless limit is given. The people are the clinic's own patients: a clinic key reads its
+    own clinic's lists only."""
+    on = on or clock.today()
+    refuse_far_ahead(on, clock.today(), _DATE_LOC)
+    horizon: InForce[WorklistRules] | None = snap.in_force(WORKLISTS, on) or next(
+        (InForce(v) for v in snap.all(WORKLISTS)[:1]), None)
+    if horizon is None:
+        raise Problem(503, "Service unavailable", "no worklists version is published: publish one at "
+                                                  "POST /v1/rules/worklists")
+    days = horizon.values.horizon_days
+    order_by = order_by or worklists.DEFAULT_SORT[kind]
+    async with db.acquire() as conn:
+        found = await store.clinic(conn, clinic_id)
+        if found is None:
+            raise not_found("clinic", f"financing knows no clinic {clinic_id}")
+        entries = await worklists.worklist(conn, found["clinic_no"], clinic_id, kind, on, days)
+    entries = worklists.sort_entries(entries, order_by)
+    size = limit if limit is not None else (len(entries) if format == "csv" else 100)
+    page = entries[offset:offset + size]
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(_CSV_COLUMNS)
+        for e in page:
+            writer.writerow(["" if getattr(e, c) is None else str(getattr(e, c)) for c in _CSV_COLUMNS])
+        return Response(out.getvalue(), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{clinic_id}-{kind}-{on}.csv"'})
+    return Worklist(clinic_id=clinic_id, kind=kind, date=on, horizon_days=days, order_by=order_by,
+                    total=len(entries), offset=offset, limit=size,
+                    people=[WorklistPerson(**{c: getattr(e, c) for c in _CSV_COLUMNS}) for e in page],
+                    **rules_fields(horizon))
 
 
 def _month(text: str, loc: list) -> date:

@@ -1,7 +1,7 @@
 """Financing's rule tables (published data, services.common.rules): the per-capita norm (КПН), and when
 a month's statement closes.
 
-The values live in the `rule_versions` table, seeded by migrations 0005 and 0006 and published by the
+The values live in the `rule_versions` table, seeded by migrations 0005, 0006 and 0008_console and published by the
 Fund's administrators at POST /v1/rules/{table}; this module says what a version must hold and which
 version a month is paid under. A version is in force until the next one (no year span).
 """
@@ -17,6 +17,7 @@ from services.financing.domain import ACTIVITY_WINDOW_DAYS, AGE_BAND_BOUNDS, ban
 
 TABLE = "capitation"
 STATEMENTS = "statements"
+WORKLISTS = "worklists"
 
 BaseRate = Annotated[Dec, Field(gt=0, le=1_000_000, decimal_places=2)]
 Coefficient = Annotated[Dec, Field(gt=0, le=10)]
@@ -67,6 +68,11 @@ class StatementRules(Values):
     close_day: int = Field(ge=1, le=28, description="month M's statement closes on this day of month M+1")
 
 
+class WorklistRules(Values):
+    horizon_days: int = Field(ge=1, le=366, description="the clinics' worklists of people turning inactive and of "
+                                                        "people whose insured time ends look this many days ahead")
+
+
 RULE_TABLES: dict[str, RuleTable] = {
     TABLE: RuleTable(
         TABLE, "the per-capita norm (КПН) of PHC clinics: base rate by settlement, age-sex coefficients, the "
@@ -74,6 +80,9 @@ RULE_TABLES: dict[str, RuleTable] = {
     STATEMENTS: RuleTable(
         STATEMENTS, "when a month's per-capita statement closes (its money is final; later changes become "
                     "adjustments of the first open month); in force until replaced", StatementRules),
+    WORKLISTS: RuleTable(
+        WORKLISTS, "how far ahead the clinics' worklists look (turning inactive, grace ending); in force until "
+                   "replaced", WorklistRules),
 }
 
 

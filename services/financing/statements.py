@@ -23,7 +23,7 @@ from services.common.logs import get_logger
 from services.common.money import Money, money_str
 from services.common.problems import Problem
 from services.common.rules import InForce, RulesUsed, RuleSnapshot, rules_fields
-from services.financing import domain, store
+from services.financing import checkpoints, domain, store
 from services.financing.rules import STATEMENTS, Capitation, capitation_on, close_day_of
 
 log = get_logger(__name__)
@@ -189,15 +189,16 @@ class StatementMoney:
 
 
 async def money_of(conn: asyncpg.Connection, snap: RuleSnapshot, clinics: list, month: date,
-                   figures: list[store.Figures], rules: InForce[Capitation]) -> StatementMoney:
-    """The money of these clinics' statements for `month`: the frozen amounts of a closed month; else
-    their lines figured now (from `figures`, with cells) and the adjustments landing in it."""
+                   rules: InForce[Capitation]) -> StatementMoney:
+    """The money of these clinics' statements for `month` (`clinics`: rows with clinic_no and settlement):
+    the frozen amounts of a closed month; else their lines figured now (from the checkpoints of their
+    people by cell) and the adjustments landing in it."""
     nos = [c["clinic_no"] for c in clinics]
     state = await store.statement_state(conn)
     if state["closed_through"] is not None and month <= state["closed_through"]:
         totals = await store.frozen_totals(conn, nos, month)
         return StatementMoney(totals["amount"], totals["adjustments"], True)
-    own = sum((domain.monthly_amount(rules.values, f.settlement, f.cells or {}) for f in figures), Decimal("0.00"))
+    own = sum((await checkpoints.amounts_of(conn, clinics, month, rules)).values(), Decimal("0.00"))
     lines = adjustments_of(snap, await store.adjustments_landing(conn, nos, month))
     corrections = sum((x.amount for xs in lines.values() for x in xs), Decimal("0.00"))
     return StatementMoney(own + corrections, corrections, False)

@@ -20,13 +20,14 @@ import asyncpg
 from services.common.consumer import ChangedMeanwhile, Event
 from services.common.native import osms_native
 from services.common.problems import conflict
-from services.financing import closing
+from services.financing import checkpoints, closing, worklists
 from services.financing.domain import CELLS, month_after
 from services.financing.projection import PersonState, deltas, fold, reduce_batch
 
 # Shared by the migration and by the rebuild, which builds the same tables in a fresh schema.
 # The projection's tables (their layout: the migrations); the rebuild makes copies of them.
-PROJECTION_TABLES = ("fin_clinics", "fin_persons", "fin_visits", "fin_counts", "fin_cells")
+PROJECTION_TABLES = ("fin_clinics", "fin_persons", "fin_visits", "fin_counts", "fin_cells", "fin_clinic_people",
+                     "fin_count_marks", "fin_month_cells")
 
 
 # --- applying a batch -----------------------------------------------------------------------------
@@ -67,7 +68,10 @@ async def apply_events(conn: asyncpg.Connection, events: list[Event], *, closed_
             ids, [batch.references[i][1] for i in ids], [batch.references[i][2] for i in ids],
             [batch.references[i][0] for i in ids], [batch.references[i][3] for i in ids])
     if batch.clinics:
-        await _ensure_clinics(conn, batch.clinics)
+        numbers = await _ensure_clinics(conn, batch.clinics)
+        # The worklists' per-clinic index: who has been attached where (attachments are few in a batch).
+        await worklists.record_members(conn, {(numbers[c], iin) for iin, p in batch.persons.items() if p.versions
+                                              for c, _ in p.versions.values() if c is not None})
     if batch.visits:
         # In key order (the lock order), each column the text of an array literal; days as ordinals. A
         # visit recorded held takes that state unless a later integrity change came first.
@@ -268,6 +272,7 @@ async def _add_to_calendars(conn: asyncpg.Connection, changes, *, earliest_month
                  SET attached = t.attached + excluded.attached, active = t.active + excluded.active,
                      insured = t.insured + excluded.insured""",
             *counts)
+        await conn.execute(checkpoints.FORGET_COUNTS, *counts[:3])
     rows, cells = changes.cell_arrays(numbers)
     if rows:
         # Each row's cells come as the text of an int[] literal, parsed by PostgreSQL row by row.
@@ -277,6 +282,7 @@ async def _add_to_calendars(conn: asyncpg.Connection, changes, *, earliest_month
                FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[], $4::text::text[]) AS u(c, g, b, p)
                ON CONFLICT (clinic_no, grain, bucket) DO UPDATE SET people = {_ADD_CELLS}""",
             *cells)
+        await conn.execute(checkpoints.FORGET_CELLS, *cells[:3])
         if earliest_month:      # the month rows' buckets (grain 1), read off the literals sent
             grains, buckets = cells[1][1:-1].split(","), cells[2][1:-1].split(",")
             return min((int(b) for g, b in zip(grains, buckets) if g == "1"), default=None)
@@ -426,8 +432,9 @@ async def record_closed(conn: asyncpg.Connection, months: list[tuple[date, dict]
 async def closed_month(conn: asyncpg.Connection, month: date) -> asyncpg.Record | None:
     """The closing that closed `month`: its own row, or for a month before the first one recorded (no
     data then), the first row after it."""
-    return await conn.fetchrow("SELECT month, closed_at, closed_by, rules FROM fin_closed_months WHERE month >= $1 "
-                               "ORDER BY month LIMIT 1", month)
+    # The rules as text, as statements._recorded reads them (the pool decodes jsonb into objects).
+    return await conn.fetchrow("SELECT month, closed_at, closed_by, rules::text AS rules FROM fin_closed_months "
+                               "WHERE month >= $1 ORDER BY month LIMIT 1", month)
 
 
 async def frozen_statement(conn: asyncpg.Connection, clinic_no: int, month: date) -> str | None:

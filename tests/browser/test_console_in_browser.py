@@ -185,6 +185,12 @@ def marks_of(series: list[list], zero_drawn: bool) -> set[tuple[int, int]]:
             if v is not None and (v != 0 or zero_drawn)}
 
 
+def months_back(n: int, anchor=TODAY) -> dict[str, str]:
+    """The `from` and `to` of the n months up to the anchor's."""
+    index = anchor.year * 12 + anchor.month - 1 - (n - 1)
+    return {"from": f"{index // 12:04d}-{index % 12 + 1:02d}", "to": anchor.strftime("%Y-%m")}
+
+
 def same_figures(shown: dict, api: dict) -> bool:
     return (int(shown["attached"]), int(shown["active"]), int(shown["insured"]), float(shown["active_share"]),
             float(shown["insured_share"]), shown["monthly_amount"]) == \
@@ -215,9 +221,12 @@ def test_operator_sees_the_region_with_the_apis_figures_and_charts(page, system,
     assert active == [c["active_share"] for c in api] and insured == [c["insured_share"] for c in api]
     assert drawn_marks(page, "chart-region-shares") == marks_of([active, insured], zero_drawn=False)
 
-    # The trend: 24 first days of months; this month's point is the region on the 1st.
+    # The trend: 24 first days of months, point by point the region's monthly series; this month's point is
+    # the region on the 1st.
     active_trend, insured_trend = chart_series(page, "chart-region-trend")
-    assert len(active_trend) == len(insured_trend) == 24
+    series = api_json(f"{fin}/v1/regions/{REGION}/financing/series", **months_back(24))["months"]
+    assert active_trend == [m["active_share"] for m in series] and len(series) == 24
+    assert insured_trend == [m["insured_share"] for m in series]
     first = api_json(f"{fin}/v1/regions/{REGION}/financing", date=TODAY.replace(day=1).isoformat())
     assert (active_trend[-1], insured_trend[-1]) == (first["active_share"], first["insured_share"])
     assert drawn_marks(page, "chart-region-trend") == marks_of([active_trend, insured_trend], zero_drawn=True)
@@ -256,6 +265,9 @@ def test_a_clinics_statement_cell_by_cell_equals_the_apis(page, system, seeded):
     assert sorted((r["practitioner_id"], int(r["visits"])) for r in rows_of(page, "practitioner-volumes")) == \
         sorted((v["practitioner_id"], v["visits"]) for v in volumes) == [("dr-0", 1), ("dr-1", 1)]
     active, insured = chart_series(page, "chart-clinic-trend")
+    series = api_json(f"{fin}/v1/clinics/{clinic}/financing/series", **months_back(24, SEEN_ON))["months"]
+    assert active == [m["active_share"] for m in series] and insured == [m["insured_share"] for m in series]
+    assert drawn_marks(page, "chart-clinic-trend") == marks_of([active, insured], zero_drawn=True)
     first = api_json(f"{fin}/v1/clinics/{clinic}/financing", date=SEEN_ON.replace(day=1).isoformat())
     assert (active[-1], insured[-1]) == (first["active_share"], first["insured_share"])
     shot(page, "clinic")
@@ -264,6 +276,50 @@ def test_a_clinics_statement_cell_by_cell_equals_the_apis(page, system, seeded):
     page.goto(f"{console}/#/clinic/{clinic}?date={TODAY.year + 3}-01-01")
     error = page.wait_for_selector("#view .error").text_content()
     assert error.startswith("Error 422") and "date" in error
+
+
+def test_a_clinics_worklists_page_by_page_as_the_api_gives_them(page, system, seeded):
+    console, fin = system["console"], system["financing"]
+    clinic = seeded[0]      # 3 people: 1 seen, 1 insured
+    sign_in(page, console, key_of("operator"))
+    page.wait_for_selector("#region-select")
+    page.goto(f"{console}/#/clinic/{clinic}")
+    page.wait_for_selector("#worklist tbody tr")
+    api = api_json(f"{fin}/v1/clinics/{clinic}/worklists/inactive")
+    assert api["total"] == 2
+    assert [r["iin"] for r in rows_of(page, "worklist")] == [p["iin"] for p in api["people"]]
+    assert page.get_attribute("#worklist-summary", "data-total") == "2"
+    shot(page, "worklist")
+
+    # Another list, a page of one row, the next page.
+    page.select_option("#worklist-kind", "uninsured")
+    page.wait_for_selector("#worklist-summary[data-kind=uninsured]")
+    uninsured = api_json(f"{fin}/v1/clinics/{clinic}/worklists/uninsured")
+    assert [r["iin"] for r in rows_of(page, "worklist")] == [p["iin"] for p in uninsured["people"]]
+    page.fill("#worklist-limit", "1")
+    page.click("#worklist-card .controls button:text('Show')")
+    page.wait_for_function("document.querySelectorAll('#worklist tbody tr').length === 1")
+    assert rows_of(page, "worklist")[0]["iin"] == uninsured["people"][0]["iin"]
+    page.click("#worklist-next")
+    page.wait_for_function(f"document.querySelector('#worklist tbody tr td')?.dataset.value === "
+                           f"'{uninsured['people'][1]['iin']}'")
+    # Sorted by the API: by IIN, descending.
+    page.click("#worklist th[data-key=iin]")
+    page.click("#worklist th[data-key=iin]")
+    page.wait_for_function("location.hash.includes('wl_order=-iin')")
+    page.wait_for_selector("#worklist tbody tr")
+    descending = api_json(f"{fin}/v1/clinics/{clinic}/worklists/uninsured", order_by="-iin", limit=1)
+    assert rows_of(page, "worklist")[0]["iin"] == descending["people"][0]["iin"]
+    # The CSV export: the whole list.
+    page.click("#worklist-csv")
+    page.wait_for_selector("#worklist-status[data-rows]")
+    assert page.get_attribute("#worklist-status", "data-rows") == str(uninsured["total"])
+
+    # Page parameters the API refuses: its 422, in words, on the page.
+    page.goto(f"{console}/#/clinic/{clinic}?wl=inactive&wl_limit=5000")
+    error = page.wait_for_selector("#worklist-error").text_content()
+    assert "cannot be shown" in error and "Error 422" in error and "limit" in error
+    shot(page, "worklist-bad-page")
 
 
 def test_a_clinic_key_sees_its_own_clinic_only(page, system, seeded):
@@ -280,6 +336,11 @@ def test_a_clinic_key_sees_its_own_clinic_only(page, system, seeded):
     page.wait_for_selector("#fig-attached")
     assert page.get_attribute("#fig-attached", "data-value") == "2"
     assert page.eval_on_selector_all("#nav a", "as => as.map(a => a.id)") == ["nav-clinic"]
+    # Its own worklists, as the API gives them to its key.
+    page.wait_for_selector("#worklist-summary")
+    own_list = call("GET", f"{system['financing']}/v1/clinics/{own}/worklists/inactive", "clinic", own).json()
+    assert page.get_attribute("#worklist-summary", "data-total") == str(own_list["total"])
+    assert len(rows_of(page, "worklist")) == len(own_list["people"])
     page.goto(f"{console}/#/region")
     page.wait_for_selector("#view .error, #page > .error")
     assert "own clinic only" in page.text_content("#page")
@@ -357,9 +418,19 @@ def test_the_language_switch(page, system, seeded):
     sign_in(page, system["console"], key_of("operator"), lang="ru")
     page.wait_for_selector("#region-select")
     assert page.text_content("#nav-region") == "Регион"
-    page.click("#lang")
+    page.select_option("#lang", "en")
     page.wait_for_function("document.querySelector('#nav-region').textContent === 'Region'")
     page.wait_for_selector("#region-select")
+    # Kazakh, kept for the next visit.
+    page.select_option("#lang", "kk")
+    page.wait_for_function("document.querySelector('#nav-region').textContent === 'Өңір'")
+    page.wait_for_selector("#region-totals")
+    assert page.text_content("#signout") == "Шығу" and "Бекітілген" in page.text_content("#region-totals")
+    assert page.evaluate("document.documentElement.lang") == "kk"
+    page.reload()
+    page.wait_for_selector("#region-totals")
+    assert page.text_content("#nav-region") == "Өңір"
+    shot(page, "kazakh")
 
 
 @pytest.mark.parametrize("service", [*SERVICES, "console"])

@@ -1,10 +1,13 @@
 // The osms console: a page per hash route (#/region, #/clinic/ID, #/appeals, #/system), each drawn from
 // the services' APIs through the console's proxy (/api/<service>/v1/...) with the key kept in this tab's
 // sessionStorage. Every value shown comes from an API answer; nothing is computed here but sums for
-// display and the month list of the trend charts.
+// display and the month list of the trend charts. Languages: Russian, Kazakh, English (i18n.js).
 "use strict";
 
+const LANGUAGES = [["ru", "Русский", "ru-RU"], ["kk", "Қазақша", "kk-KZ"], ["en", "English", "en-US"]];
 let lang = localStorage.getItem("osms.lang") || "ru";
+if (!LANGUAGES.some(([code]) => code === lang)) lang = "ru";
+const locale = () => LANGUAGES.find(([code]) => code === lang)[2];
 const t = (k) => (I18N[lang] && I18N[lang][k]) || I18N.en[k] || k;
 
 // ------------------------------------------------------------------ session
@@ -31,7 +34,7 @@ class ApiError extends Error {
   }
 }
 
-async function api(service, path, params, body, key) {
+async function api(service, path, params, body, key, asText) {
   const url = new URL(`/api/${service}/v1/${path}`, location.origin);
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
@@ -44,6 +47,7 @@ async function api(service, path, params, body, key) {
   } catch (e) {
     throw new ApiError(0, { title: t("network_error") });
   }
+  if (asText && r.ok) return r.text();
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
   if (!r.ok) {
@@ -84,23 +88,27 @@ function h(tag, attrs, ...children) {
 const page = () => document.getElementById("page");
 const errorBox = (err) => h("div", { class: "error", role: "alert" }, problemText(err));
 const pct = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)} %`);
-const num = (x) => (x === null || x === undefined ? "—" : Number(x).toLocaleString(lang === "ru" ? "ru-RU" : "en-US"));
-const money = (x) => (x === null || x === undefined ? "—" : Number(x).toLocaleString(lang === "ru" ? "ru-RU" : "en-US",
+const num = (x) => (x === null || x === undefined ? "—" : Number(x).toLocaleString(locale()));
+const money = (x) => (x === null || x === undefined ? "—" : Number(x).toLocaleString(locale(),
   { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
 
 // A table: columns [{key, label, num, fmt, sortable, cell}], rows of objects. Sortable columns sort in
-// the page; `data-value` keeps the API's raw value beside its display.
-function table(id, columns, rows, sort) {
+// the page, or with `onSort(key, desc)` ask the API for that order (a paged list); `data-value` keeps the
+// API's raw value beside its display.
+function table(id, columns, rows, sort, onSort) {
   const state = { ...(sort || {}) };
   const tbody = h("tbody");
   const heads = columns.map((c) => h("th", {
     class: [c.num ? "num" : "", c.sortable ? "sortable" : ""].join(" ").trim() || null,
     dataset: { key: c.key },
-    onclick: c.sortable ? () => { state.desc = state.key === c.key ? !state.desc : false; state.key = c.key; fill(); } : null,
+    onclick: c.sortable ? () => {
+      state.desc = state.key === c.key ? !state.desc : false; state.key = c.key;
+      if (onSort) onSort(state.key, state.desc); else fill();
+    } : null,
   }, c.label));
   function fill() {
     const sorted = [...rows];
-    if (state.key) {
+    if (state.key && !onSort) {
       const col = columns.find((c) => c.key === state.key);
       const val = col.sortValue || ((r) => r[col.key]);
       sorted.sort((a, b) => {
@@ -148,21 +156,19 @@ function last24Months(anchorIso) {
   return out;
 }
 
-// The active and insured shares on the first day of each month, from the figures endpoint (one call a
-// month; financing's monthly series endpoint, when it exists, answers this in one). A month the API
-// refuses (no rules published yet) is a gap, not a zero.
-async function trendChart(id, anchorIso, figuresOn) {
-  const days = last24Months(anchorIso);
-  const answers = await Promise.all(days.map((d) => figuresOn(d).catch((err) => {
-    if (err.status === 401) throw err;
-    return null;
-  })));
+// The active and insured shares on the first day of each of the 24 months up to the anchor's, from
+// financing's monthly series (`seriesPath`: a clinic's or a region's), in one request.
+async function trendChart(id, anchorIso, seriesPath) {
+  const months = last24Months(anchorIso).map((d) => d.slice(0, 7));
+  const s = await api("financing", seriesPath, { from: months[0], to: months[months.length - 1] });
+  const byMonth = Object.fromEntries(s.months.map((m) => [m.month, m]));
+  const of = (key) => months.map((m) => (byMonth[m] ? byMonth[m][key] : null));
   return chart(id, {
-    xAxis: { type: "category", data: days.map((d) => d.slice(0, 7)) },
+    xAxis: { type: "category", data: months },
     yAxis: shareAxis(),
     series: [
-      { name: t("active_share"), type: "line", data: answers.map((a) => (a ? a.active_share : null)) },
-      { name: t("insured_share"), type: "line", data: answers.map((a) => (a ? a.insured_share : null)) },
+      { name: t("active_share"), type: "line", data: of("active_share") },
+      { name: t("insured_share"), type: "line", data: of("insured_share") },
     ],
   });
 }
@@ -254,7 +260,9 @@ async function signIn(key, clinic) {
 
 function setChrome() {
   document.documentElement.lang = lang;
-  document.getElementById("lang").textContent = lang === "ru" ? "English" : "Русский";
+  const switcher = document.getElementById("lang");
+  switcher.replaceChildren(...LANGUAGES.map(([code, label]) => h("option", { value: code, selected: code === lang }, label)));
+  switcher.value = lang;
   const signout = document.getElementById("signout");
   signout.textContent = t("sign_out");
   signout.hidden = !session.key;
@@ -351,7 +359,7 @@ async function regionPage(root, _, query) {
       h("section", { class: "card", id: "region-trend-card" }, h("h2", {}, t("trend_24")), h("p", { class: "note" }, t("loading")))),
   );
   const trend = await trendChart("chart-region-trend", totals.date,
-    (d) => api("financing", `regions/${encodeURIComponent(region)}/financing`, { date: d }));
+    `regions/${encodeURIComponent(region)}/financing/series`);
   document.getElementById("region-trend-card").replaceChildren(h("h2", {}, t("trend_24")), trend);
 }
 
@@ -382,6 +390,7 @@ async function clinicPage(root, parts, query) {
   const statementCard = h("section", { class: "card", id: "statement-card" }, h("h2", {}, t("statement")), h("p", { class: "note" }, t("loading")));
   const volumesCard = h("section", { class: "card", id: "volumes-card" }, h("h2", {}, t("practitioner_volumes")), h("p", { class: "note" }, t("loading")));
   const trendCard = h("section", { class: "card", id: "clinic-trend-card" }, h("h2", {}, t("trend_24")), h("p", { class: "note" }, t("loading")));
+  const worklistCard = h("section", { class: "card", id: "worklist-card" }, h("h2", {}, t("worklists")), h("p", { class: "note" }, t("loading")));
   root.replaceChildren(
     h("h1", { id: "clinic-title" }, `${t("clinic")} ${id}${info ? " · " + info.name : ""}`),
     h("p", { class: "note" }, info ? `${t("region")}: ${info.region} · ${t("settlement")}: ${t(info.settlement)}` : ""),
@@ -394,16 +403,77 @@ async function clinicPage(root, parts, query) {
         box("insured_share", t("insured_share"), pct(figures.insured_share)),
         box("monthly_amount", t("monthly_amount"), money(figures.monthly_amount))),
       h("p", { class: "note" }, `${t("rules_version")}: ${figures.rules_version}`)),
-    trendCard, statementCard, volumesCard, eligibilityCard());
+    trendCard, worklistCard, statementCard, volumesCard, eligibilityCard());
 
   const settle = (card, title, work) => work.then((el) => card.replaceChildren(h("h2", {}, title), el))
     .catch((err) => card.replaceChildren(h("h2", {}, title), errorBox(err)));
   await Promise.all([
     settle(statementCard, `${t("statement")} · ${month}`, statementView(enc, month)),
     settle(volumesCard, `${t("practitioner_volumes")} · ${figures.date}`, volumesView(enc, figures.date)),
-    settle(trendCard, t("trend_24"), trendChart("chart-clinic-trend", figures.date,
-      (d) => api("financing", `clinics/${enc}/financing`, { date: d }))),
+    settle(trendCard, t("trend_24"), trendChart("chart-clinic-trend", figures.date, `clinics/${enc}/financing/series`)),
+    settle(worklistCard, t("worklists"), worklistView(enc, figures.date, query)),
   ]);
+}
+
+// The clinic's worklists (financing): its attached people to reach, a page at a time, sorted by the API;
+// the list's kind, page and order live in the address (wl, wl_offset, wl_limit, wl_order), so a page
+// parameter the API refuses shows its 422 here, in words.
+const WORKLISTS = ["inactive", "turning_inactive", "uninsured", "grace_ending"];
+
+async function worklistView(enc, date, query) {
+  const kind = WORKLISTS.includes(query.get("wl")) ? query.get("wl") : "inactive";
+  const limit = query.get("wl_limit") || "20", offset = query.get("wl_offset") || "0";
+  const order = query.get("wl_order") || "";
+  const nav = (changes) => go(`clinic/${enc}`, { ...Object.fromEntries(query.entries()), ...changes });
+  const kindSelect = h("select", { id: "worklist-kind" },
+    WORKLISTS.map((k) => h("option", { value: k, selected: k === kind }, t(`wl_${k}`))));
+  kindSelect.addEventListener("change", () => nav({ wl: kindSelect.value, wl_offset: "", wl_order: "" }));
+  const limitInput = h("input", { id: "worklist-limit", type: "number", min: 1, max: 1000, value: limit, size: 5 });
+  const status = h("span", { id: "worklist-status", class: "note" });
+  const csv = h("button", { type: "button", id: "worklist-csv", onclick: async () => {
+    try {
+      const text = await api("financing", `clinics/${enc}/worklists/${kind}`, { date, order_by: order, format: "csv" },
+        null, null, true);
+      const link = h("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
+        download: `${decodeURIComponent(enc)}-${kind}-${date}.csv` });
+      document.body.append(link); link.click(); link.remove();
+      status.textContent = `${t("exported")}: ${text.trim().split("\n").length - 1}`;
+      status.dataset.rows = String(text.trim().split("\n").length - 1);
+    } catch (err) { status.textContent = problemText(err); }
+  } }, t("export_csv"));
+  const prev = h("button", { type: "button", id: "worklist-prev" }, `← ${t("previous")}`);
+  const next = h("button", { type: "button", id: "worklist-next" }, `${t("next")} →`);
+  const controls = h("div", { class: "controls" }, h("label", {}, t("worklist"), kindSelect),
+    h("label", {}, t("page_size"), limitInput),
+    h("button", { type: "button", onclick: () => nav({ wl_limit: limitInput.value, wl_offset: "" }) }, t("show")),
+    prev, next, csv, status);
+  let list;
+  try {
+    list = await api("financing", `clinics/${enc}/worklists/${kind}`, { date, limit, offset, order_by: order });
+  } catch (err) {
+    if (err.status !== 422) throw err;
+    return h("div", {}, controls, h("div", { class: "error", role: "alert", id: "worklist-error" },
+      `${t("bad_page")}\n${problemText(err)}`));
+  }
+  const first = list.offset + 1, last = list.offset + list.people.length;
+  prev.disabled = list.offset === 0;
+  next.disabled = last >= list.total;
+  prev.addEventListener("click", () => nav({ wl_offset: String(Math.max(0, list.offset - list.limit)) }));
+  next.addEventListener("click", () => nav({ wl_offset: String(list.offset + list.limit) }));
+  const desc = list.order_by.startsWith("-");
+  const sortable = (key, label, fmt) => ({ key, label, sortable: true, fmt });
+  const day = (d) => d || "—";
+  return h("div", {}, controls,
+    h("p", { id: "worklist-summary", class: "note", dataset: { total: list.total, kind } },
+      list.total ? t("shown_of").replace("{first}", first).replace("{last}", last).replace("{total}", num(list.total))
+        : t("none_in_list"),
+      ` · ${t("date")}: ${list.date} · ${t("horizon")}: ${list.horizon_days}`),
+    table("worklist", [
+      sortable("iin", t("iin")), sortable("birth_date", t("birth_date"), day), { key: "sex", label: t("sex") },
+      sortable("last_visit", t("last_visit"), day), sortable("active_until", t("active_until"), day),
+      sortable("insured_until", t("insured_until"), day),
+    ], list.people.map((p) => ({ ...p, _id: p.iin })), { key: list.order_by.replace(/^-/, ""), desc },
+    (key, down) => nav({ wl_order: `${down ? "-" : ""}${key}`, wl_offset: "" })));
 }
 
 async function statementView(enc, month) {
@@ -584,8 +654,8 @@ async function systemPage(root) {
 
 // ------------------------------------------------------------------ start
 
-document.getElementById("lang").addEventListener("click", () => {
-  lang = lang === "ru" ? "en" : "ru";
+document.getElementById("lang").addEventListener("change", (ev) => {
+  lang = ev.target.value;
   localStorage.setItem("osms.lang", lang);
   route();
 });

@@ -1,0 +1,157 @@
+"""financing's checkpoints: region-wide answers (region totals, the clinic list, a region's series) read a
+row or two per clinic instead of its calendar rows and its people by cell.
+
+A checkpoint is a cache of the calendars, kept exact:
+- `fin_count_marks (clinic_no, day)`: the sums of the clinic's count deltas dated up to `day`. The counts
+  on D are the mark of D - 1 plus the day row of D; a batch's new visits are dated today, so the marks of
+  yesterday stay valid while they arrive.
+- `fin_month_cells (clinic_no, month)`: the clinic's people by cell on the month's first day, and their
+  amount under one capitation version and settlement (an amount figured in Python per clinic was most of
+  a region's answer).
+
+A batch deletes, in its own transaction, every checkpoint its deltas reach (`forget`: those of a clinic
+from the earliest day or month the batch changed). A checkpoint is written only under the statement
+state's row lock FOR UPDATE, which waits for the batches in flight (each holds it FOR KEY SHARE until
+it commits) and holds back the next: so it is figured from calendars no batch is changing, and a batch
+that comes later deletes it if it reaches it. The rebuild's schema has the tables too (empty).
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from services.common.rules import InForce
+from services.financing import domain, store
+from services.financing.domain import CELLS
+from services.financing.rules import Capitation
+
+# Deletes the checkpoints a batch's calendar rows reach; $1..$3: the clinic, grain and bucket columns
+# (array literals) of the rows the batch adds.
+# In key order, as the calendars' rows are locked: two instances never wait on each other in a circle.
+FORGET_COUNTS = """
+DELETE FROM fin_count_marks WHERE ctid IN (
+  SELECT m.ctid FROM fin_count_marks m
+  JOIN (SELECT c, min(b) AS b FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[]) AS u(c, g, b)
+        WHERE g = 2 GROUP BY c) u ON m.clinic_no = u.c AND m.day >= date '0001-01-01' + (u.b - 1)
+  ORDER BY m.clinic_no, m.day FOR UPDATE OF m)"""
+FORGET_CELLS = """
+DELETE FROM fin_month_cells WHERE ctid IN (
+  SELECT m.ctid FROM fin_month_cells m
+  JOIN (SELECT c, min(b) AS b FROM unnest($1::text::int[], $2::text::int2[], $3::text::int[]) AS u(c, g, b)
+        WHERE g = 1 GROUP BY c) u ON m.clinic_no = u.c AND m.month >= date '0001-01-01' + (u.b - 1)
+  ORDER BY m.clinic_no, m.month FOR UPDATE OF m)"""
+
+_FILL_ROUNDS = 3     # a checkpoint deleted between its fill and its read is filled again; then calendars
+
+
+async def _lock_out_batches(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT 1 FROM fin_statement_state FOR UPDATE")
+
+
+async def counts_on(conn: asyncpg.Connection, found: list, on: date) -> list[store.Figures]:
+    """Counts on `on` of the clinics `found` (rows or dicts with clinic_no, clinic_id, settlement), as
+    store.figures(..., cells=False) gives them."""
+    out = {r["clinic_no"]: store.Figures(r["clinic_no"], r["clinic_id"], r["settlement"]) for r in found}
+    if on == date.min:      # no day before it: nothing to sum up to
+        return await store.figures(conn, found, on, cells=False)
+    eve = on - timedelta(days=1)
+    missing = set(out)
+    for _ in range(_FILL_ROUNDS):
+        if not missing:
+            break
+        # One statement, one snapshot: the mark and the day row are of the same moment.
+        for no, attached, active, insured in await conn.fetch(
+                """SELECT m.clinic_no, m.attached + coalesce(d.attached, 0), m.active + coalesce(d.active, 0),
+                          m.insured + coalesce(d.insured, 0)
+                   FROM fin_count_marks m
+                   LEFT JOIN fin_counts d ON d.clinic_no = m.clinic_no AND d.grain = 2 AND d.bucket = $3
+                   WHERE m.clinic_no = ANY($1::int[]) AND m.day = $2""", sorted(missing), eve, on):
+            f = out[no]
+            f.attached, f.active, f.insured = attached, active, insured
+            missing.discard(no)
+        if missing:
+            async with conn.transaction():
+                await _lock_out_batches(conn)
+                sums = await store.figures(conn, [{"clinic_no": no, "clinic_id": "", "settlement": None}
+                                                  for no in sorted(missing)], eve, cells=False)
+                await conn.execute(
+                    """INSERT INTO fin_count_marks (clinic_no, day, attached, active, insured)
+                       SELECT c, $2, x, y, z FROM unnest($1::int[], $3::int[], $4::int[], $5::int[]) AS u(c, x, y, z)
+                       ON CONFLICT DO NOTHING""",
+                    [f.clinic_no for f in sums], eve, [f.attached for f in sums], [f.active for f in sums],
+                    [f.insured for f in sums])
+    if missing:     # still reached by batches each round: from the calendars
+        for f in await store.figures(conn, [{"clinic_no": no, "clinic_id": out[no].clinic_id,
+                                             "settlement": out[no].settlement} for no in sorted(missing)], on,
+                                     cells=False):
+            out[f.clinic_no].attached, out[f.clinic_no].active, out[f.clinic_no].insured = \
+                f.attached, f.active, f.insured
+    return list(out.values())
+
+
+async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
+                     rules: InForce[Capitation]) -> dict[int, Decimal]:
+    """Each clinic's own amount for `month` (its statement's lines, without adjustments) under `rules`,
+    by clinic_no."""
+    settlement = {r["clinic_no"]: r["settlement"] for r in found}
+    version = rules.version.version
+    out: dict[int, Decimal] = {}
+    missing = set(settlement)
+    for _ in range(_FILL_ROUNDS):
+        if not missing:
+            break
+        figured = []
+        # The people only where the amount held is not this version's or settlement's: 88 numbers a clinic.
+        for no, people, amount in await conn.fetch(
+                """SELECT clinic_no, CASE WHEN amount IS NULL OR rules_version IS DISTINCT FROM $4
+                                           OR settlement IS DISTINCT FROM s.held THEN people END, amount
+                   FROM fin_month_cells JOIN unnest($1::int[], $2::text[]) AS s(c, held) ON clinic_no = s.c
+                   WHERE month = $3""", *_with_settlements(missing, settlement), month, version):
+            if people is None:
+                out[no] = amount
+            else:
+                out[no] = domain.monthly_amount(rules.values, settlement[no],
+                                                {c: n for c, n in enumerate(people) if n})
+                figured.append((no, people, out[no]))
+            missing.discard(no)
+        if figured:
+            # For the next reader, where the people are still those figured from; a row a batch is deleting
+            # is skipped, not waited for (a reader never waits on a batch, nor a batch on a reader).
+            await conn.execute(
+                """WITH u AS (SELECT * FROM unnest($1::int[], $4::text[], $5::numeric[], $6::text[]) AS u(c, p, a, s)),
+                        free AS (SELECT m.clinic_no FROM fin_month_cells m JOIN u ON m.clinic_no = u.c
+                                 WHERE m.month = $2 AND m.people = u.p::int[] FOR UPDATE OF m SKIP LOCKED)
+                   UPDATE fin_month_cells m SET rules_version = $3, amount = u.a, settlement = u.s
+                   FROM u JOIN free ON free.clinic_no = u.c
+                   WHERE m.clinic_no = u.c AND m.month = $2""",
+                [x[0] for x in figured], month, version, [_literal(x[1]) for x in figured],
+                [x[2] for x in figured], [settlement[x[0]] for x in figured])
+        if missing:
+            async with conn.transaction():
+                await _lock_out_batches(conn)
+                nos = sorted(missing)
+                cells = await store.cells_on(conn, nos, month)
+                await conn.execute(
+                    """INSERT INTO fin_month_cells (clinic_no, month, people)
+                       SELECT c, $2, p::int[] FROM unnest($1::int[], $3::text[]) AS u(c, p) ON CONFLICT DO NOTHING""",
+                    nos, month, [_literal(_vector(cells[no])) for no in nos])
+    if missing:
+        cells = await store.cells_on(conn, sorted(missing), month)
+        for no in missing:
+            out[no] = domain.monthly_amount(rules.values, settlement[no], cells[no])
+    return out
+
+
+def _with_settlements(missing: set[int], settlement: dict[int, str | None]) -> tuple[list[int], list[str | None]]:
+    nos = sorted(missing)
+    return nos, [settlement[no] for no in nos]
+
+
+def _vector(cells: dict[int, int]) -> list[int]:
+    return [cells.get(c, 0) for c in range(CELLS)]
+
+
+def _literal(people: list[int]) -> str:
+    return "{" + ",".join(map(str, people)) + "}"

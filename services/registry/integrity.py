@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from services.common.events import VisitCleared, VisitHeld, new_event
 from services.common.outbox import add_events
@@ -21,6 +22,10 @@ from services.common.outbox import add_events
 from services.registry.domain import CLEAR, HELD, VOID
 
 PRODUCER = "registry"
+# Counted when written, inside the caller's transaction: a rolled-back one is counted too (rare).
+CHANGES = Counter("osms_integrity_changes_total",
+                  "Visits' integrity changes written (held at intake or later, cleared, voided), by the state "
+                  "reached and the reason that made it (the last listed)", ["state", "reason"])
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ async def _write(conn: asyncpg.Connection, changes: list[IntegrityState], actor:
            SELECT c, v, n, s, r::text[], $6, $7
            FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[]) AS u(c, v, n, s, r)""",
         cols[0], cols[1], cols[6], cols[4], cols[5], actor, note)
+    for c in changes:
+        CHANGES.labels(c.state, c.reasons[-1] if c.reasons else "").inc()
 
 
 def _held_event(s: IntegrityState, detail: dict[str, Any] | None = None):

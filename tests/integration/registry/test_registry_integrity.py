@@ -145,3 +145,23 @@ async def test_a_death_registered_later_holds_the_visits_recorded_after_it(clien
     assert (await client.post(f"/v1/persons/{person}/death", json={"date": _day(6).isoformat()})).status_code == 200
     async with _pool().acquire() as conn:
         assert [c["version"] for c in await integrity.history(conn, clinic, "dd-2")] == [1]
+
+
+async def _changes(client, state: str, reason: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (await client.get("/metrics")).text
+    return sum(s.value for f in text_string_to_metric_families(text) if f.name == "osms_integrity_changes"
+               for s in f.samples if s.name == "osms_integrity_changes_total"
+               and s.labels == {"state": state, "reason": reason})
+
+
+async def test_holds_and_decisions_are_counted_on_the_metrics_by_state_and_reason(client, clinic):
+    held, cleared = await _changes(client, "held", "kind_sex"), await _changes(client, "clear", "kind_sex")
+    man = iin(birth=date(1975, 1, 1), sex="M")
+    await client.post("/v1/visits", json={"visits": [visit("m-1", clinic, man, _day(), "screening_cervical"),
+                                                     visit("m-2", clinic, man, _day(2), "screening_cervical")]})
+    async with _pool().acquire() as conn, conn.transaction():
+        await integrity.clear(conn, clinic, "m-1", "operator:test", "the patient's sex was miskeyed")
+    assert await _changes(client, "held", "kind_sex") == held + 2
+    assert await _changes(client, "clear", "kind_sex") == cleared + 1

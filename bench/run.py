@@ -267,7 +267,9 @@ class Bench:
         url = self.url("registry") + "/v1/visits"
         batches = []
         people = self.people
-        chosen = [people[rng.randrange(len(people))] for _ in range(self.visits_to_post // 1000 * 1000)]
+        # Each person once: drawn with replacement, an eighth of the day's visits repeated a person's visit of the
+        # same day, clinic and kind, which the padded-records checks hold (a real day has a fraction of a percent).
+        chosen = rng.sample(people, self.visits_to_post // 1000 * 1000)
         # Practitioners as a clinic has them: at most 15 patients each on average that day (the norm is 24), so the
         # padded-records checks hold what they would hold in a real region, not the generator's artefacts.
         per_clinic = Counter(p.clinic_id for p in chosen)

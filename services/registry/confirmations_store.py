@@ -38,13 +38,14 @@ async def _flagged(conn: asyncpg.Connection, visits: list[VisitIn],
     # element of a list argument in Python, and a fifth of a request's visits may pass here.
     columns = osms_native.visit_columns(visits)
     rows = await conn.fetch(
+        # Each EXISTS one probe of a partial index on the clinic's holds (migration 0009).
         """WITH k AS (SELECT DISTINCT c, p FROM unnest($1::text::text[], $2::text::text[]) AS k(c, p)),
                 flagged AS (SELECT c FROM (SELECT DISTINCT c FROM k) d
                             WHERE EXISTS (SELECT 1 FROM visit_integrity i
                                           WHERE i.clinic_id = d.c AND i.date >= $3 AND i.state <> 'clear'))
            SELECT k.c, k.p, k.p IS NOT NULL AND EXISTS (
-                      SELECT 1 FROM visit_integrity i JOIN visits v USING (clinic_id, visit_id)
-                      WHERE i.clinic_id = k.c AND i.date >= $3 AND i.state <> 'clear' AND v.practitioner_id = k.p)
+                      SELECT 1 FROM visit_integrity i
+                      WHERE i.clinic_id = k.c AND i.practitioner_id = k.p AND i.date >= $3 AND i.state <> 'clear')
            FROM k JOIN flagged USING (c)""",
         columns[1], columns[5], since)
     return {(r[0], r[1]): (True, r[2]) for r in rows}

@@ -9,7 +9,7 @@ intake's state is version 0), which consumers use to keep the newest state whate
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -37,6 +37,7 @@ class IntegrityState:
     state: str                 # clear, held or void
     reasons: tuple[str, ...]
     version: int
+    practitioner_id: str | None = None
 
 
 class NotHeld(Exception):
@@ -52,7 +53,7 @@ async def _lock(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[t
     serialized on it), in key order (the lock order); unknown visits are left out."""
     keys = sorted(set(keys))
     rows = await conn.fetch(
-        """SELECT v.clinic_id, v.visit_id, v.iin, v.date, coalesce(i.state, 'clear') AS state,
+        """SELECT v.clinic_id, v.visit_id, v.iin, v.date, v.practitioner_id, coalesce(i.state, 'clear') AS state,
                   coalesce(i.reasons, '{}') AS reasons, coalesce(i.version, 0) AS version
            FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(clinic_id, visit_id, n)
            JOIN visits v USING (clinic_id, visit_id)
@@ -60,7 +61,8 @@ async def _lock(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[t
            ORDER BY k.n FOR UPDATE OF v""",
         [k[0] for k in keys], [k[1] for k in keys])
     return {(r["clinic_id"], r["visit_id"]): IntegrityState(r["clinic_id"], r["visit_id"], r["iin"], r["date"],
-                                                            r["state"], tuple(r["reasons"]), r["version"])
+                                                            r["state"], tuple(r["reasons"]), r["version"],
+                                                            r["practitioner_id"])
             for r in rows}
 
 
@@ -75,12 +77,14 @@ async def _write(conn: asyncpg.Connection, changes: list[IntegrityState], actor:
     cols = ([c.clinic_id for c in changes], [c.visit_id for c in changes], [c.iin for c in changes],
             [c.date for c in changes], [c.state for c in changes],
             # text[] per row: PostgreSQL arrays of arrays must be rectangular, so each as a literal
-            ["{" + ",".join(f'"{r}"' for r in c.reasons) + "}" for c in changes], [c.version for c in changes])
+            ["{" + ",".join(f'"{r}"' for r in c.reasons) + "}" for c in changes], [c.version for c in changes],
+            [c.practitioner_id for c in changes])
     await conn.execute(
-        """INSERT INTO visit_integrity AS t (clinic_id, visit_id, iin, date, state, reasons, version, changed_by, note)
-           SELECT c, v, i, d, s, r::text[], n, $8, $9
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::int[])
-                AS u(c, v, i, d, s, r, n)
+        """INSERT INTO visit_integrity AS t (clinic_id, visit_id, iin, date, state, reasons, version, practitioner_id,
+                                             changed_by, note)
+           SELECT c, v, i, d, s, r::text[], n, p, $9, $10
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::int[], $8::text[])
+                AS u(c, v, i, d, s, r, n, p)
            ON CONFLICT (clinic_id, visit_id) DO UPDATE
              SET state = excluded.state, reasons = excluded.reasons, version = excluded.version,
                  changed_at = now(), changed_by = excluded.changed_by, note = excluded.note""",
@@ -100,11 +104,11 @@ def _held_event(s: IntegrityState, detail: dict[str, Any] | None = None):
     return new_event("visit-held", data, producer=PRODUCER, key=s.iin)
 
 
-async def record_intake(conn: asyncpg.Connection, held: list[tuple[str, str, str, date, list[str]]],
+async def record_intake(conn: asyncpg.Connection, held: list[tuple[str, str, str, date, str | None, list[str]]],
                         actor: str) -> None:
-    """The visits the intake's checks held, (clinic_id, visit_id, iin, date, reasons) of visits inserted
-    in this transaction: version 0, published by their own visit-recorded (integrity: held)."""
-    await _write(conn, [IntegrityState(c, v, i, d, HELD, tuple(r), 0) for c, v, i, d, r in held], actor, None)
+    """The visits the intake's checks held, (clinic_id, visit_id, iin, date, practitioner_id, reasons) of
+    visits inserted in this transaction: version 0, published by their own visit-recorded (integrity: held)."""
+    await _write(conn, [IntegrityState(c, v, i, d, HELD, tuple(r), 0, p) for c, v, i, d, p, r in held], actor, None)
 
 
 async def hold(conn: asyncpg.Connection, keys: list[tuple[str, str]], reasons: list[str], actor: str,
@@ -120,7 +124,7 @@ async def hold(conn: asyncpg.Connection, keys: list[tuple[str, str]], reasons: l
         merged = tuple(dict.fromkeys(s.reasons + tuple(reasons))) if s.state == HELD else tuple(reasons)
         if s.state == HELD and merged == s.reasons:
             continue
-        changes.append(IntegrityState(s.clinic_id, s.visit_id, s.iin, s.date, HELD, merged, s.version + 1))
+        changes.append(replace(s, state=HELD, reasons=merged, version=s.version + 1))
     await _write(conn, changes, actor, note)
     if changes:
         await add_events(conn, [_held_event(c, detail) for c in changes])
@@ -134,7 +138,7 @@ async def _decide(conn: asyncpg.Connection, clinic_id: str, visit_id: str, to: s
         return None
     if s.state != HELD:
         raise NotHeld(s)
-    new = IntegrityState(s.clinic_id, s.visit_id, s.iin, s.date, to, s.reasons, s.version + 1)
+    new = replace(s, state=to, version=s.version + 1)
     await _write(conn, [new], actor, note)
     if to == CLEAR:
         event = new_event("visit-cleared", VisitCleared(clinic_id=clinic_id, visit_id=visit_id, iin=s.iin,

@@ -306,7 +306,8 @@ async def record_visits(conn: asyncpg.Connection, visits: list[VisitIn], rules: 
                 results[placed[k][0]] = {"visit_id": new[k].visit_id, "status": "recorded", "errors": [],
                                          "integrity": domain.HELD, "reasons": reasons}
             if held:
-                await integrity.record_intake(conn, [(new[k].clinic_id, new[k].visit_id, new[k].iin, new[k].date, r)
+                await integrity.record_intake(conn, [(new[k].clinic_id, new[k].visit_id, new[k].iin, new[k].date,
+                                                      new[k].practitioner_id, r)
                                                      for k, r in held.items()], actor)
             if whole_days:
                 await _hold_whole_days(conn, whole_days, inserted, actor)

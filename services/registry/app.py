@@ -438,13 +438,18 @@ def _after_key(after: str | None) -> tuple[date, str, str] | None:
                       errors=[{"loc": ["query", "after"], "msg": "not a page key"}]) from None
 
 
-@router.get("/integrity/held", response_model=HeldPage, dependencies=[allow("operator")],
-            summary="Held visits to review (padded-records checks)")
-async def list_held_visits(db: Pool, clinic_id: Annotated[str | None, Query(max_length=64, pattern=_TEXT)] = None,
-                   reason: ReasonCode | None = None, from_: Annotated[Day | None, Query(alias="from")] = None,
-                   to: Annotated[Day | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   after: Annotated[str | None, Query(max_length=400)] = None) -> HeldPage:
-    """Visits held and not yet decided, oldest visit date first, with why, since when and by whom."""
+@router.get("/integrity/held", response_model=HeldPage, summary="Held visits to review (padded-records checks)",
+            responses={403: {"description": "a clinic's key asking for another clinic's held visits"}})
+async def list_held_visits(db: Pool, principal: Auth,
+                           clinic_id: Annotated[str | None, Query(max_length=64, pattern=_TEXT)] = None,
+                           reason: ReasonCode | None = None, from_: Annotated[Day | None, Query(alias="from")] = None,
+                           to: Annotated[Day | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                           after: Annotated[str | None, Query(max_length=400)] = None) -> HeldPage:
+    """Visits held and not yet decided, oldest visit date first, with why, since when and by whom.
+    A clinic's key reads its own clinic's only (without `clinic_id`, its own)."""
+    if principal.role == "clinic":
+        clinic_id = clinic_id or principal.scope
+    principal.require("operator", "clinic", scope=clinic_id)
     async with db.acquire() as conn:
         rows = await integrity.held_page(conn, clinic_id=clinic_id, reason=reason, since=from_, until=to,
                                          after=_after_key(after), limit=limit)

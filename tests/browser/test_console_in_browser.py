@@ -9,7 +9,7 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +23,7 @@ from services.common.keys import create, revoke
 from services.common.settings import get_settings
 from tests.support.registry_helpers import BACKDATED
 from tests.support.keys import headers
-from tests.support.people import bin_, clinic_id, iins
+from tests.support.people import bin_, clinic_id, iin, iins
 
 
 pytestmark = pytest.mark.e2e
@@ -348,6 +348,19 @@ def test_a_clinic_key_sees_its_own_clinic_only(page, system, seeded):
     error = page.wait_for_selector("#view .error")
     assert "403" in error.text_content() and "own clinic" in error.text_content()
     assert other not in page.text_content("#page").replace(f"#/clinic/{other}", "").split("403")[0]
+    # Its held visits (a man's cervical screening, held at intake), as the registry gives them to its key.
+    man = iin(birth=date(1970, 2, 2), sex="M")
+    r = call("POST", f"{system['registry']}/v1/visits", "clinic", own, json={"visits": [
+        {"visit_id": f"held-{man}", "clinic_id": own, "iin": man, "date": SEEN_ON.isoformat(),
+         "kind": "screening_cervical", "practitioner_id": "dr-9"}]})
+    assert r.json()["results"][0]["integrity"] == "held", r.text
+    held = call("GET", f"{system['registry']}/v1/integrity/held", "clinic", own).json()["visits"]
+    assert held and {v["clinic_id"] for v in held} == {own}
+    page.goto(f"{console}/#/clinic/{own}")
+    page.wait_for_selector("#held-visits tbody tr")
+    assert [(r["visit_id"], r["date"], r["kind"]) for r in rows_of(page, "held-visits")] == \
+        [(v["visit_id"], v["date"], v["kind"]) for v in held]
+    assert "kind vs. sex" in page.text_content("#held-visits")
     # Point-of-care eligibility: the status and until when.
     page.goto(f"{console}/#/clinic/{own}")
     page.fill("#eligibility-iins", "\n".join(iins(2)))

@@ -391,6 +391,7 @@ async function clinicPage(root, parts, query) {
   const volumesCard = h("section", { class: "card", id: "volumes-card" }, h("h2", {}, t("practitioner_volumes")), h("p", { class: "note" }, t("loading")));
   const trendCard = h("section", { class: "card", id: "clinic-trend-card" }, h("h2", {}, t("trend_24")), h("p", { class: "note" }, t("loading")));
   const worklistCard = h("section", { class: "card", id: "worklist-card" }, h("h2", {}, t("worklists")), h("p", { class: "note" }, t("loading")));
+  const heldCard = h("section", { class: "card", id: "held-card" }, h("h2", {}, t("held_visits")), h("p", { class: "note" }, t("loading")));
   root.replaceChildren(
     h("h1", { id: "clinic-title" }, `${t("clinic")} ${id}${info ? " · " + info.name : ""}`),
     h("p", { class: "note" }, info ? `${t("region")}: ${info.region} · ${t("settlement")}: ${t(info.settlement)}` : ""),
@@ -403,7 +404,7 @@ async function clinicPage(root, parts, query) {
         box("insured_share", t("insured_share"), pct(figures.insured_share)),
         box("monthly_amount", t("monthly_amount"), money(figures.monthly_amount))),
       h("p", { class: "note" }, `${t("rules_version")}: ${figures.rules_version}`)),
-    trendCard, worklistCard, statementCard, volumesCard, eligibilityCard());
+    trendCard, worklistCard, statementCard, volumesCard, heldCard, eligibilityCard());
 
   const settle = (card, title, work) => work.then((el) => card.replaceChildren(h("h2", {}, title), el))
     .catch((err) => card.replaceChildren(h("h2", {}, title), errorBox(err)));
@@ -412,6 +413,7 @@ async function clinicPage(root, parts, query) {
     settle(volumesCard, `${t("practitioner_volumes")} · ${figures.date}`, volumesView(enc, figures.date)),
     settle(trendCard, t("trend_24"), trendChart("chart-clinic-trend", figures.date, `clinics/${enc}/financing/series`)),
     settle(worklistCard, t("worklists"), worklistView(enc, figures.date, query)),
+    settle(heldCard, t("held_visits"), heldView(id)),
   ]);
 }
 
@@ -505,6 +507,20 @@ async function volumesView(enc, date) {
       { key: "over_norm", label: t("over_norm"), fmt: (b) => (b ? t("yes") : t("no")) },
     ], v.practitioners.map((p) => ({ ...p, _class: p.over_norm ? "over" : null })), { key: "patients", desc: true }),
     v.practitioners.length ? null : h("p", { class: "note" }, t("no_visits")));
+}
+
+// The clinic's visits held by the padded-records checks and not yet decided (registry), oldest first.
+async function heldView(id) {
+  const page = await api("registry", "integrity/held", { clinic_id: id, limit: 200 });
+  return h("div", {},
+    table("held-visits", [
+      { key: "visit_id", label: t("visit") }, { key: "date", label: t("date"), sortable: true },
+      { key: "kind", label: t("kind") }, { key: "practitioner_id", label: t("practitioner"), sortable: true },
+      { key: "reasons", label: t("reasons"), cell: (v) => v.reasons.map((r) => t(`r_${r}`)).join(", ") },
+      { key: "held_at", label: t("held_at"), fmt: (x) => x.slice(0, 16).replace("T", " ") },
+    ], page.visits),
+    page.visits.length ? null : h("p", { class: "note" }, t("no_held")),
+    page.next_after ? h("p", { class: "note" }, t("more_held")) : null);
 }
 
 // Point-of-care eligibility: up to 1,000 IINs, one a line (contributions' POST /v1/status-checks).

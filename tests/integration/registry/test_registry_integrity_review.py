@@ -126,3 +126,22 @@ async def test_the_risk_list_puts_the_clinic_visiting_people_just_before_they_tu
                                          headers=operator)).json()["rows"]
     assert [(x["practitioner_id"], x["turning_inactive"]) for x in per_practitioner] == [("dr-p", 10)]
     assert (await client.get("/v1/integrity/clinics/NO-SUCH/practitioners", headers=operator)).status_code == 404
+
+
+async def test_a_clinics_key_lists_its_own_held_visits_only(client, clinic):
+    from services.registry.app import app
+
+    other = await new_clinic(client)
+    man = iin(sex="M", birth=date(1980, 1, 1))
+    for c in (clinic, other):
+        r = await client.post("/v1/visits", json={"visits": [visit(f"own-{c}", c, man, _day(1), "screening_cervical")]})
+        assert r.json()["results"][0]["integrity"] == "held"
+    key = await key_headers(app, "clinic", clinic)
+    for params in ({}, {"clinic_id": clinic}):
+        page = (await client.get("/v1/integrity/held", params=params, headers=key)).json()
+        assert {v["clinic_id"] for v in page["visits"]} == {clinic} and f"own-{clinic}" in \
+            {v["visit_id"] for v in page["visits"]}
+    refused = await client.get("/v1/integrity/held", params={"clinic_id": other}, headers=key)
+    assert refused.status_code == 403 and other not in refused.text
+    employer = await key_headers(app, "employer", "180140000013")
+    assert (await client.get("/v1/integrity/held", headers=employer)).status_code == 403

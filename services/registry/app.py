@@ -446,13 +446,16 @@ async def list_held_visits(db: Pool, principal: Auth,
                            to: Annotated[Day | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                            after: Annotated[str | None, Query(max_length=400)] = None) -> HeldPage:
     """Visits held and not yet decided, oldest visit date first, with why, since when and by whom.
-    A clinic's key reads its own clinic's only (without `clinic_id`, its own)."""
+    A clinic's key reads its own clinic's only (without `clinic_id`, its own), and not those a patient
+    denied or a complaint names: who denied a visit is not for the clinic to know."""
+    hide = None
     if principal.role == "clinic":
         clinic_id = clinic_id or principal.scope
+        hide = [domain.PATIENT_DENIED, domain.COMPLAINT_UPHELD]
     principal.require("operator", "clinic", scope=clinic_id)
     async with db.acquire() as conn:
         rows = await integrity.held_page(conn, clinic_id=clinic_id, reason=reason, since=from_, until=to,
-                                         after=_after_key(after), limit=limit)
+                                         after=_after_key(after), limit=limit, hide=hide)
     last = rows[-1] if len(rows) == limit else None
     return HeldPage(visits=[HeldVisit(**r) for r in rows], next_after=None if last is None else
                     base64.urlsafe_b64encode(orjson.dumps([last["date"], last["clinic_id"], last["visit_id"]])).decode())

@@ -176,9 +176,10 @@ async def history(conn: asyncpg.Connection, clinic_id: str, visit_id: str) -> li
 # ---------------------------------------------------------------- review and risk lists (operators)
 
 async def held_page(conn: asyncpg.Connection, *, clinic_id: str | None, reason: str | None, since: date | None,
-                    until: date | None, after: tuple[date, str, str] | None, limit: int) -> list[dict]:
+                    until: date | None, after: tuple[date, str, str] | None, limit: int,
+                    hide: list[str] | None = None) -> list[dict]:
     """Held visits (not cleared, not voided), by visit date, clinic and id (a keyset page after `after`),
-    with why, since when and by whom they are held."""
+    with why, since when and by whom they are held; without those held for any of the reasons `hide`."""
     rows = await conn.fetch(
         """SELECT i.date, i.clinic_id, i.visit_id, i.iin, v.kind, v.practitioner_id, i.reasons,
                   i.changed_at AS held_at, i.changed_by AS held_by
@@ -186,8 +187,9 @@ async def held_page(conn: asyncpg.Connection, *, clinic_id: str | None, reason: 
            WHERE i.state = 'held' AND ($1::text IS NULL OR i.clinic_id = $1) AND ($2::text IS NULL OR $2 = ANY(i.reasons))
              AND ($3::date IS NULL OR i.date >= $3) AND ($4::date IS NULL OR i.date <= $4)
              AND ($5::date IS NULL OR (i.date, i.clinic_id, i.visit_id) > ($5, $6, $7))
+             AND ($9::text[] IS NULL OR NOT i.reasons && $9)
            ORDER BY i.date, i.clinic_id, i.visit_id LIMIT $8""",
-        clinic_id, reason, since, until, *(after or (None, None, None)), limit)
+        clinic_id, reason, since, until, *(after or (None, None, None)), limit, hide)
     return [dict(r) for r in rows]
 
 

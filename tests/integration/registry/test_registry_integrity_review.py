@@ -141,6 +141,15 @@ async def test_a_clinics_key_lists_its_own_held_visits_only(client, clinic):
         page = (await client.get("/v1/integrity/held", params=params, headers=key)).json()
         assert {v["clinic_id"] for v in page["visits"]} == {clinic} and f"own-{clinic}" in \
             {v["visit_id"] for v in page["visits"]}
+    # A visit its patient denied stays the Fund's to see: the clinic does not learn who denied it.
+    woman = iin(sex="F", birth=date(1980, 1, 1))
+    await client.post("/v1/visits", json={"visits": [visit("denied", clinic, woman, _day(1))]})
+    async with app.state.ctx.pool.acquire() as conn, conn.transaction():
+        await integrity.hold(conn, [(clinic, "denied")], ["patient_denied"], "patient")
+    seen = {v["visit_id"] for v in (await client.get("/v1/integrity/held", headers=key)).json()["visits"]}
+    operator = await _operator(client)
+    assert "denied" not in seen and "denied" in {v["visit_id"] for v in (await client.get(
+        "/v1/integrity/held", params={"clinic_id": clinic}, headers=operator)).json()["visits"]}
     refused = await client.get("/v1/integrity/held", params={"clinic_id": other}, headers=key)
     assert refused.status_code == 403 and other not in refused.text
     employer = await key_headers(app, "employer", "180140000013")

@@ -44,8 +44,8 @@ class ConsumerSpec:
     # How a message is read: by default with the event models of services/common/events.py.
     decode: Decode = decode
     # A consumer that need not be fresh to the second can gather larger batches: the broker holds a
-    # fetch until this many bytes have arrived or fetch.max.wait.ms (500 ms) has passed, and a batch's
-    # fixed cost (its transaction, its offsets) is shared by more events. 1: whatever is there.
+    # fetch until this many bytes have arrived or fetch.max.wait.ms has passed, and a batch's fixed
+    # cost (its transaction, its offsets) is shared by more events. 1: whatever is there.
     fetch_min_bytes: int = 1
 
 

@@ -26,7 +26,7 @@ def make_apply(_ctx: ServiceContext | None = None) -> ApplyBatch:
     return store.learn_visits
 
 
-# Visits are looked up when an operator upholds a complaint, days later: batches gathered for up to
-# half a second (or 4 MB: thousands of visits) cost less a visit than fresh ones of a few hundred.
+# Visits are looked up when an operator upholds a complaint, days later: larger batches, gathered a
+# little longer, cost less a visit (docs/performance.md, feedback's consumer).
 CONSUMER = ConsumerSpec(group="feedback", topics=TOPICS, make_apply=make_apply, decode=read_visit,
                         fetch_min_bytes=4 * 1024 * 1024)

@@ -104,8 +104,8 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
             break
         figured = []
         # Two scans of one table, no join: joined to the clinics' array, a table not yet analysed (a fresh
-        # checkpoint) was planned as a nested loop, 3,000 × 3,000 comparisons (0.5 s). The people (88
-        # numbers a clinic) only where the amount held is not this version's or settlement's.
+        # checkpoint) was planned as a nested loop of clinics × rows (docs/performance.md). The people
+        # only where the amount held is not this version's or settlement's.
         held = await conn.fetch("SELECT clinic_no, amount, rules_version, settlement FROM fin_month_cells "
                                 "WHERE month = $1 AND clinic_no = ANY($2::int[])", month, sorted(missing))
         stale = []

@@ -111,6 +111,9 @@ max_wal_size = 8GB
 checkpoint_timeout = 15min
 synchronous_commit = on
 fsync = on
+# Autovacuum looks at each database every 5 s, not every minute: the visits' checks count by index
+# alone only on pages vacuum has marked all-visible (the tables' own thresholds are in the migrations).
+autovacuum_naptime = 5s
 # Personal data stays out of the server log: no statements, no DETAIL lines with key values.
 log_error_verbosity = terse
 log_min_error_statement = panic

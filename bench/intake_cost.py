@@ -9,9 +9,9 @@ server on this machine), so other work on a shared machine counts only as noise,
     python -m bench.intake_cost --shape region   # as the region benchmark posts: one day, 150 clinics
                                                  # mixed in each request, each person once, ~15 a practitioner
 
-Run it with another checkout first on PYTHONPATH to measure that checkout's intake (e.g. main's,
-before the padded-records checks): the script uses only record_visits, visit_rules_for and the
-migrations, which every version has."""
+To measure another version (e.g. before the padded-records checks), run a copy of this file from that
+version's checkout with its own virtualenv (its native module is built from its own sources): the
+script uses only record_visits, visit_rules_for and the migrations, which every version has."""
 from __future__ import annotations
 
 import argparse

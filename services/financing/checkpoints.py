@@ -9,6 +9,10 @@ A checkpoint is a cache of the calendars, kept exact:
   amount under one capitation version and settlement (an amount figured in Python per clinic was most of
   a region's answer).
 
+A region reads its clinics' checkpoints and day rows in one statement, each table as one range of an
+index (migration 0009) hash-joined to the region's clinics; only the clinics it finds no checkpoint for
+go the per-clinic way below (`counts_on`, `amounts_of`), which figures them.
+
 A batch deletes, in its own transaction, every checkpoint its deltas reach (`forget`: those of a clinic
 from the earliest day or month the batch changed). A checkpoint is written only under the statement
 state's row lock FOR UPDATE, which waits for the batches in flight (each holds it FOR KEY SHARE until
@@ -17,6 +21,8 @@ that comes later deletes it if it reaches it. The rebuild's schema has the table
 """
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -147,6 +153,99 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
         cells = await store.cells_on(conn, sorted(missing), month)
         for no in missing:
             out[no] = domain.monthly_amount(rules.values, settlement[no], cells[no])
+    return out
+
+
+# --- a region's clinics at once -------------------------------------------------------------------
+
+# The clinics of region $1 (every clinic when it is NULL), each with its mark of the eve ($2) and its day
+# row of the date ($3); `m.clinic_no IS NULL`: no mark held.
+_REGION_COUNTS = """
+FROM fin_clinics c
+LEFT JOIN fin_count_marks m ON m.clinic_no = c.clinic_no AND m.day = $2
+LEFT JOIN fin_counts d ON d.clinic_no = c.clinic_no AND d.grain = 2 AND d.bucket = $3
+WHERE $1::text IS NULL OR c.region = $1"""
+CLINIC_COUNTS = """
+SELECT c.clinic_no, c.clinic_id, c.settlement, m.attached + coalesce(d.attached, 0), m.active + coalesce(d.active, 0),
+       m.insured + coalesce(d.insured, 0), m.clinic_no IS NOT NULL""" + _REGION_COUNTS + """
+ORDER BY c.clinic_id COLLATE "C" """
+SUM_COUNTS = """
+SELECT count(*), coalesce(sum(m.attached + coalesce(d.attached, 0)), 0), coalesce(sum(m.active + coalesce(d.active, 0)), 0),
+       coalesce(sum(m.insured + coalesce(d.insured, 0)), 0),
+       coalesce(array_agg(c.clinic_no) FILTER (WHERE m.clinic_no IS NULL), '{}')""" + _REGION_COUNTS
+# The sum of the amounts held for month $2 under capitation version $3 and each clinic's own settlement,
+# and the clinics whose amount is not held so (their number and settlement).
+_HELD = ("coalesce(m.amount IS NOT NULL AND m.rules_version = $3 AND m.settlement IS NOT DISTINCT FROM c.settlement, "
+         "false)")
+SUM_AMOUNTS = f"""
+SELECT coalesce(sum(m.amount) FILTER (WHERE {_HELD}), 0),
+       coalesce(array_agg(c.clinic_no) FILTER (WHERE NOT {_HELD}), '{{}}'),
+       coalesce(array_agg(c.settlement) FILTER (WHERE NOT {_HELD}), '{{}}')
+FROM fin_clinics c LEFT JOIN fin_month_cells m ON m.clinic_no = c.clinic_no AND m.month = $2
+WHERE c.region = $1"""
+
+
+@asynccontextmanager
+async def _hash_joins(conn: asyncpg.Connection):
+    """A read-only transaction of one snapshot whose joins are hashed: as a nested loop, a region's statement
+    probes an index once a clinic (and a checkpoint table not yet analysed was planned so, scanning it once
+    a clinic)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute("SET LOCAL enable_nestloop = off")
+        yield
+
+
+async def clinic_counts(conn: asyncpg.Connection, region: str | None, on: date) -> list[tuple]:
+    """Counts on `on` of the clinics of `region` (every clinic: None), as counts_on figures them: rows
+    (clinic_no, clinic_id, settlement, attached, active, insured, ...) in the order of clinic_id's code
+    points (Python's order of str). Rows, not store.Figures: a list sorts them all for a page of them."""
+    if on == date.min:      # no eve to hold a mark of
+        return sorted(((f.clinic_no, f.clinic_id, f.settlement, f.attached, f.active, f.insured)
+                       for f in await counts_on(conn, await store.clinics(conn, region), on)), key=lambda r: r[1])
+    async with _hash_joins(conn):
+        rows = await conn.fetch(CLINIC_COUNTS, region, on - timedelta(days=1), on)
+    unmarked = [{"clinic_no": r[0], "clinic_id": r[1], "settlement": r[2]} for r in rows if not r[6]]
+    if unmarked:
+        figured = {f.clinic_no: (f.clinic_no, f.clinic_id, f.settlement, f.attached, f.active, f.insured)
+                   for f in await counts_on(conn, unmarked, on)}
+        rows = [figured.get(r[0], r) for r in rows]
+    return rows
+
+
+@dataclass
+class RegionSums:
+    clinics: int
+    attached: int
+    active: int
+    insured: int
+    amount: Decimal | None = None   # the clinics' own amounts for the date's month (no adjustments), when asked
+
+
+async def region_sums(conn: asyncpg.Connection, region: str, on: date,
+                      rules: InForce[Capitation] | None = None) -> RegionSums:
+    """The region's clinics counted, their counts on `on` summed and, with `rules`, their own amounts for
+    `on`'s month under `rules` summed: counts_on's and amounts_of's figures added up."""
+    month = domain.month_start(on)
+    amount, stale = Decimal("0.00"), []
+    async with _hash_joins(conn):
+        if on == date.min:      # no eve to hold a mark of: every clinic figured
+            found = await store.clinics(conn, region)
+            out, unmarked = RegionSums(len(found), 0, 0, 0), [dict(r) for r in found]
+        else:
+            clinics, attached, active, insured, nos = await conn.fetchrow(
+                SUM_COUNTS, region, on - timedelta(days=1), on)
+            out = RegionSums(clinics, attached, active, insured)
+            unmarked = [{"clinic_no": no, "clinic_id": "", "settlement": None} for no in nos]
+        if rules is not None:
+            amount, nos, settlements = await conn.fetchrow(SUM_AMOUNTS, region, month, rules.version.version)
+            stale = [{"clinic_no": no, "settlement": s} for no, s in zip(nos, settlements)]
+    for f in await counts_on(conn, unmarked, on) if unmarked else []:
+        out.attached += f.attached
+        out.active += f.active
+        out.insured += f.insured
+    if rules is not None:
+        figured = (await amounts_of(conn, stale, month, rules)).values() if stale else []
+        out.amount = sum(figured, amount)
     return out
 
 

@@ -3,15 +3,16 @@ row or two per clinic instead of its calendar rows and its people by cell.
 
 A checkpoint is a cache of the calendars, kept exact:
 - `fin_count_marks (clinic_no, day)`: the sums of the clinic's count deltas dated up to `day`. The counts
-  on D are the mark of D - 1 plus the day row of D; a batch's new visits are dated today, so the marks of
-  yesterday stay valid while they arrive.
+  on D are the mark of D itself, or else the mark of D - 1 plus the day row of D; a batch's new visits are
+  dated today, so the marks of yesterday stay valid while they arrive. Both are figured together.
 - `fin_month_cells (clinic_no, month)`: the clinic's people by cell on the month's first day, and their
   amount under one capitation version and settlement (an amount figured in Python per clinic was most of
   a region's answer).
 
-A region reads its clinics' checkpoints and day rows in one statement, each table as one range of an
-index (migration 0009) hash-joined to the region's clinics; only the clinics it finds no checkpoint for
-go the per-clinic way below (`counts_on`, `amounts_of`), which figures them.
+A region reads its clinics' checkpoints in one statement, each table as one range of an index (migration
+0009) hash-joined to the region's clinics: the marks of the date, and only when some are not held, the
+marks of its eve and the day rows too. Only the clinics it finds no checkpoint for go the per-clinic way
+below (`counts_on`, `amounts_of`), which figures them.
 
 A batch deletes, in its own transaction, every checkpoint its deltas reach (`forget`: those of a clinic
 from the earliest day or month the batch changed). A checkpoint is written only under the statement
@@ -88,6 +89,16 @@ async def counts_on(conn: asyncpg.Connection, found: list, on: date) -> list[sto
                        ON CONFLICT DO NOTHING""",
                     [f.clinic_no for f in sums], eve, [f.attached for f in sums], [f.active for f in sums],
                     [f.insured for f in sums])
+                # And the date's own, the sums up to it: while no batch reaches its day, a region reads its
+                # counts on the date from the marks alone, not the day rows.
+                await conn.execute(
+                    """INSERT INTO fin_count_marks (clinic_no, day, attached, active, insured)
+                       SELECT m.clinic_no, $3, m.attached + coalesce(d.attached, 0), m.active + coalesce(d.active, 0),
+                              m.insured + coalesce(d.insured, 0)
+                       FROM fin_count_marks m
+                       LEFT JOIN fin_counts d ON d.clinic_no = m.clinic_no AND d.grain = 2 AND d.bucket = $3
+                       WHERE m.clinic_no = ANY($1::int[]) AND m.day = $2
+                       ON CONFLICT DO NOTHING""", sorted(missing), eve, on)
     if missing:     # still reached by batches each round: from the calendars
         for f in await store.figures(conn, [{"clinic_no": no, "clinic_id": out[no].clinic_id,
                                              "settlement": out[no].settlement} for no in sorted(missing)], on,
@@ -158,21 +169,35 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
 
 # --- a region's clinics at once -------------------------------------------------------------------
 
-# The clinics of region $1 (every clinic when it is NULL), each with its mark of the eve ($2) and its day
-# row of the date ($3); `m.clinic_no IS NULL`: no mark held.
-_REGION_COUNTS = """
-FROM fin_clinics c
+# The clinics of region $1 (every clinic when it is NULL) with their counts on the date from its own marks
+# ($2: the date), or from its marks, else their eve's ($2) and their day rows ($3: the date). `held`: a
+# mark is held (if not, the counts are NULL).
+_OWN = {"from": """FROM fin_clinics c LEFT JOIN fin_count_marks o ON o.clinic_no = c.clinic_no AND o.day = $2
+WHERE $1::text IS NULL OR c.region = $1""",
+        "attached": "o.attached", "active": "o.active", "insured": "o.insured", "held": "(o.clinic_no IS NOT NULL)"}
+_EVE = {"from": """FROM fin_clinics c
+LEFT JOIN fin_count_marks o ON o.clinic_no = c.clinic_no AND o.day = $3
 LEFT JOIN fin_count_marks m ON m.clinic_no = c.clinic_no AND m.day = $2
 LEFT JOIN fin_counts d ON d.clinic_no = c.clinic_no AND d.grain = 2 AND d.bucket = $3
-WHERE $1::text IS NULL OR c.region = $1"""
-CLINIC_COUNTS = """
-SELECT c.clinic_no, c.clinic_id, c.settlement, m.attached + coalesce(d.attached, 0), m.active + coalesce(d.active, 0),
-       m.insured + coalesce(d.insured, 0), m.clinic_no IS NOT NULL""" + _REGION_COUNTS + """
+WHERE $1::text IS NULL OR c.region = $1""",
+        **{k: f"coalesce(o.{k}, m.{k} + coalesce(d.{k}, 0))" for k in ("attached", "active", "insured")},
+        "held": "(o.clinic_no IS NOT NULL OR m.clinic_no IS NOT NULL)"}
+
+
+def _clinic_counts(x: dict) -> str:
+    return f"""SELECT c.clinic_no, c.clinic_id, c.settlement, {x["attached"]}, {x["active"]}, {x["insured"]}, {x["held"]}
+{x["from"]}
 ORDER BY c.clinic_id COLLATE "C" """
-SUM_COUNTS = """
-SELECT count(*), coalesce(sum(m.attached + coalesce(d.attached, 0)), 0), coalesce(sum(m.active + coalesce(d.active, 0)), 0),
-       coalesce(sum(m.insured + coalesce(d.insured, 0)), 0),
-       coalesce(array_agg(c.clinic_no) FILTER (WHERE m.clinic_no IS NULL), '{}')""" + _REGION_COUNTS
+
+
+def _sum_counts(x: dict) -> str:
+    return f"""SELECT count(*), coalesce(sum({x["attached"]}), 0), coalesce(sum({x["active"]}), 0),
+       coalesce(sum({x["insured"]}), 0), coalesce(array_agg(c.clinic_no) FILTER (WHERE NOT {x["held"]}), '{{}}')
+{x["from"]}"""
+
+
+CLINIC_COUNTS_OWN, CLINIC_COUNTS = _clinic_counts(_OWN), _clinic_counts(_EVE)
+SUM_COUNTS_OWN, SUM_COUNTS = _sum_counts(_OWN), _sum_counts(_EVE)
 # The sum of the amounts held for month $2 under capitation version $3 and each clinic's own settlement,
 # and the clinics whose amount is not held so (their number and settlement).
 _HELD = ("coalesce(m.amount IS NOT NULL AND m.rules_version = $3 AND m.settlement IS NOT DISTINCT FROM c.settlement, "
@@ -203,7 +228,9 @@ async def clinic_counts(conn: asyncpg.Connection, region: str | None, on: date) 
         return sorted(((f.clinic_no, f.clinic_id, f.settlement, f.attached, f.active, f.insured)
                        for f in await counts_on(conn, await store.clinics(conn, region), on)), key=lambda r: r[1])
     async with _hash_joins(conn):
-        rows = await conn.fetch(CLINIC_COUNTS, region, on - timedelta(days=1), on)
+        rows = await conn.fetch(CLINIC_COUNTS_OWN, region, on)
+        if not all(r[6] for r in rows):
+            rows = await conn.fetch(CLINIC_COUNTS, region, on - timedelta(days=1), on)
     unmarked = [{"clinic_no": r[0], "clinic_id": r[1], "settlement": r[2]} for r in rows if not r[6]]
     if unmarked:
         figured = {f.clinic_no: (f.clinic_no, f.clinic_id, f.settlement, f.attached, f.active, f.insured)
@@ -232,8 +259,10 @@ async def region_sums(conn: asyncpg.Connection, region: str, on: date,
             found = await store.clinics(conn, region)
             out, unmarked = RegionSums(len(found), 0, 0, 0), [dict(r) for r in found]
         else:
-            clinics, attached, active, insured, nos = await conn.fetchrow(
-                SUM_COUNTS, region, on - timedelta(days=1), on)
+            clinics, attached, active, insured, nos = await conn.fetchrow(SUM_COUNTS_OWN, region, on)
+            if nos:
+                clinics, attached, active, insured, nos = await conn.fetchrow(
+                    SUM_COUNTS, region, on - timedelta(days=1), on)
             out = RegionSums(clinics, attached, active, insured)
             unmarked = [{"clinic_no": no, "clinic_id": "", "settlement": None} for no in nos]
         if rules is not None:

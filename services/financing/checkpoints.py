@@ -185,9 +185,9 @@ WHERE $1::text IS NULL OR c.region = $1""",
 
 
 def _clinic_counts(x: dict) -> str:
-    return f"""SELECT c.clinic_no, c.clinic_id, c.settlement, {x["attached"]}, {x["active"]}, {x["insured"]}, {x["held"]}
-{x["from"]}
-ORDER BY c.clinic_id COLLATE "C" """
+    return f"""SELECT c.clinic_no, c.clinic_id, c.settlement, {x["attached"]}, {x["active"]}, {x["insured"]},
+       {x["held"]} AS held
+{x["from"]}"""
 
 
 def _sum_counts(x: dict) -> str:
@@ -196,7 +196,11 @@ def _sum_counts(x: dict) -> str:
 {x["from"]}"""
 
 
-CLINIC_COUNTS_OWN, CLINIC_COUNTS = _clinic_counts(_OWN), _clinic_counts(_EVE)
+CLINIC_COUNTS = _clinic_counts(_EVE) + '\nORDER BY c.clinic_id COLLATE "C"'
+# No rows unless every clinic's own mark is held: a region read through the eve's marks then does not
+# decode its clinics twice.
+CLINIC_COUNTS_OWN = f"""WITH r AS ({_clinic_counts(_OWN)})
+SELECT * FROM r WHERE NOT EXISTS (SELECT FROM r WHERE NOT r.held) ORDER BY r.clinic_id COLLATE "C" """
 SUM_COUNTS_OWN, SUM_COUNTS = _sum_counts(_OWN), _sum_counts(_EVE)
 # The sum of the amounts held for month $2 under capitation version $3 and each clinic's own settlement,
 # and the clinics whose amount is not held so (their number and settlement).
@@ -229,7 +233,7 @@ async def clinic_counts(conn: asyncpg.Connection, region: str | None, on: date) 
                        for f in await counts_on(conn, await store.clinics(conn, region), on)), key=lambda r: r[1])
     async with _hash_joins(conn):
         rows = await conn.fetch(CLINIC_COUNTS_OWN, region, on)
-        if not all(r[6] for r in rows):
+        if not rows:
             rows = await conn.fetch(CLINIC_COUNTS, region, on - timedelta(days=1), on)
     unmarked = [{"clinic_no": r[0], "clinic_id": r[1], "settlement": r[2]} for r in rows if not r[6]]
     if unmarked:

@@ -169,9 +169,9 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
 
 # --- a region's clinics at once -------------------------------------------------------------------
 
-# The clinics of region $1 (every clinic when it is NULL) with their counts on the date from its own marks
-# ($2: the date), or from its marks, else their eve's ($2) and their day rows ($3: the date). `held`: a
-# mark is held (if not, the counts are NULL).
+# The clinics of region $1 (every clinic when it is NULL) with their counts on the date: _OWN from the
+# date's own marks ($2: the date); _EVE from those, else from the eve's marks ($2) and the date's day rows
+# ($3: the date). `held`: a mark is held (if not, the counts are NULL).
 _OWN = {"from": """FROM fin_clinics c LEFT JOIN fin_count_marks o ON o.clinic_no = c.clinic_no AND o.day = $2
 WHERE $1::text IS NULL OR c.region = $1""",
         "attached": "o.attached", "active": "o.active", "insured": "o.insured", "held": "(o.clinic_no IS NOT NULL)"}

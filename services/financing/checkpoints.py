@@ -141,14 +141,16 @@ async def amounts_of(conn: asyncpg.Connection, found: list, month: date,
                 missing.discard(no)
         if figured:
             # For the next reader, where the people are still those figured from; a row a batch is deleting
-            # is skipped, not waited for (a reader never waits on a batch, nor a batch on a reader).
+            # is skipped, not waited for (a reader never waits on a batch, nor a batch on a reader). Each row is
+            # updated at the address it was locked at: a month just figured, estimated at a row or so, was
+            # planned as a join of its clinics with themselves by nested loop.
             await conn.execute(
-                """WITH u AS (SELECT * FROM unnest($1::int[], $4::text[], $5::numeric[], $6::text[]) AS u(c, p, a, s)),
-                        free AS (SELECT m.clinic_no FROM fin_month_cells m JOIN u ON m.clinic_no = u.c
-                                 WHERE m.month = $2 AND m.people = u.p::int[] FOR UPDATE OF m SKIP LOCKED)
-                   UPDATE fin_month_cells m SET rules_version = $3, amount = u.a, settlement = u.s
-                   FROM u JOIN free ON free.clinic_no = u.c
-                   WHERE m.clinic_no = u.c AND m.month = $2""",
+                """UPDATE fin_month_cells m SET rules_version = $3, amount = f.a, settlement = f.s
+                   FROM (SELECT m.ctid AS t, u.a, u.s FROM fin_month_cells m
+                         JOIN unnest($1::int[], $4::text[], $5::numeric[], $6::text[]) AS u(c, p, a, s)
+                           ON m.clinic_no = u.c AND m.month = $2 AND m.people = u.p::int[]
+                         FOR UPDATE OF m SKIP LOCKED) f
+                   WHERE m.ctid = f.t""",
                 [x[0] for x in figured], month, version, [_literal(x[1]) for x in figured],
                 [x[2] for x in figured], [settlement[x[0]] for x in figured])
         if missing:

@@ -152,6 +152,9 @@ async def get_clinic_financing(clinic_id: ClinicIdPath, db: Pool, snap: Rules, o
     return _clinic_financing(f, on, rules)
 
 
+_COUNT_COLUMNS = {"attached": 3, "active": 4, "insured": 5}     # in checkpoints.clinic_counts' rows
+
+
 @router.get("/clinics", response_model=ClinicList, dependencies=[allow("operator")], responses=_FAR_AHEAD,
             description="Clinics with their figures; by default the lowest active share first, the "
                         "operators' call list. A leading '-' in order_by sorts descending.")
@@ -163,19 +166,18 @@ async def list_clinic_financing(db: Pool, snap: Rules, on: DateQuery = None,
     rules = capitation(snap, on, _DATE_LOC)
     key, desc = order_by.lstrip("-"), order_by.startswith("-")
     async with db.acquire() as conn:
-        found = await store.clinics(conn, region)
-        counted = await checkpoints.counts_on(conn, found, on)
-
-        def sort_key(f: store.Figures):
-            if key == "active_share":
-                return domain.share(f.active, f.attached)
-            if key == "insured_share":
-                return domain.share(f.insured, f.attached)
-            return getattr(f, key)
-
-        counted.sort(key=lambda f: f.clinic_id)
-        counted.sort(key=sort_key, reverse=desc)
-        page = counted[:limit]
+        rows = await checkpoints.clinic_counts(conn, region, on)     # in clinic_id order
+        # A stable sort: equal keys stay in clinic_id order, also descending.
+        if key == "clinic_id":
+            order = range(len(rows) - 1, -1, -1) if desc else range(len(rows))
+        else:
+            if key in ("active_share", "insured_share"):
+                part = 4 if key == "active_share" else 5
+                keys = [domain.share(r[part], r[3]) for r in rows]
+            else:
+                keys = [r[_COUNT_COLUMNS[key]] for r in rows]
+            order = sorted(range(len(rows)), key=keys.__getitem__, reverse=desc)
+        page = [store.Figures(*rows[i][:6]) for i in order[:limit]]
         # The amounts only for the page.
         amounts = await checkpoints.amounts_of(
             conn, [{"clinic_no": f.clinic_no, "settlement": f.settlement} for f in page], domain.month_start(on), rules)
@@ -194,18 +196,13 @@ async def get_region_financing(region: Annotated[str, PathParam(min_length=1, ma
     on = on or clock.today()
     rules = capitation(snap, on, _DATE_LOC)
     async with db.acquire() as conn:
-        found = await store.clinics(conn, region)
-        if not found:
-            raise not_found("region", f"no clinic is registered in region {region}")
-        all_figures = await checkpoints.counts_on(conn, found, on)
         # Each clinic at the base rate of its own settlement.
-        money = await statements.money_of(conn, snap, found, domain.month_start(on), rules)
-    attached = sum(f.attached for f in all_figures)
-    active = sum(f.active for f in all_figures)
-    insured = sum(f.insured for f in all_figures)
-    return RegionFinancing(region=region, date=on, clinics=len(all_figures), attached=attached, active=active,
-                           insured=insured, active_share=domain.share(active, attached),
-                           insured_share=domain.share(insured, attached), monthly_amount=money.amount,
+        sums, money = await statements.region_figures(conn, snap, region, on, rules)
+    if not sums.clinics:
+        raise not_found("region", f"no clinic is registered in region {region}")
+    return RegionFinancing(region=region, date=on, clinics=sums.clinics, attached=sums.attached, active=sums.active,
+                           insured=sums.insured, active_share=domain.share(sums.active, sums.attached),
+                           insured_share=domain.share(sums.insured, sums.attached), monthly_amount=money.amount,
                            adjustments_amount=money.adjustments, closed=money.closed, **rules_fields(rules))
 
 
@@ -250,7 +247,7 @@ async def region_series(region: RegionPath, first: FromMonth, last: ToMonth, db:
         found = await store.clinics(conn, region)
         if not found:
             raise not_found("region", f"no clinic is registered in region {region}")
-        points = await series.series(conn, snap, found, months, rules)
+        points = await series.region_series(conn, snap, region, months, rules)
     return series.RegionSeries(region=region, clinics=len(found), months=points)
 
 

@@ -204,6 +204,22 @@ async def money_of(conn: asyncpg.Connection, snap: RuleSnapshot, clinics: list, 
     return StatementMoney(own + corrections, corrections, False)
 
 
+async def region_figures(conn: asyncpg.Connection, snap: RuleSnapshot, region: str, on: date,
+                         rules: InForce[Capitation]) -> tuple[checkpoints.RegionSums, StatementMoney]:
+    """The region's counts on `on` summed (checkpoints.region_sums) and the money of its clinics' statements
+    for `on`'s month, as money_of gives it, without reading its clinics one by one."""
+    month = domain.month_start(on)
+    state = await store.statement_state(conn)
+    if state["closed_through"] is not None and month <= state["closed_through"]:
+        sums = await checkpoints.region_sums(conn, region, on)
+        totals = await store.frozen_totals(conn, [c["clinic_no"] for c in await store.clinics(conn, region)], month)
+        return sums, StatementMoney(totals["amount"], totals["adjustments"], True)
+    sums = await checkpoints.region_sums(conn, region, on, rules)
+    lines = adjustments_of(snap, await store.adjustments_landing_in(conn, region, month))
+    corrections = sum((x.amount for xs in lines.values() for x in xs), Decimal("0.00"))
+    return sums, StatementMoney(sums.amount + corrections, corrections, False)
+
+
 # --- closing ---------------------------------------------------------------------------------------
 
 @dataclass

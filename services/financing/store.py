@@ -450,21 +450,30 @@ async def frozen_totals(conn: asyncpg.Connection, nos: list[int], month: date) -
            FROM fin_statements WHERE month = $2 AND clinic_no = ANY($1::int[])""", nos, month)
 
 
+_LANDING = """
+SELECT a.clinic_no, a.corrects, a.iin, a.cell_before, a.cell_after, a.topic, a.partition, a."offset",
+       a.event_day, a.visit_clinic, a.visit_id, a.recorded_at, c.clinic_id,
+       CASE WHEN s.clinic_no IS NULL THEN c.settlement ELSE s.settlement END AS settlement,
+       m.rules::text AS rules
+FROM fin_adjustments a JOIN fin_clinics c USING (clinic_no)
+LEFT JOIN fin_statements s ON s.clinic_no = a.clinic_no AND s.month = a.corrects
+LEFT JOIN fin_closed_months m ON m.month = a.corrects
+WHERE a.lands_in = $2 AND {clinics}
+ORDER BY a.clinic_no, a.corrects, a.recorded_at, a.topic, a.partition, a."offset", a.iin"""
+_LANDING_OF_CLINICS = _LANDING.format(clinics="a.clinic_no = ANY($1::int[])")
+_LANDING_IN_REGION = _LANDING.format(clinics="c.region = $1")
+
+
 async def adjustments_landing(conn: asyncpg.Connection, nos: list[int], month: date) -> list[asyncpg.Record]:
     """The adjustment lines landing in `month` for these clinics, each with what its amount is figured
     from: the corrected month's rules (NULL: no closing recorded for it) and the settlement its frozen
     statement had (or the clinic's own, when it had none)."""
-    return await conn.fetch(
-        """SELECT a.clinic_no, a.corrects, a.iin, a.cell_before, a.cell_after, a.topic, a.partition, a."offset",
-                  a.event_day, a.visit_clinic, a.visit_id, a.recorded_at, c.clinic_id,
-                  CASE WHEN s.clinic_no IS NULL THEN c.settlement ELSE s.settlement END AS settlement,
-                  m.rules::text AS rules
-           FROM fin_adjustments a JOIN fin_clinics c USING (clinic_no)
-           LEFT JOIN fin_statements s ON s.clinic_no = a.clinic_no AND s.month = a.corrects
-           LEFT JOIN fin_closed_months m ON m.month = a.corrects
-           WHERE a.lands_in = $2 AND a.clinic_no = ANY($1::int[])
-           ORDER BY a.clinic_no, a.corrects, a.recorded_at, a.topic, a.partition, a."offset", a.iin""",
-        nos, month)
+    return await conn.fetch(_LANDING_OF_CLINICS, nos, month)
+
+
+async def adjustments_landing_in(conn: asyncpg.Connection, region: str, month: date) -> list[asyncpg.Record]:
+    """adjustments_landing of the region's clinics."""
+    return await conn.fetch(_LANDING_IN_REGION, region, month)
 
 
 # --- rules ---------------------------------------------------------------------------------------

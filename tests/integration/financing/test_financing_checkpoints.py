@@ -1,17 +1,20 @@
 """The checkpoints behind region-wide answers, against the real PostgreSQL: the counts of any date and
 the month's amounts read through them equal a brute-force reference, before and after late events that
 change the past (backdated visits, moves and insured timelines), a new capitation version and a changed
-settlement; a checkpoint is never figured while a batch is in flight (it waits, then counts the batch)."""
+settlement; a checkpoint is never figured while a batch is in flight (it waits, then counts the batch).
+A region read at once (its clinics' counts, their sums and amounts, the list's order) equals its clinics
+read one by one, whether their checkpoints are held, missing or stale."""
 from __future__ import annotations
 
 import asyncio
 import itertools
 import random
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
-from services.financing import checkpoints, domain, store
+from services.financing import app as financing_app, checkpoints, domain, store
 from services.financing.rules import capitation_on
 from tests.integration.financing.test_financing_concurrent_writes import apply, batch
 from tests.integration.financing.test_financing_consumers import fresh_projection
@@ -65,7 +68,7 @@ async def test_region_answers_through_checkpoints_stay_exact_after_late_events(p
     async with pool.acquire() as conn:
         marks = await conn.fetchval("SELECT count(*) FROM fin_count_marks")
         months = await conn.fetchval("SELECT count(*) FROM fin_month_cells WHERE amount IS NOT NULL")
-    assert marks == len(DATES) * 3 and months > 0
+    assert marks == len(DATES) * 3 * 2 and months > 0     # each date's own mark and its eve's
     await _check(pool, found, first)        # again, from the checkpoints
 
     # Late events: the past changes for many people (visits dated back, moves dated back, new timelines).
@@ -120,3 +123,64 @@ async def test_a_checkpoint_waits_for_the_batch_in_flight_and_counts_it(projecti
         await asyncio.sleep(0.5)
         assert not reading.done()
     assert await reading == 1
+
+
+def _listed(figures: list, order_by: str, limit: int) -> list[str]:
+    """The list's order as the route made it before region reads: by clinic_id, then a stable sort by the key."""
+    key, desc = order_by.lstrip("-"), order_by.startswith("-")
+    ordered = sorted(figures, key=lambda f: f.clinic_id)
+    shares = {"active_share": lambda f: domain.share(f.active, f.attached),
+              "insured_share": lambda f: domain.share(f.insured, f.attached)}
+    ordered.sort(key=shares.get(key, lambda f: getattr(f, key)), reverse=desc)
+    return [f.clinic_id for f in ordered[:limit]]
+
+
+async def test_a_region_read_at_once_equals_its_clinics_read_one_by_one(projection):
+    pool = projection
+    rng = random.Random()
+    clinics = [clinic_id() for _ in range(4)]
+    events = random_population(rng, iins(80), clinics)
+    await apply(pool, events)
+    region = f"r-{clinics[0]}"
+    nobody = [clinic_id() for _ in range(3)]     # nobody attached: shares of 0, ties in the list
+    other = capitation_on(snapshot((date(2020, 1, 1), capitation_values(urban="1500.00"))), date(2026, 1, 1))
+    async with pool.acquire() as conn:
+        for n, c in enumerate(clinics + nobody):
+            await store.put_clinic(conn, c, region, f"Clinic {n}", "rural" if n % 2 else None)
+        await store.put_clinic(conn, clinic_id(), f"other-{region}", "Elsewhere", None)
+        found = await store.clinics(conn, region)
+        # Days with day rows (a date's counts are its eve's mark and its day row), and others.
+        days = DATES[::3] + [r[0] for r in await conn.fetch(
+            "SELECT DISTINCT bucket FROM fin_counts WHERE grain = 2 ORDER BY 1 LIMIT 12")]
+        for step in ("nothing held", "some held", "all held", "another version", "a settlement changed"):
+            if step == "some held":     # the dates' own marks of some clinics, both marks of others
+                await conn.execute("DELETE FROM fin_count_marks WHERE clinic_no % 2 = 0 AND day = ANY($1::date[])",
+                                   days)
+                await conn.execute("DELETE FROM fin_count_marks WHERE clinic_no % 3 = 0")
+                await conn.execute("DELETE FROM fin_month_cells WHERE clinic_no % 3 = 0")
+            if step == "a settlement changed":
+                await store.put_clinic(conn, clinics[0], region, "Clinic 0", "rural")
+                found = await store.clinics(conn, region)
+            rules = other if step == "another version" else RULES
+            for k, on in enumerate(days):     # each of the two first, in turn: it meets what is not held
+                if k % 2:
+                    rows = await checkpoints.clinic_counts(conn, region, on)
+                sums = await checkpoints.region_sums(conn, region, on, rules)
+                if not k % 2:
+                    rows = await checkpoints.clinic_counts(conn, region, on)
+                one_by_one = await checkpoints.counts_on(conn, found, on)
+                amounts = await checkpoints.amounts_of(conn, found, on.replace(day=1), rules)
+                assert [r[:6] for r in rows] == sorted(
+                    ((f.clinic_no, f.clinic_id, f.settlement, f.attached, f.active, f.insured) for f in one_by_one),
+                    key=lambda r: r[1]), (step, on)
+                assert (sums.clinics, sums.attached, sums.active, sums.insured, sums.amount) == (
+                    len(found), sum(f.attached for f in one_by_one), sum(f.active for f in one_by_one),
+                    sum(f.insured for f in one_by_one), sum(amounts.values(), Decimal("0.00"))), (step, on)
+    on = DATES[len(DATES) // 2]
+    async with pool.acquire() as conn:
+        one_by_one = await checkpoints.counts_on(conn, found, on)
+    for order_by in ("active_share", "-active_share", "insured_share", "-insured_share", "attached", "-attached",
+                     "clinic_id", "-clinic_id"):
+        for limit in (3, 100):
+            page = await financing_app.list_clinic_financing(pool, SNAP, on, region, order_by, limit)
+            assert [c.clinic_id for c in page.clinics] == _listed(one_by_one, order_by, limit), order_by

@@ -1,4 +1,4 @@
-"""Migrations 0002 to 0008 on a database made before them: each person's history, kept as jsonb until
+"""Migrations 0002 to 0009 on a database made before them: each person's history, kept as jsonb until
 then, is bytes afterwards and reads back the same; the age-sex cells, one row per cell until then, are
 one array row per clinic and bucket with the same numbers; the keys of people and visits, in the
 database's collation until then, are in byte order (COLLATE "C") and still find their rows; clinics
@@ -53,6 +53,7 @@ async def test_a_database_of_revision_0001_is_upgraded_without_losing_a_figure(s
         await conn.execute("DROP TABLE rule_versions; DROP FUNCTION rule_versions_immutable()")
         await conn.execute("DROP TABLE fin_statement_state, fin_closed_months, fin_statements, fin_adjustments")
         await conn.execute("DROP TABLE fin_clinic_people, fin_count_marks, fin_month_cells")
+        await conn.execute("DROP INDEX fin_counts_days")
         await conn.execute("DELETE FROM alembic_version; INSERT INTO alembic_version VALUES ('0001'), ('c0001')")
     finally:
         await conn.close()

@@ -11,7 +11,8 @@ server on this machine), so other work on a shared machine counts only as noise,
 
 To measure another version (e.g. before the padded-records checks), run a copy of this file from that
 version's checkout with its own virtualenv (its native module is built from its own sources): the
-script uses only record_visits, visit_rules_for and the migrations, which every version has."""
+script uses only record_visits, visit_rules_for, the migrations and bench_registry's helpers, which every
+version has."""
 from __future__ import annotations
 
 import argparse
@@ -20,36 +21,17 @@ import os
 import random
 import statistics
 from datetime import date, timedelta
-from pathlib import Path
 
 import asyncpg
 
+from bench.bench_registry import KINDS, make_people, process_cpu_seconds
 from services.common.bootstrap import migrations_of
 from services.common.db import _init_connection, prepare_database
-from services.common.ids import make_iin
 from services.common.rules import load_snapshot
 from services.common.settings import get_settings
 from services.registry import store
 from services.registry.domain import VisitIn
 from services.registry.rules import RULE_TABLES, visit_rules_for
-
-KINDS = ["consultation", "consultation", "consultation", "home_visit", "prophylactic", "vaccination", "screening"]
-
-
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def people(n: int, rng: random.Random) -> list[str]:
-    out: set[str] = set()
-    while len(out) < n:
-        value = make_iin(date(rng.randint(1940, 2019), rng.randint(1, 12), rng.randint(1, 28)),
-                         rng.choice("MF"), rng.randint(0, 9999))
-        if value:
-            out.add(value)
-    return list(out)
-
 
 def requests(shape: str, count: int, start: int, clinics: list[str], iins: list[str], today: date,
              rng: random.Random) -> list[list[VisitIn]]:
@@ -85,7 +67,7 @@ async def run(shape: str, warm: int, measured: int, seed: int) -> list[float]:
         clinics = [f"COST{c:03d}" for c in range(150 if shape == "region" else 50)]
         await conn.executemany("INSERT INTO clinics (clinic_id, name, region, settlement) VALUES ($1, $1, 'x', 'urban')",
                                [(c,) for c in clinics])
-        iins = people((warm + measured) * 1000 if shape == "region" else 20000, rng)
+        iins = make_people((warm + measured) * 1000 if shape == "region" else 20000, rng)
         snap = await load_snapshot(conn, RULE_TABLES)
         today = date.today()
         pid = await conn.fetchval("SELECT pg_backend_pid()")
@@ -93,10 +75,10 @@ async def run(shape: str, warm: int, measured: int, seed: int) -> list[float]:
         for phase, (start, count) in (("warm", (0, warm)), ("measured", (warm, measured))):
             for visits in requests(shape, count, start, clinics, iins, today, rng):
                 rules = visit_rules_for(snap, today, {v.date for v in visits})
-                before = backend_cpu(pid)
+                before = process_cpu_seconds(pid)
                 results = await store.record_visits(conn, visits, rules, today, correction=True)
                 if phase == "measured":
-                    per_visit.append((backend_cpu(pid) - before) / len(visits) * 1e6)
+                    per_visit.append((process_cpu_seconds(pid) - before) / len(visits) * 1e6)
                 assert sum(r["status"] == "recorded" for r in results) == len(visits), results[:3]
         return per_visit
     finally:

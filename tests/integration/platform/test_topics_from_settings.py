@@ -34,3 +34,34 @@ async def test_topics_follow_the_settings(settings):
         assert await ensure_topics(own) == []  # again: nothing to create
     finally:
         await remove_prefixed(own)
+
+
+async def test_removing_a_prefix_takes_its_sub_prefixes_topics_and_leaves_another_s(settings):
+    """A test that runs `make up` on a sub-prefix of the run's leaves topics that only the run's removal
+    can take: otherwise they pile up on the broker, run after run."""
+    def under(prefix: str):
+        return settings.model_copy(update={"topic_prefix": prefix, "db_prefix": settings.db_prefix + "rm_"})
+
+    own, sub = under(settings.topic_prefix + "rm."), under(settings.topic_prefix + "rm.up.")
+    other = under(settings.topic_prefix + "rmother.")
+    for s in (own, sub, other):
+        await ensure_topics(s)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        await remove_prefixed(own)
+
+        expected = sorted(other.topic(t) for t in EVENT_TYPES)
+
+        async def left():   # a deletion shows in the listing once the controller has done it
+            return sorted(t for t in await admin.list_topics() if t.startswith(settings.topic_prefix + "rm"))
+
+        await eventually(lambda: _is(left, expected), timeout=15)
+        assert await left() == expected
+    finally:
+        await admin.close()
+        await remove_prefixed(other)
+
+
+async def _is(read, expected) -> bool:
+    return await read() == expected

@@ -39,8 +39,7 @@ meminfo() { awk -v key="$1:" '$1 == key {print $2}' /proc/meminfo; }
 
 # Shared buffers in huge pages: a national projection's batches touch pages all over gigabytes of
 # buffers, and with 4 kB pages most of those touches also miss the processor's address cache
-# (measured: applying national events took 25-26 µs of PostgreSQL's CPU an event in huge pages,
-# 27-29 µs without). Reserving them takes root; the pages this script adds are given back at stop,
+# (docs/performance.md, "Tried and not kept"). Reserving them takes root; the pages this script adds are given back at stop,
 # and PostgreSQL (huge_pages = try) takes ordinary pages when there are not enough.
 reserve_huge_pages() {
   local value=$1 mb size_kb total free reserved need
@@ -87,8 +86,7 @@ start() {
     echo "include_if_exists = 'osms.conf'" >>"$PG_DATA/postgresql.conf"
   # A quarter of the memory (at most 8 GB): a national projection's batches touch gigabytes of
   # pages, and each one missing from the buffers is copied in from the kernel's cache, and a
-  # changed one out again (measured: two processes applying national events at once, 22,000
-  # events/s with 512 MB, 27,500 with 6 GB).
+  # changed one out again (docs/performance.md, "Tried and not kept").
   local mem_mb buffers
   mem_mb=$(( $(meminfo MemTotal) / 1024 ))
   buffers="${OSMS_PG_SHARED_BUFFERS:-$(( mem_mb / 4 > 8192 ? 8192 : (mem_mb / 4 < 128 ? 128 : mem_mb / 4) ))MB}"
@@ -105,8 +103,7 @@ maintenance_work_mem = 256MB
 wal_level = replica
 # A consumer batch touches pages all over a national projection; the first change of a page after a
 # checkpoint writes the whole page into the WAL. Checkpoints further apart: fewer such images
-# (with a national projection and 16 GB / 30 min: 6.6, 3.3, 2.2 KB of WAL an event over three runs,
-# against 8.8 KB with 2 GB / 5 min).
+# (docs/performance.md, "Tried and not kept").
 max_wal_size = 8GB
 checkpoint_timeout = 15min
 synchronous_commit = on

@@ -49,14 +49,15 @@ async def test_removing_a_prefix_takes_its_sub_prefixes_topics_and_leaves_anothe
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
+        async def left():   # a creation or a deletion shows in the listing once the controller has made it
+            return sorted(t for t in await admin.list_topics() if t.startswith(settings.topic_prefix + "rm"))
+
+        created = sorted(s.topic(t) for s in (own, sub, other) for t in EVENT_TYPES)
+        await eventually(lambda: _is(left, created), timeout=30)
         await remove_prefixed(own)
 
         expected = sorted(other.topic(t) for t in EVENT_TYPES)
-
-        async def left():   # a deletion shows in the listing once the controller has done it
-            return sorted(t for t in await admin.list_topics() if t.startswith(settings.topic_prefix + "rm"))
-
-        await eventually(lambda: _is(left, expected), timeout=15)
+        await eventually(lambda: _is(left, expected), timeout=30)
         assert await left() == expected
     finally:
         await admin.close()

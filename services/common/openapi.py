@@ -26,6 +26,7 @@ TAG_DESCRIPTIONS = {
     "employers": "Employers' payrolls, accounts and refunds",
     "fhir": "HL7 FHIR R4 intake for clinic information systems (application/fhir+json)",
     "health": "Liveness, readiness and Prometheus metrics; no key",
+    "integrity": "Padded records: visits held, operators' decisions, risk lists",
     "payments": "Payments of self-payers, entrepreneurs and platform workers",
     "payroll-batches": "Many employers' payrolls forwarded by a gateway",
     "payrolls": "Employers' monthly payrolls and their corrections",
@@ -36,6 +37,7 @@ TAG_DESCRIPTIONS = {
     "statements": "Monthly per-capita statements",
     "status-checks": "Point-of-care eligibility for clinics",
     "visits": "Visits pushed by clinic information systems",
+    "visit-confirmations": "A patient's answer to a visit confirmation; the one-time code is the credential",
     "appeals": "Citizens' appeals and their lifecycle",
     "stats": "Appeal statistics the Fund publishes",
 }

@@ -39,8 +39,9 @@ meminfo() { awk -v key="$1:" '$1 == key {print $2}' /proc/meminfo; }
 
 # Shared buffers in huge pages: a national projection's batches touch pages all over gigabytes of
 # buffers, and with 4 kB pages most of those touches also miss the processor's address cache
-# (docs/performance.md, "Tried and not kept"). Reserving them takes root; the pages this script adds are given back at stop,
-# and PostgreSQL (huge_pages = try) takes ordinary pages when there are not enough.
+# (docs/performance.md, "Tried and not kept"). Reserving them takes root; the pages this script
+# adds are given back at stop, and PostgreSQL (huge_pages = try) takes ordinary pages when there are
+# not enough.
 reserve_huge_pages() {
   local value=$1 mb size_kb total free reserved need
   [[ $EUID -eq 0 && -w /proc/sys/vm/nr_hugepages ]] || return 0

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import structlog
 
-# 12-digit identifiers (IIN, BIN) anywhere in a log line: keep the first 4 digits only.
-_ID12 = re.compile(r"(?<!\d)(\d{4})\d{8}(?!\d)")
+# 12-digit identifiers (IIN, BIN) anywhere in a log line: keep the first 4 digits only. A UUID's last
+# group is 12 hex digits, all decimal in about one UUID in 280: left whole.
+_ID12 = re.compile(r"(?<![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-)(?<!\d)(\d{4})\d{8}(?!\d)")
 
 
 def mask_ids(text: str) -> str:

@@ -16,6 +16,14 @@ alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && [[ "$(ps -o stat
 start_all() {
   "$here/install.sh"
   load_ports
+  # Two parts set to one port: the second cannot bind, and the first answers its readiness checks.
+  local -A owner=()
+  local part at
+  for part in $SERVICES console; do
+    if [[ $part == console ]]; then at="$(console_port)"; else at="${SERVICE_PORT[$part]}"; fi
+    [[ -n "${owner[$at]:-}" ]] && die "$part and ${owner[$at]} are both set to port $at"
+    owner[$at]=$part
+  done
   "$here/infra.sh" start
   # Topics and databases first, so four services starting at once do not race to create them.
   with_servers "$VENV/bin/python" -m services.common.bootstrap
@@ -76,6 +84,10 @@ wait_ready() {
   for f in "$LOCAL"/run/financing-consumer-*.pid; do
     [[ -f "$f" ]] || continue
     kill -0 "$(cat "$f")" 2>/dev/null || { tail -20 "$LOCAL/logs/financing.log" >&2; die "a financing consumer worker exited"; }
+  done
+  # Ready, and each still the process this script started (another program may hold its port).
+  for svc in $SERVICES; do
+    alive "$LOCAL/run/$svc.pid" || { tail -20 "$LOCAL/logs/$svc.log" >&2; die "$svc exited"; }
   done
 }
 

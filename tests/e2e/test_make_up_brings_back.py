@@ -23,9 +23,12 @@ def make(target: str, env: dict) -> subprocess.CompletedProcess:
 @pytest.fixture
 def env(tmp_path):
     prefix = os.environ["OSMS_TOPIC_PREFIX"] + "up."
+    ports: set[int] = set()
+    while len(ports) < len(SERVICES) + 1:      # free_port may give a port twice
+        ports.add(free_port())
     e = {**os.environ, "OSMS_LOCAL_DIR": str(tmp_path), "OSMS_TOPIC_PREFIX": prefix,
          "OSMS_DB_PREFIX": os.environ["OSMS_DB_PREFIX"] + "up_",
-         **{f"OSMS_{s.upper()}_PORT": str(free_port()) for s in (*SERVICES, "console")}}
+         **{f"OSMS_{s.upper()}_PORT": str(p) for s, p in zip((*SERVICES, "console"), sorted(ports))}}
     yield e
     make("down", e)
 
@@ -54,3 +57,11 @@ def test_up_after_a_service_died_starts_it_again_and_leaves_the_others(env):
         port = env[f"OSMS_{s.upper()}_PORT"]
         assert f"ready on :{port}" in status.stdout
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+
+
+def test_up_refuses_two_parts_on_one_port_before_starting_anything(env):
+    env = {**env, "OSMS_FEEDBACK_PORT": env["OSMS_REGISTRY_PORT"]}
+    r = make("up", env)
+    assert r.returncode != 0
+    assert f"feedback and registry are both set to port {env['OSMS_REGISTRY_PORT']}" in r.stderr, r.stderr[-2000:]
+    assert not os.path.exists(os.path.join(env["OSMS_LOCAL_DIR"], "run", "contributions.pid"))

@@ -31,7 +31,7 @@ def test_money_rejects_floats_and_sub_tiyn(bad):
 def test_logs_mask_every_12_digit_identifier():
     assert mask_ids("iin=900101312348 bin 100540012345.") == "iin=9001******** bin 1005********."
     assert mask_ids("order 1234567890123 stays") == "order 1234567890123 stays"  # 13 digits: not an IIN
-    # a UUID whose last group happens to be all decimal digits is an id, not an IIN; an IIN after a dash is
+    # a UUID whose last group happens to be all decimal digits is an id, not an IIN; an IIN after a dash is masked
     assert mask_ids("f8508015-eaaf-45df-a399-224400267410") == "f8508015-eaaf-45df-a399-224400267410"
     assert mask_ids("visit a399-900101312348") == "visit a399-9001********"
 

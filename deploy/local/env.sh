@@ -15,15 +15,18 @@ KAFKA_LIB="${OSMS_KAFKA_LIB:-$KAFKA_HOME/lib}"
 KAFKA_LOG="$LOCAL/logs/kafka.log"
 KAFKA_HEAP="${OSMS_KAFKA_HEAP:--Xms256m -Xmx768m}"
 SERVICES="contributions registry financing feedback"
-# The services' ports, as the services themselves read them (services/common/settings.py, with any
-# OSMS_<SERVICE>_PORT override): filled by load_ports once the Python environment exists.
+# The services' and the console's ports, as they read them (services/common/settings.py, with any
+# OSMS_<SERVICE>_PORT / OSMS_CONSOLE_PORT override): filled by load_ports once the Python environment exists.
 declare -A SERVICE_PORT=()
+CONSOLE_PORT=""
 load_ports() {
   local svc port
-  while read -r svc port; do SERVICE_PORT[$svc]=$port; done < <(cd "$ROOT" && "$VENV/bin/python" -c '
+  while read -r svc port; do
+    if [[ $svc == console ]]; then CONSOLE_PORT=$port; else SERVICE_PORT[$svc]=$port; fi
+  done < <(cd "$ROOT" && "$VENV/bin/python" -c '
 from services.common.settings import SERVICE_PORTS, get_settings
-for name in SERVICE_PORTS: print(name, get_settings().port_of(name))')
-  [[ ${#SERVICE_PORT[@]} -eq 4 ]] || die "could not read the service ports from services/common/settings.py"
+for name in (*SERVICE_PORTS, "console"): print(name, get_settings().port_of(name))')
+  [[ ${#SERVICE_PORT[@]} -eq 4 && -n $CONSOLE_PORT ]] || die "could not read the ports from services/common/settings.py"
 }
 mkdir -p "$LOCAL/logs" "$LOCAL/run"
 

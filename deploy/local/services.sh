@@ -5,9 +5,6 @@ set -euo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
 
-# The console's port, as it reads it (services/common/settings.py, OSMS_CONSOLE_PORT).
-console_port() { (cd "$ROOT" && "$VENV/bin/python" -c 'from services.common.settings import get_settings
-print(get_settings().port_of("console"))'); }
 
 # Alive and not a zombie.
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && [[ "$(ps -o stat= -p "$(cat "$1")")" != Z* ]]; }
@@ -20,7 +17,7 @@ start_all() {
   local -A owner=()
   local part at
   for part in $SERVICES console; do
-    if [[ $part == console ]]; then at="$(console_port)"; else at="${SERVICE_PORT[$part]}"; fi
+    if [[ $part == console ]]; then at=$CONSOLE_PORT; else at="${SERVICE_PORT[$part]}"; fi
     [[ -n "${owner[$at]:-}" ]] && die "$part and ${owner[$at]} are both set to port $at"
     owner[$at]=$part
   done
@@ -50,7 +47,7 @@ start_all() {
   done
   # The web console (services/console): its pages, and a proxy to the services' APIs at their ports.
   if ! alive "$LOCAL/run/console.pid"; then
-    port_open "$(console_port)" && die "port $(console_port) (console) is taken by another program (set OSMS_CONSOLE_PORT)"
+    port_open "$CONSOLE_PORT" && die "port $CONSOLE_PORT (console) is taken by another program (set OSMS_CONSOLE_PORT)"
     nohup "$VENV/bin/python" -m services.common.serve console >>"$LOCAL/logs/console.log" 2>&1 &
     echo $! >"$LOCAL/run/console.pid"
   fi
@@ -76,7 +73,7 @@ wait_ready() {
       sleep 0.2
     done
   done
-  until curl -fsS -o /dev/null "http://127.0.0.1:$(console_port)/readyz" 2>/dev/null; do
+  until curl -fsS -o /dev/null "http://127.0.0.1:$CONSOLE_PORT/readyz" 2>/dev/null; do
     ((SECONDS < deadline)) || { tail -20 "$LOCAL/logs/console.log" >&2; die "console not ready"; }
     sleep 0.2
   done
@@ -115,7 +112,7 @@ status() {
     if alive "$f"; then state="running (pid $(cat "$f"))"; else state=down; rc=1; fi
     printf '  %-22s %s\n' "$(basename "$f" .pid)" "$state"
   done
-  if alive "$LOCAL/run/console.pid"; then state="running on :$(console_port) (pid $(cat "$LOCAL/run/console.pid"))"
+  if alive "$LOCAL/run/console.pid"; then state="running on :$CONSOLE_PORT (pid $(cat "$LOCAL/run/console.pid"))"
   else state=down; rc=1; fi
   printf '  %-22s %s\n' console "$state"
   return $rc
@@ -140,7 +137,7 @@ stop_pid() {
 print_where() {
   load_ports
   printf '  API keys (admin, operator, payment_gateway, state_budget): %s\n' "$LOCAL/keys.env"
-  printf '  %-14s http://127.0.0.1:%s  (sign in with a key of keys.env; log .local/logs/console.log)\n' console "$(console_port)"
+  printf '  %-14s http://127.0.0.1:%s  (sign in with a key of keys.env; log .local/logs/console.log)\n' console "$CONSOLE_PORT"
   local svc
   for svc in $SERVICES; do
     printf '  %-14s http://127.0.0.1:%s  (docs /docs, log .local/logs/%s.log)\n' "$svc" "${SERVICE_PORT[$svc]}" "$svc"

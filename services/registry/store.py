@@ -344,9 +344,9 @@ async def _insert_visits(conn: asyncpg.Connection, columns: tuple, rules: VisitR
                         RETURNING clinic_id, visit_id),
                 days AS (SELECT c, d, p, count(*) AS new FROM k WHERE p IS NOT NULL AND $7::int IS NOT NULL
                          GROUP BY c, d, p)
-           SELECT 0, clinic_id, visit_id, NULL::date, 0::bigint, NULL::bigint[] FROM ins
-           UNION ALL
-           SELECT 1, days.c, days.p, days.d, b.n, NULL
+           -- The look-ups come before the insert's own rows in the plan: read after them, each new index entry
+           -- would send its look-up to the table, to find the row invisible to the statement's snapshot.
+           SELECT 1, days.c, days.p, days.d, b.n, NULL::bigint[]
            FROM days CROSS JOIN LATERAL (SELECT count(*) AS n FROM visits v
                                          WHERE v.clinic_id = days.c AND v.date = days.d AND v.practitioner_id = days.p) b
            WHERE b.n + days.new > $7
@@ -358,7 +358,9 @@ async def _insert_visits(conn: asyncpg.Connection, columns: tuple, rules: VisitR
                -- the clinic out of the index choice (by the clinic-day index a probe read the clinic's
                -- whole day), LIMIT keeps it a probe (never a hashed scan of the table).
                SELECT 1 FROM (SELECT clinic_id, kind FROM visits v WHERE v.iin = k.i AND v.date = k.d OFFSET 0) p
-               WHERE p.clinic_id = k.c AND p.kind = k.kind LIMIT 1) e""",
+               WHERE p.clinic_id = k.c AND p.kind = k.kind LIMIT 1) e
+           UNION ALL
+           SELECT 0, clinic_id, visit_id, NULL, 0, NULL FROM ins""",
         *columns, limit)
     inserted: set[tuple[str, str]] = set()
     days: dict[domain.PractitionerDay, int] = {}

@@ -5,7 +5,6 @@ set -euo pipefail
 here="$(dirname "$0")"
 source "$here/env.sh"
 
-
 # Alive and not a zombie.
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && [[ "$(ps -o stat= -p "$(cat "$1")")" != Z* ]]; }
 
